@@ -1,0 +1,313 @@
+"""Typed configuration: ``finops.toml`` parsed once into frozen dataclasses.
+
+Errors name the file and the key (and suggest the nearest valid key). Secrets are never
+in the file: it names environment variables, read into :class:`Secret`, which prints ``***``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from finops.errors import ConfigError, register_secret
+
+DEFAULT_CONFIG = "finops.toml"
+DEFAULT_WAREHOUSE = "finops.duckdb"
+
+
+class Secret:
+    """A secret read from an environment variable; ``str()`` and ``repr()`` give ``***``."""
+
+    __slots__ = ("_value", "env")
+
+    def __init__(self, env: str, value: str) -> None:
+        self.env = env
+        self._value = value
+        register_secret(value)
+
+    def reveal(self) -> str:
+        """The secret itself, for the one place that sends it (an HTTP header, SMTP login)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret(env={self.env!r}, value=***)"
+
+    __str__ = __repr__
+
+
+def secret_from_env(env: str | None, where: str, *, required: bool = True) -> Secret | None:
+    """Read the secret named by ``env``; a missing variable is a config error naming ``where``."""
+    if not env:
+        if required:
+            raise ConfigError(f"{where}: no environment variable named for the secret")
+        return None
+    value = os.environ.get(env)
+    if value is None:
+        if required:
+            raise ConfigError(f"{where}: environment variable {env} is not set")
+        return None
+    return Secret(env, value)
+
+
+# Canonical span fields and the attribute keys tried for each, in order. Both OpenInference
+# (llm.*) and OTel GenAI (gen_ai.*, old and new names) are accepted out of the box.
+DEFAULT_ATTRIBUTES: dict[str, list[str]] = {
+    "provider": ["gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"],
+    "model": ["gen_ai.response.model", "llm.response.model", "gen_ai.request.model", "llm.model_name"],
+    "team": ["team.id", "team"],
+    "project": ["project.id", "project"],
+    "feature": ["feature.id", "feature"],
+    "account": ["llm.account.id", "openai.project.id", "anthropic.workspace.id"],
+    "service_tier": [
+        "gen_ai.openai.response.service_tier",
+        "gen_ai.openai.request.service_tier",
+        "gen_ai.request.service_tier",
+        "llm.service_tier",
+    ],
+    "input_tokens": ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"],
+    "output_tokens": [
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+    ],
+    "cache_read_tokens": [
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+    ],
+    "cache_write_tokens": [
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        "llm.token_count.prompt_details.cache_write",
+    ],
+    "reasoning_tokens": [
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        "llm.token_count.completion_details.reasoning",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class AttributeMap:
+    """Canonical field -> attribute keys, looked up on the span first, then its resource."""
+
+    keys: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def default(cls) -> AttributeMap:
+        """The built-in mapping (OpenInference and OTel GenAI)."""
+        return cls({k: tuple(v) for k, v in DEFAULT_ATTRIBUTES.items()})
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        return self.keys[name]
+
+
+@dataclass(frozen=True)
+class SpanSource:
+    """A span source: ``kind`` is ``otlp_files`` (more kinds plug in by name)."""
+
+    name: str
+    kind: str
+    options: Mapping[str, Any]
+    # "inclusive" (both span conventions: input counts cache reads and writes),
+    # "exclusive" (some Anthropic instrumentations), or "auto" (inclusive unless the
+    # span's cache tokens exceed its input count, which only an exclusive count can do).
+    input_convention: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BillingSource:
+    """A billing source: ``kind`` is ``openai_files`` or ``anthropic_files`` (saved responses)."""
+
+    name: str
+    kind: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AccountRule:
+    """Billed spend in ``provider``/``account`` with no spans goes to ``team``."""
+
+    provider: str
+    account: str
+    team: str
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team: who leads it, what it owns, what it may spend."""
+
+    name: str
+    leads: tuple[str, ...] = ()
+    budget_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, built once by :func:`load_config` and passed down."""
+
+    path: Path | None
+    warehouse: Path
+    currency: str = "USD"
+    pricing_dir: Path | None = None
+    overrides: Path | None = None
+    attributes: AttributeMap = field(default_factory=AttributeMap.default)
+    span_sources: tuple[SpanSource, ...] = ()
+    billing_sources: tuple[BillingSource, ...] = ()
+    teams: Mapping[str, Team] = field(default_factory=dict)
+    account_rules: tuple[AccountRule, ...] = ()
+    max_drift_pct: float = 5.0
+    provisional_days: int = 3
+    today: date | None = None  # pinned "today" for reproducible runs and tests
+
+    def rule_for(self, provider: str, account: str) -> str | None:
+        """The team owning ``provider``/``account`` by allocation rule, if any."""
+        for r in self.account_rules:
+            if r.provider == provider and r.account == account:
+                return r.team
+        return None
+
+
+_TOP_KEYS = {
+    "warehouse", "currency", "pricing", "attributes", "sources", "billing", "teams",
+    "gate", "reconcile", "anomalies", "smtp", "email", "nightly",
+}
+
+
+def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str, path: Path | None) -> None:
+    for key in section:
+        if key not in allowed:
+            near = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ConfigError(f"{path or 'config'}: unknown key {where}{key!r}{hint}")
+
+
+def _resolve(base: Path | None, value: str | None) -> Path | None:
+    if value is None or value == "":
+        return None
+    p = Path(value).expanduser()
+    if not p.is_absolute() and base is not None:
+        p = base / p
+    return p
+
+
+def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
+                 warehouse: str | None = None) -> Config:
+    """Build a :class:`Config` from parsed TOML ``data`` (``path`` is for messages and relative paths)."""
+    base = path.parent if path else None
+    _check_keys(data, _TOP_KEYS, "", path)
+
+    def sect(name: str) -> Mapping[str, Any]:
+        v = data.get(name, {})
+        if not isinstance(v, Mapping):
+            raise ConfigError(f"{path or 'config'}: [{name}] must be a table")
+        return v
+
+    wh = sect("warehouse")
+    _check_keys(wh, {"path"}, "warehouse.", path)
+    wh_path = Path(warehouse) if warehouse else (_resolve(base, wh.get("path")) or Path(DEFAULT_WAREHOUSE))
+
+    pricing = sect("pricing")
+    _check_keys(pricing, {"dir", "overrides"}, "pricing.", path)
+
+    attrs = AttributeMap.default()
+    amap = sect("attributes")
+    if amap:
+        _check_keys(amap, set(DEFAULT_ATTRIBUTES), "attributes.", path)
+        merged = dict(attrs.keys)
+        for k, v in amap.items():
+            if isinstance(v, str):
+                v = [v]
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise ConfigError(f"{path or 'config'}: attributes.{k} must be a list of attribute names")
+            merged[k] = tuple(v)
+        attrs = AttributeMap(merged)
+
+    spans: list[SpanSource] = []
+    for i, s in enumerate(data.get("sources", [])):
+        where = f"sources[{i}]"
+        if "kind" not in s or "name" not in s:
+            raise ConfigError(f"{path or 'config'}: {where} needs 'name' and 'kind'")
+        conv = s.get("input_convention", {})
+        if isinstance(conv, str):
+            conv = {"*": conv}
+        for prov, c in conv.items():
+            if c not in ("inclusive", "exclusive", "auto"):
+                raise ConfigError(
+                    f"{path or 'config'}: {where}.input_convention.{prov} must be "
+                    f"inclusive, exclusive or auto, not {c!r}")
+        opts = {k: v for k, v in s.items() if k not in ("name", "kind", "input_convention")}
+        if "paths" in opts:
+            opts["paths"] = [str(_resolve(base, p)) for p in opts["paths"]]
+        spans.append(SpanSource(s["name"], s["kind"], opts, conv))
+
+    bills: list[BillingSource] = []
+    for i, b in enumerate(data.get("billing", [])):
+        where = f"billing[{i}]"
+        if "kind" not in b or "name" not in b:
+            raise ConfigError(f"{path or 'config'}: {where} needs 'name' and 'kind'")
+        opts = {k: v for k, v in b.items() if k not in ("name", "kind")}
+        for key in ("costs", "usage", "paths"):
+            if key in opts:
+                opts[key] = [str(_resolve(base, p)) for p in opts[key]]
+        bills.append(BillingSource(b["name"], b["kind"], opts))
+
+    teams: dict[str, Team] = {}
+    rules: list[AccountRule] = []
+    for name, t in sect("teams").items():
+        _check_keys(t, {"leads", "budget_usd", "accounts", "anomaly_ratio"}, f"teams.{name}.", path)
+        teams[name] = Team(name, tuple(t.get("leads", [])), t.get("budget_usd"))
+        for j, acc in enumerate(t.get("accounts", [])):
+            if not isinstance(acc, Mapping) or "provider" not in acc or "account" not in acc:
+                raise ConfigError(
+                    f"{path or 'config'}: teams.{name}.accounts[{j}] needs provider and account")
+            rules.append(AccountRule(acc["provider"], acc["account"], name))
+
+    gate = sect("gate")
+    _check_keys(gate, {"max_drift_pct"}, "gate.", path)
+    rec = sect("reconcile")
+    _check_keys(rec, {"provisional_days", "today"}, "reconcile.", path)
+    today = rec.get("today")
+    if today is not None and not isinstance(today, date):
+        raise ConfigError(f"{path or 'config'}: reconcile.today must be a date (YYYY-MM-DD)")
+
+    currency = str(data.get("currency", "USD")).upper()
+    return Config(
+        path=path,
+        warehouse=wh_path,
+        currency=currency,
+        pricing_dir=_resolve(base, pricing.get("dir")),
+        overrides=_resolve(base, pricing.get("overrides")),
+        attributes=attrs,
+        span_sources=tuple(spans),
+        billing_sources=tuple(bills),
+        teams=teams,
+        account_rules=tuple(rules),
+        max_drift_pct=float(gate.get("max_drift_pct", 5.0)),
+        provisional_days=int(rec.get("provisional_days", 3)),
+        today=today,
+    )
+
+
+def load_config(path: str | Path | None = None, *, warehouse: str | None = None) -> Config:
+    """Load ``path`` (default ``./finops.toml`` if present, else built-in defaults)."""
+    if path is None:
+        p = Path(DEFAULT_CONFIG)
+        if not p.exists():
+            return parse_config({}, None, warehouse=warehouse)
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"{p}: config file not found (run 'finops init' to write one)")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    return parse_config(data, p.resolve(), warehouse=warehouse)

@@ -1,0 +1,61 @@
+"""Exit codes and the small domain exceptions the CLI turns into one-line errors."""
+
+from __future__ import annotations
+
+import re
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes are part of the interface (README table is checked against this)."""
+
+    OK = 0
+    GATE_FAILED = 1  # a finding, not an error: drift above threshold, anomaly flagged, unpriced model
+    USAGE = 2  # bad command line or config
+    DATA = 3  # bad input, source unreachable after retries, billing missing: fail closed
+    INTERNAL = 70  # a bug; an uncaught exception must never read as "gate failed"
+    INTERRUPTED = 130
+
+
+class FinopsError(Exception):
+    """Base class: carries the exit code the CLI should use."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class ConfigError(FinopsError):
+    """The config file or a command-line option is wrong (names the file and key)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class DataError(FinopsError):
+    """Input data is bad or missing (names the source, window or file, and field)."""
+
+    exit_code = ExitCode.DATA
+
+
+class SourceError(DataError):
+    """A remote source failed after retries, or answered something we cannot use."""
+
+
+# Secrets are redacted from anything we print. Registered values are replaced
+# verbatim; common key shapes are caught even if never registered.
+_SECRETS: set[str] = set()
+_KEY_SHAPES = re.compile(
+    r"(sk-(?:ant-)?(?:admin|proj|api)?[-_A-Za-z0-9]{8,})|(Bearer\s+[-._~+/A-Za-z0-9]+=*)"
+    r"|(Basic\s+[A-Za-z0-9+/]+=*)"
+)
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value so :func:`redact` removes it from any text."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """Remove registered secrets and key-shaped strings from ``text``."""
+    for s in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(s, "***")
+    return _KEY_SHAPES.sub("***", text)

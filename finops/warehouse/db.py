@@ -1,0 +1,84 @@
+"""Open the warehouse file and bring its schema up to date from ``sql/migrations``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from finops.errors import ConfigError, DataError
+from finops.paths import data_dir
+
+_MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+def migrations() -> list[tuple[int, Path]]:
+    """Migration files as (version, path), in order."""
+    out = []
+    for p in sorted((data_dir("sql") / "migrations").glob("*.sql")):
+        m = _MIGRATION.match(p.name)
+        if m:
+            out.append((int(m.group(1)), p))
+    return out
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest migration applied to this file (0 for a new file)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> int:
+    """Apply pending migrations, each in its own transaction; returns the new version."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    current = schema_version(con)
+    for version, path in migrations():
+        if version <= current or (upto is not None and version > upto):
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, path.stem]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        current = version
+    return current
+
+
+def connect(path: str | Path, *, read_only: bool = False, upto: int | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse at ``path`` and migrate it to the latest schema."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise DataError(f"warehouse {path} does not exist: run 'finops pull' first")
+    if path.parent and not path.parent.exists():
+        raise ConfigError(f"warehouse {path}: directory {path.parent} does not exist")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as e:
+        raise DataError(f"warehouse {path}: cannot open: {e}") from None
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        migrate(con, upto=upto)
+    return con
+
+
+def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> pl.DataFrame:
+    """Run ``query`` and return a polars frame (via Arrow; DuckDB 2.0 has no ``.pl()``)."""
+    rel = con.execute(query, params) if params is not None else con.execute(query)
+    table = rel.arrow()
+    return pl.from_arrow(table)  # type: ignore[return-value]
