@@ -1,0 +1,50 @@
+"""What every source returns, and how it reports progress.
+
+A span source is a module with::
+
+    def pull(source: SpanSource, attributes: AttributeMap, window_start: date,
+             window_end: date, *, progress: ProgressFn | None = None) -> SpanPull
+
+A billing source is a module with::
+
+    def pull(source: BillingSource, window_start: date, window_end: date, *,
+             progress: ProgressFn | None = None) -> BillingPull
+
+Optionally ``def check(source) -> list[tuple[str, str]]`` for ``finops sources check``.
+Sources return frames and never touch the warehouse; ``finops.api`` loads them.
+Windows are half-open ``[window_start, window_end)`` of UTC days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+# progress(label, done, total): called as work advances; total None when unknown.
+ProgressFn = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class SpanPull:
+    """A span source's rollup for a window: a ``USAGE_SCHEMA`` frame plus run statistics."""
+
+    frame: pl.DataFrame
+    stats: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BillingPull:
+    """A billing source's rows for a window: a ``BILLING_SCHEMA`` frame.
+
+    ``providers`` are the providers whose billing this pull covers (even with no rows:
+    a day with zero spend is covered, not missing). ``notes`` are shown in reports
+    (unparsed line items, Priority Tier usage absent from the cost report, ...).
+    """
+
+    frame: pl.DataFrame
+    providers: list[str]
+    notes: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
