@@ -1,0 +1,334 @@
+"""Anthropic billing: the cost report (money) and the messages usage report (tokens).
+
+Kinds: ``anthropic`` (the Admin API) and ``anthropic_files`` (saved response pages).
+
+Money comes only from ``/v1/organizations/cost_report`` grouped by ``workspace_id`` and
+``description``: ``amount`` is a decimal string in cents. The usage report (grouped by
+model, workspace, tier and context window) fills ``billed_tokens``. Priority Tier usage
+never appears in the cost report; the pull says so in a note rather than inventing money.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from finops.billing.lineitems import (
+    Reader,
+    Rows,
+    SecretHeaders,
+    api_pages,
+    error_message,
+    in_window,
+    read_pages,
+)
+from finops.config import BillingSource, secret_from_env
+from finops.errors import ConfigError
+from finops.http import HttpClient
+from finops.schemas import DEFAULT_ACCOUNT, OTHER
+from finops.sources.base import BillingPull, ProgressFn
+
+PROVIDER = "anthropic"
+KINDS = ("anthropic", "anthropic_files")
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_KEY_ENV = "ANTHROPIC_ADMIN_KEY"
+API_VERSION = "2023-06-01"
+USAGE_PATH = "/v1/organizations/usage_report/messages"
+COST_PATH = "/v1/organizations/cost_report"
+MAX_LIMIT = 31  # 1d buckets per page, both reports
+
+# The cost report's token_type -> canonical token type.
+TOKEN_TYPES = {
+    "uncached_input_tokens": "input",
+    "cache_read_input_tokens": "cache_read",
+    "cache_creation.ephemeral_5m_input_tokens": "cache_write",
+    "cache_creation.ephemeral_1h_input_tokens": "cache_write_1h",
+    "output_tokens": "output",
+}
+CENTS = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class CostRow:
+    """One cost report result: money (USD, 6 dp) for a day, workspace and description."""
+
+    day: date
+    account: str
+    model: str
+    service_tier: str
+    context_window: str | None
+    token_type: str
+    raw_token_type: str | None
+    line_item: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One usage report result: disjoint token counts per canonical token type."""
+
+    day: date
+    account: str
+    model: str
+    service_tier: str
+    context_window: str | None
+    tokens: dict[str, int]
+
+
+def parse_cost_page(page: Any, where: str, base: str = "") -> list[CostRow]:
+    """Parse one decoded ``cost_report`` page into rows.
+
+    ``amount`` is a decimal string in cents: ``Decimal(amount) / 100``, then quantised
+    half-even to 6 dp, because the warehouse holds DECIMAL(18, 6) and fractional cents
+    occur (``"123.78912"`` → 1.2378912 → 1.237891; the error is below a millionth of a
+    dollar per row). ``token_type`` maps to the canonical type; null (web search, code
+    execution) is ``other``. A null ``workspace_id`` is the ``default`` workspace.
+    """
+    r = Reader(where)
+    rows = []
+    for bp, bucket, results in r.buckets(page, base):
+        day = r.rfc3339_day(r.get(bucket, "starting_at", bp, "string"), f"{bp}.starting_at")
+        for j, res in enumerate(results):
+            p = f"{bp}.results[{j}]"
+            res = r.obj(res, p)
+            cents = r.decimal(r.get(res, "amount", p, "string"), f"{p}.amount")
+            currency = r.currency(r.get(res, "currency", p, "string"), f"{p}.currency")
+            raw_tt = r.get(res, "token_type", p, "string", required=False)
+            description = r.get(res, "description", p, "string", required=False)
+            cost_type = r.get(res, "cost_type", p, "string", required=False)
+            rows.append(CostRow(
+                day=day,
+                account=r.get(res, "workspace_id", p, "string", required=False)
+                or DEFAULT_ACCOUNT,
+                model=r.get(res, "model", p, "string", required=False) or "",
+                service_tier=r.tier(r.get(res, "service_tier", p, "string", required=False),
+                                    f"{p}.service_tier"),
+                context_window=r.get(res, "context_window", p, "string", required=False),
+                token_type=TOKEN_TYPES.get(raw_tt, OTHER) if raw_tt else OTHER,
+                raw_token_type=raw_tt,
+                line_item=description or cost_type or "",
+                amount=r.money(cents / CENTS, f"{p}.amount"),
+                currency=currency))
+    return rows
+
+
+def parse_usage_page(page: Any, where: str, base: str = "") -> list[UsageRow]:
+    """Parse one decoded ``usage_report/messages`` page into disjoint token counts.
+
+    ``uncached_input_tokens`` → input, ``cache_read_input_tokens`` → cache_read,
+    ``cache_creation.ephemeral_5m_input_tokens`` → cache_write,
+    ``cache_creation.ephemeral_1h_input_tokens`` → cache_write_1h, ``output_tokens`` → output.
+    """
+    r = Reader(where)
+    rows = []
+    for bp, bucket, results in r.buckets(page, base):
+        day = r.rfc3339_day(r.get(bucket, "starting_at", bp, "string"), f"{bp}.starting_at")
+        for j, res in enumerate(results):
+            p = f"{bp}.results[{j}]"
+            res = r.obj(res, p)
+            cc = r.get(res, "cache_creation", p, "object")
+            tokens = {
+                "input": r.get(res, "uncached_input_tokens", p, "count"),
+                "cache_read": r.get(res, "cache_read_input_tokens", p, "count"),
+                "cache_write": r.get(cc, "ephemeral_5m_input_tokens", f"{p}.cache_creation",
+                                     "count"),
+                "cache_write_1h": r.get(cc, "ephemeral_1h_input_tokens",
+                                        f"{p}.cache_creation", "count"),
+                "output": r.get(res, "output_tokens", p, "count"),
+            }
+            rows.append(UsageRow(
+                day=day,
+                account=r.get(res, "workspace_id", p, "string", required=False)
+                or DEFAULT_ACCOUNT,
+                model=r.get(res, "model", p, "string", required=False) or "",
+                service_tier=r.tier(r.get(res, "service_tier", p, "string", required=False),
+                                    f"{p}.service_tier"),
+                context_window=r.get(res, "context_window", p, "string", required=False),
+                tokens=tokens))
+    return rows
+
+
+def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
+             window_start: date, window_end: date) -> BillingPull:
+    """Build the billing frame from cost rows, with billed tokens from usage rows.
+
+    Rows outside ``[window_start, window_end)`` are dropped. A token cost row takes the
+    usage tokens of the same day · workspace · model · tier · token type, and context
+    window when the cost row names one (else summed over windows). Several cost rows of
+    one key get the tokens on the first (by description) and ``None`` on the others.
+    Priority Tier usage, absent from the cost report, is reported in ``notes``.
+    """
+    costs = [c for c in costs if in_window(c.day, window_start, window_end)]
+    usage = [u for u in usage if in_window(u.day, window_start, window_end)]
+    by_cw: dict[tuple[Any, ...], int] = defaultdict(int)
+    by_cell: dict[tuple[Any, ...], int] = defaultdict(int)
+    for u in usage:
+        for tt, n in u.tokens.items():
+            by_cw[(u.day, u.account, u.model, u.service_tier, tt, u.context_window)] += n
+            by_cell[(u.day, u.account, u.model, u.service_tier, tt)] += n
+
+    groups: dict[tuple[Any, ...], list[CostRow]] = defaultdict(list)
+    for c in costs:
+        if c.token_type != OTHER:
+            groups[(c.day, c.account, c.model, c.service_tier, c.token_type, c.context_window)]\
+                .append(c)
+    billed: dict[int, int | None] = {}
+    covered: set[tuple[Any, ...]] = set()
+    for key, rows in groups.items():
+        cell = key[:5]
+        if key[5] is not None:
+            found = by_cw.get(key)
+        else:
+            found = by_cell.get(cell)
+        if found is not None:
+            covered.add(cell)
+        rows.sort(key=lambda c: c.line_item)
+        for i, c in enumerate(rows):
+            billed[id(c)] = found if i == 0 else None
+
+    out = Rows(PROVIDER, source)
+    odd_types: set[str] = set()
+    for c in costs:
+        if c.raw_token_type and c.raw_token_type not in TOKEN_TYPES:
+            odd_types.add(c.raw_token_type)
+        out.add(c.day, c.account, c.model, c.service_tier, c.token_type, c.line_item,
+                c.amount, c.currency, billed.get(id(c)), source)
+
+    notes = []
+    priority = sum(n for u in usage if u.service_tier == "priority" for n in u.tokens.values())
+    if priority:
+        notes.append(f"{source}: Anthropic Priority Tier usage ({priority} tokens) is not in "
+                     "the cost report; it is billed separately")
+    if odd_types:
+        notes.append(f"{source}: unknown cost report token_type(s) kept as '{OTHER}': "
+                     + ", ".join(sorted(odd_types)))
+    orphans = [k for k, n in by_cell.items() if n and k not in covered and k[3] != "priority"]
+    if orphans:
+        notes.append(f"{source}: {len(orphans)} usage key(s) (day·workspace·model·tier·token "
+                     "type) have no cost report row; their tokens carry no money")
+    stats = {"cost_rows": len(costs), "usage_rows": len(usage), "rows": len(out),
+             "priority_tokens": priority}
+    return BillingPull(out.frame(f"{source} {window_start}..{window_end}"), [PROVIDER],
+                       notes, stats)
+
+
+# --------------------------------------------------------------------------- pull
+
+def pull(source: BillingSource, window_start: date, window_end: date, *,
+         progress: ProgressFn | None = None,
+         sleep: Callable[[float], None] | None = None) -> BillingPull:
+    """Billing rows for ``[window_start, window_end)`` from the Admin API or saved pages.
+
+    ``anthropic_files`` reads ``options["costs"]`` and ``options["usage"]`` (lists of
+    files, each one page or a JSON array of pages). ``anthropic`` calls the Admin API with
+    the key named by ``admin_key_env`` (``ANTHROPIC_ADMIN_KEY``); ``sleep`` is for tests.
+    """
+    if source.kind == "anthropic_files":
+        return _pull_files(source, window_start, window_end, progress)
+    if source.kind == "anthropic":
+        return _pull_api(source, window_start, window_end, progress, sleep)
+    raise ConfigError(f"billing source {source.name}: kind {source.kind!r} is not one of {KINDS}")
+
+
+def _pull_files(source: BillingSource, window_start: date, window_end: date,
+                progress: ProgressFn | None) -> BillingPull:
+    costs: list[CostRow] = []
+    usage: list[UsageRow] = []
+    files = 0
+    for key, parse, into in (("costs", parse_cost_page, costs),
+                             ("usage", parse_usage_page, usage)):
+        paths = source.options.get(key, [])
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        if key == "costs" and not paths:
+            raise ConfigError(f"billing source {source.name}: 'costs' lists no files")
+        for path in paths:
+            where = f"{source.name} {'cost_report' if key == 'costs' else 'usage_report'} {path}"
+            for base, page in read_pages(path, where):
+                into.extend(parse(page, where, base))  # type: ignore[operator]
+            files += 1
+            if progress:
+                progress(f"{source.name} files", files, None)
+    pulled = assemble(costs, usage, source.name, window_start, window_end)
+    pulled.stats["files"] = files
+    return pulled
+
+
+def _retry(resp: requests.Response) -> bool:
+    # A spend-cap 429 has no retry-after and keeps failing until access resumes.
+    return not (resp.status_code == 429 and not resp.headers.get("retry-after"))
+
+
+def explain(key_env: str) -> Callable[[requests.Response], str | None]:
+    """Turn an Anthropic error response into one sentence."""
+
+    def _explain(resp: requests.Response) -> str | None:
+        msg = error_message(resp)
+        if resp.status_code == 429 and not resp.headers.get("retry-after"):
+            return ("HTTP 429 with no retry-after: the organization's spend cap is reached "
+                    "(not retried; it keeps failing until access resumes)"
+                    + (f" ({msg})" if msg else ""))
+        if resp.status_code in (401, 403):
+            return (f"an Admin API key is required (sk-ant-admin…), not an API key; "
+                    f"check {key_env}" + (f" ({msg})" if msg else ""))
+        if resp.status_code == 400:
+            return f"bad request: {msg or 'no message'}"
+        return msg or None
+
+    return _explain
+
+
+def client(source: BillingSource, sleep: Callable[[float], None] | None = None) -> HttpClient:
+    """An :class:`HttpClient` for the Admin API; the key only ever goes into its header."""
+    opts = source.options
+    key_env = opts.get("admin_key_env", DEFAULT_KEY_ENV)
+    key = secret_from_env(key_env, f"billing source {source.name}: admin_key_env")
+    assert key is not None
+    kwargs: dict[str, Any] = {}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    if "attempts" in opts:
+        kwargs["attempts"] = int(opts["attempts"])
+    return HttpClient(
+        name=source.name, base_url=str(opts.get("base_url", DEFAULT_BASE_URL)),
+        headers=SecretHeaders({"x-api-key": key.reveal(), "anthropic-version": API_VERSION}),
+        timeout=float(opts.get("timeout", 30.0)), should_retry=_retry, **kwargs)
+
+
+def _rfc3339(d: date) -> str:
+    return f"{d.isoformat()}T00:00:00Z"
+
+
+def _pull_api(source: BillingSource, window_start: date, window_end: date,
+              progress: ProgressFn | None, sleep: Callable[[float], None] | None) -> BillingPull:
+    http = client(source, sleep)
+    key_env = source.options.get("admin_key_env", DEFAULT_KEY_ENV)
+    limit = int(source.options.get("page_limit", MAX_LIMIT))
+    if limit < 1:
+        raise ConfigError(f"billing source {source.name}: page_limit must be ≥ 1")
+    window = f"{window_start}..{window_end}"
+    base = {"starting_at": _rfc3339(window_start), "ending_at": _rfc3339(window_end),
+            "bucket_width": "1d", "limit": min(limit, MAX_LIMIT)}
+    costs: list[CostRow] = []
+    usage: list[UsageRow] = []
+    pages = 0
+    for path, group_by, parse, into, what in (
+        (COST_PATH, ["workspace_id", "description"], parse_cost_page, costs, "cost_report"),
+        (USAGE_PATH, ["model", "workspace_id", "service_tier", "context_window"],
+         parse_usage_page, usage, "usage_report"),
+    ):
+        params = {**base, "group_by[]": group_by}
+        for where, page in api_pages(http, path, params, f"{what} {window}",
+                                     explain=explain(key_env), progress=progress,
+                                     label=f"{source.name} {what}"):
+            into.extend(parse(page, where))  # type: ignore[operator]
+            pages += 1
+    pulled = assemble(costs, usage, source.name, window_start, window_end)
+    pulled.stats.update(pages=pages, requests=http.requests_made)
+    return pulled

@@ -1,0 +1,336 @@
+"""OpenAI billing: the Costs API (money) and the Usage API (billed token counts).
+
+Kinds: ``openai`` (the Admin API) and ``openai_files`` (saved response pages).
+
+Money comes only from ``/v1/organization/costs`` grouped by ``project_id`` and
+``line_item``: OpenAI documents Costs as the source that reconciles to the invoice.
+``/v1/organization/usage/completions`` (grouped by model, project, batch and tier) only
+fills ``billed_tokens`` of the matching costs rows; usage with no costs row makes no money.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from finops.billing.lineitems import (
+    LineItem,
+    Reader,
+    Rows,
+    SecretHeaders,
+    api_pages,
+    error_message,
+    in_window,
+    parse_line_item,
+    quantity_tokens,
+    read_pages,
+)
+from finops.config import BillingSource, secret_from_env
+from finops.errors import ConfigError
+from finops.http import HttpClient
+from finops.schemas import DEFAULT_ACCOUNT, OTHER
+from finops.sources.base import BillingPull, ProgressFn
+
+PROVIDER = "openai"
+KINDS = ("openai", "openai_files")
+DEFAULT_BASE_URL = "https://api.openai.com"
+DEFAULT_KEY_ENV = "OPENAI_ADMIN_KEY"
+COSTS_PATH = "/v1/organization/costs"
+USAGE_PATH = "/v1/organization/usage/completions"
+COSTS_MAX_LIMIT = 180  # buckets per page, per the spec
+USAGE_MAX_LIMIT = 31  # 1d buckets per page
+
+
+@dataclass(frozen=True, slots=True)
+class CostRow:
+    """One costs result: money for a day, project and line item."""
+
+    day: date
+    account: str
+    line_item: str
+    item: LineItem
+    amount: Decimal
+    currency: str
+    quantity_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One usage result: disjoint billed token counts per token type."""
+
+    day: date
+    account: str
+    model: str
+    service_tier: str
+    tokens: dict[str, int]
+
+
+def parse_costs_page(page: Any, where: str, base: str = "") -> list[CostRow]:
+    """Parse one decoded ``/organization/costs`` page (2025 or 2026 shape) into rows.
+
+    ``amount.value`` (float dollars) becomes ``Decimal(str(value))`` at 6 dp; currency is
+    upper-cased and must be known; ``project_id`` null is the ``default`` account.
+    ``where`` names the source and window or file for errors; ``base`` prefixes JSON paths.
+    """
+    r = Reader(where)
+    rows = []
+    for bp, bucket, results in r.buckets(page, base):
+        day = r.unix_day(r.get(bucket, "start_time", bp, "integer"), f"{bp}.start_time")
+        for j, res in enumerate(results):
+            p = f"{bp}.results[{j}]"
+            res = r.obj(res, p)
+            amount = r.get(res, "amount", p, "object")
+            value = r.get(amount, "value", f"{p}.amount", "number")
+            currency = r.currency(r.get(amount, "currency", f"{p}.amount", "string"),
+                                  f"{p}.amount.currency")
+            line_item = r.get(res, "line_item", p, "string", required=False) or ""
+            project = r.get(res, "project_id", p, "string", required=False)
+            qty = r.get(res, "quantity", p, "number", required=False)
+            unit = r.get(res, "quantity_unit", p, "string", required=False)
+            if qty is not None and qty < 0:
+                raise r.fail(f"{p}.quantity", f"is negative ({qty})")
+            quantity = Decimal(str(qty)) if qty is not None else None
+            rows.append(CostRow(
+                day=day, account=project or DEFAULT_ACCOUNT, line_item=line_item,
+                item=parse_line_item(line_item),
+                amount=r.money(Decimal(str(value)), f"{p}.amount.value"),
+                currency=currency, quantity_tokens=quantity_tokens(quantity, unit)))
+    return rows
+
+
+def parse_usage_page(page: Any, where: str, base: str = "") -> list[UsageRow]:
+    """Parse one decoded ``/organization/usage/completions`` page into disjoint token counts.
+
+    ``input`` is ``input_uncached_tokens`` when present, else ``input_tokens`` minus cached
+    and cache-write tokens (OpenAI's ``input_tokens`` includes both); ``cache_read`` is
+    ``input_cached_tokens``, ``cache_write`` ``input_cache_write_tokens``. The tier is
+    ``batch`` for batch rows, else the canonical ``service_tier`` (``default`` → standard).
+    """
+    r = Reader(where)
+    rows = []
+    for bp, bucket, results in r.buckets(page, base):
+        day = r.unix_day(r.get(bucket, "start_time", bp, "integer"), f"{bp}.start_time")
+        for j, res in enumerate(results):
+            p = f"{bp}.results[{j}]"
+            res = r.obj(res, p)
+            total_in = r.get(res, "input_tokens", p, "count")
+            output = r.get(res, "output_tokens", p, "count")
+            cached = r.get(res, "input_cached_tokens", p, "count", required=False) or 0
+            writes = r.get(res, "input_cache_write_tokens", p, "count", required=False) or 0
+            uncached = r.get(res, "input_uncached_tokens", p, "count", required=False)
+            if uncached is None:
+                uncached = total_in - cached - writes
+                if uncached < 0:
+                    raise r.fail(f"{p}.input_cached_tokens",
+                                 f"plus cache writes ({cached + writes}) exceed "
+                                 f"input_tokens ({total_in})")
+            batch = r.get(res, "batch", p, "boolean", required=False)
+            tier = r.tier(r.get(res, "service_tier", p, "string", required=False),
+                          f"{p}.service_tier", batch)
+            rows.append(UsageRow(
+                day=day,
+                account=r.get(res, "project_id", p, "string", required=False) or DEFAULT_ACCOUNT,
+                model=r.get(res, "model", p, "string", required=False) or "",
+                service_tier=tier,
+                tokens={"input": uncached, "cache_read": cached, "cache_write": writes,
+                        "output": output}))
+    return rows
+
+
+def _family_match(alias: str, snapshot: str) -> bool:
+    """``gpt-4.1`` (a priority line item's alias) names ``gpt-4.1-2025-04-14``."""
+    if not snapshot.startswith(alias + "-"):
+        return False
+    rest = snapshot[len(alias) + 1:]
+    return len(rest) == 10 and rest[4] == "-" and rest[7] == "-" \
+        and rest.replace("-", "").isdigit()
+
+
+def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
+             window_start: date, window_end: date) -> BillingPull:
+    """Build the billing frame from costs rows, with billed tokens from usage rows.
+
+    Rows outside ``[window_start, window_end)`` are dropped. A costs row's ``quantity``
+    (2026) wins; otherwise the usage tokens of the same day · project · model · token type
+    · tier. Several line items of one key (``, long context``) get the tokens on the first
+    (by line item text) and ``None`` on the others, so the key's sum stays right. A priority
+    line item names a model alias (``gpt-4.1``); its tokens come from the alias's dated
+    snapshots that no other costs row of the day claims. Unmatched line items are kept as
+    ``other`` and named in ``notes``.
+    """
+    costs = [c for c in costs if in_window(c.day, window_start, window_end)]
+    usage = [u for u in usage if in_window(u.day, window_start, window_end)]
+    tokens: dict[tuple[Any, ...], int] = defaultdict(int)
+    for u in usage:
+        for tt, n in u.tokens.items():
+            tokens[(u.day, u.account, u.model, tt, u.service_tier)] += n
+
+    groups: dict[tuple[Any, ...], list[CostRow]] = defaultdict(list)
+    for c in costs:
+        if c.item.matched:
+            groups[(c.day, c.account, c.item.model, c.item.token_type, c.item.service_tier)]\
+                .append(c)
+    claimed = {k for k in groups if k in tokens}
+    billed: dict[int, int | None] = {}
+    shared = 0
+    for key, rows in groups.items():
+        if key in tokens:
+            found: int | None = tokens[key]
+        else:
+            day, acc, model, tt, tier = key
+            fam = [k for k in tokens if k[0] == day and k[1] == acc and k[3] == tt
+                   and k[4] == tier and k not in claimed and _family_match(model, k[2])]
+            claimed.update(fam)
+            found = sum(tokens[k] for k in fam) if fam else None
+        rows.sort(key=lambda c: c.line_item)
+        shared += len(rows) > 1 and found is not None
+        for i, c in enumerate(rows):
+            billed[id(c)] = found if i == 0 else None
+
+    out = Rows(PROVIDER, source)
+    unmatched: dict[str, Decimal] = defaultdict(Decimal)
+    for c in costs:
+        bt = c.quantity_tokens if c.quantity_tokens is not None else billed.get(id(c))
+        if not c.item.matched:
+            unmatched[c.line_item] += c.amount
+            bt = c.quantity_tokens
+        out.add(c.day, c.account, c.item.model, c.item.service_tier, c.item.token_type,
+                c.line_item, c.amount, c.currency, bt, source)
+
+    notes = []
+    if unmatched:
+        shown = ", ".join(f"{k or '(no line_item)'!r} ({v:.2f})" for k, v in
+                          sorted(unmatched.items(), key=lambda kv: -kv[1]))
+        notes.append(f"{source}: {len(unmatched)} OpenAI line item(s) not read as model tokens, "
+                     f"kept as '{OTHER}': {shown}")
+    if shared:
+        notes.append(f"{source}: {shared} cell(s) have several line items (long context); "
+                     "usage tokens are attached to the first line item of each")
+    orphans = [k for k, n in tokens.items() if n and k not in claimed]
+    if orphans:
+        notes.append(f"{source}: {len(orphans)} usage key(s) (day·project·model·token type·"
+                     "tier) have no costs row; their tokens carry no money")
+    stats = {"cost_rows": len(costs), "usage_rows": len(usage), "rows": len(out),
+             "unmatched_line_items": len(unmatched)}
+    return BillingPull(out.frame(f"{source} {window_start}..{window_end}"), [PROVIDER],
+                       notes, stats)
+
+
+# --------------------------------------------------------------------------- pull
+
+def pull(source: BillingSource, window_start: date, window_end: date, *,
+         progress: ProgressFn | None = None,
+         sleep: Callable[[float], None] | None = None) -> BillingPull:
+    """Billing rows for ``[window_start, window_end)`` from the API or saved pages.
+
+    ``openai_files`` reads ``options["costs"]`` and ``options["usage"]`` (lists of files,
+    each one page or a JSON array of pages). ``openai`` calls the Admin API with the key
+    named by ``admin_key_env`` (``OPENAI_ADMIN_KEY``); ``sleep`` is for tests.
+    """
+    if source.kind == "openai_files":
+        return _pull_files(source, window_start, window_end, progress)
+    if source.kind == "openai":
+        return _pull_api(source, window_start, window_end, progress, sleep)
+    raise ConfigError(f"billing source {source.name}: kind {source.kind!r} is not one of {KINDS}")
+
+
+def _paths(source: BillingSource, key: str, required: bool) -> list[str]:
+    paths = source.options.get(key, [])
+    if isinstance(paths, str):
+        paths = [paths]
+    if required and not paths:
+        raise ConfigError(f"billing source {source.name}: '{key}' lists no files")
+    return list(paths)
+
+
+def _pull_files(source: BillingSource, window_start: date, window_end: date,
+                progress: ProgressFn | None) -> BillingPull:
+    costs: list[CostRow] = []
+    usage: list[UsageRow] = []
+    files = 0
+    for key, parse, into in (("costs", parse_costs_page, costs),
+                             ("usage", parse_usage_page, usage)):
+        for path in _paths(source, key, required=key == "costs"):
+            where = f"{source.name} {key} {path}"
+            for base, page in read_pages(path, where):
+                into.extend(parse(page, where, base))  # type: ignore[operator]
+            files += 1
+            if progress:
+                progress(f"{source.name} files", files, None)
+    pulled = assemble(costs, usage, source.name, window_start, window_end)
+    pulled.stats["files"] = files
+    return pulled
+
+
+def _unix(d: date) -> int:
+    return int(datetime.combine(d, time(), UTC).timestamp())
+
+
+def explain(key_env: str) -> Callable[[requests.Response], str | None]:
+    """Turn an OpenAI error response into one sentence (401/403: wrong key type)."""
+
+    def _explain(resp: requests.Response) -> str | None:
+        msg = error_message(resp)
+        if resp.status_code in (401, 403):
+            return (f"an Admin API key is required (sk-admin-…), not a project/API key; "
+                    f"check {key_env}" + (f" ({msg})" if msg else ""))
+        if resp.status_code == 400:
+            return f"bad request: {msg or 'no message'}"
+        if resp.status_code == 429:
+            return f"rate limited or quota exhausted: {msg or 'no message'}"
+        return msg or None
+
+    return _explain
+
+
+def client(source: BillingSource, sleep: Callable[[float], None] | None = None) -> HttpClient:
+    """An :class:`HttpClient` for the Admin API; the key only ever goes into its header."""
+    opts = source.options
+    key_env = opts.get("admin_key_env", DEFAULT_KEY_ENV)
+    key = secret_from_env(key_env, f"billing source {source.name}: admin_key_env")
+    assert key is not None
+    kwargs: dict[str, Any] = {}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    if "attempts" in opts:
+        kwargs["attempts"] = int(opts["attempts"])
+    return HttpClient(
+        name=source.name, base_url=str(opts.get("base_url", DEFAULT_BASE_URL)),
+        headers=SecretHeaders({"Authorization": f"Bearer {key.reveal()}"}),
+        timeout=float(opts.get("timeout", 30.0)), **kwargs)
+
+
+def _pull_api(source: BillingSource, window_start: date, window_end: date,
+              progress: ProgressFn | None, sleep: Callable[[float], None] | None) -> BillingPull:
+    http = client(source, sleep)
+    key_env = source.options.get("admin_key_env", DEFAULT_KEY_ENV)
+    limit = int(source.options.get("page_limit", 31))
+    if limit < 1:
+        raise ConfigError(f"billing source {source.name}: page_limit must be ≥ 1")
+    window = f"{window_start}..{window_end}"
+    base = {"start_time": _unix(window_start), "end_time": _unix(window_end),
+            "bucket_width": "1d"}
+    costs: list[CostRow] = []
+    usage: list[UsageRow] = []
+    pages = 0
+    for path, group_by, lim, parse, into, what in (
+        (COSTS_PATH, ["project_id", "line_item"], min(limit, COSTS_MAX_LIMIT),
+         parse_costs_page, costs, "costs"),
+        (USAGE_PATH, ["model", "project_id", "batch", "service_tier"],
+         min(limit, USAGE_MAX_LIMIT), parse_usage_page, usage, "usage"),
+    ):
+        params = {**base, "group_by[]": group_by, "limit": lim}
+        for where, page in api_pages(http, path, params, f"{what} {window}",
+                                     explain=explain(key_env), progress=progress,
+                                     label=f"{source.name} {what}"):
+            into.extend(parse(page, where))  # type: ignore[operator]
+            pages += 1
+    pulled = assemble(costs, usage, source.name, window_start, window_end)
+    pulled.stats.update(pages=pages, requests=http.requests_made)
+    return pulled
