@@ -81,6 +81,10 @@ def load_prices(directory: Path | None = None) -> pl.DataFrame:
             where = f"{path.name}: models[{i}] ({m.get('id', '?')})"
             if "id" not in m or "prices" not in m:
                 raise ConfigError(f"{where}: needs 'id' and 'prices'")
+            for key in ("match", "prefix"):
+                names = m.get(key, [])
+                if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                    raise ConfigError(f"{where}.{key}: must be a list of model names")
             matches = [(n, "exact") for n in m.get("match", [])]
             matches += [(n, "prefix") for n in m.get("prefix", [])]
             if not matches:
@@ -90,13 +94,17 @@ def load_prices(directory: Path | None = None) -> pl.DataFrame:
                 if key in seen:
                     raise ConfigError(f"{where}: {kind} match {name!r} already used by {seen[key]}")
                 seen[key] = m["id"]
-            periods = sorted(m["prices"], key=lambda p: p.get("effective_from", date.min))
+            # A non-date start sorts first so it is reported below, not compared (TypeError).
+            periods = sorted(m["prices"], key=lambda p: p.get("effective_from")
+                             if type(p.get("effective_from")) is date else date.min)
             for j, period in enumerate(periods):
                 pwhere = f"{where}.prices[{j}]"
                 start = period.get("effective_from")
-                if not isinstance(start, date):
+                if type(start) is not date:  # a TOML datetime is a mistake here too
                     raise ConfigError(f"{pwhere}: effective_from must be a date")
                 end = periods[j + 1]["effective_from"] if j + 1 < len(periods) else None
+                if end == start:
+                    raise ConfigError(f"{pwhere}: two periods start on {start}")
                 for tier, table in period.items():
                     if tier == "effective_from":
                         continue
