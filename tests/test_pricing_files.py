@@ -178,9 +178,9 @@ GOOD_PERIOD = """
 """
 
 
-def write_prices(tmp_path: Path, period: str, extra: str = "") -> Path:
-    text = f'provider = "acme"\n[[models]]\nid = "acme-large"\nmatch = ["acme-large"]\n'
-    (tmp_path / "acme.toml").write_text(text + extra + period, encoding="utf-8")
+def write_prices(tmp_path: Path, period: str) -> Path:
+    text = 'provider = "acme"\n[[models]]\nid = "acme-large"\nmatch = ["acme-large"]\n'
+    (tmp_path / "acme.toml").write_text(text + period, encoding="utf-8")
     return tmp_path
 
 
