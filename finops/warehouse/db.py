@@ -79,6 +79,5 @@ def connect(path: str | Path, *, read_only: bool = False, upto: int | None = Non
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> pl.DataFrame:
     """Run ``query`` and return a polars frame (via Arrow; DuckDB 2.0 has no ``.pl()``)."""
-    rel = con.execute(query, params) if params is not None else con.execute(query)
-    table = rel.arrow()
+    table = con.sql(query, params=params).to_arrow_table()
     return pl.from_arrow(table)  # type: ignore[return-value]

@@ -94,3 +94,65 @@ CREATE TABLE runs (
     errors       VARCHAR,
     duration_s   DOUBLE
 );
+
+-- Reconciliation results, replaced per month by 'finops reconcile'. month = first day.
+-- Grain: day · provider · account · model · tier · compare type (cache_write_1h is compared
+-- as cache_write, its premium lands in the rate part). Money in USD: estimates are
+-- DECIMAL(38,12) (tokens × price, exact), billed amounts DECIMAL(18,6) as the provider sent them.
+CREATE TABLE recon_lines (
+    month           DATE           NOT NULL,
+    day             DATE           NOT NULL,
+    provider        VARCHAR        NOT NULL,
+    account         VARCHAR        NOT NULL,
+    model           VARCHAR        NOT NULL,
+    service_tier    VARCHAR        NOT NULL,
+    token_type      VARCHAR        NOT NULL,
+    status          VARCHAR        NOT NULL,  -- matched | billed_only | spans_only
+    span_tokens     BIGINT,
+    unpriced_tokens BIGINT,
+    estimated       DECIMAL(38,12),
+    usd_per_mtok    DECIMAL(18,6),            -- price in force (after overrides); NULL = unpriced
+    billed          DECIMAL(18,6),
+    billed_tokens   BIGINT,
+    volume          DECIMAL(38,12),           -- (T_spans - T_billed) * p
+    rate            DECIMAL(38,12),           -- T_billed * p - B
+    unpriced        DECIMAL(38,12),           -- -B where there is no price
+    unmatched       DECIMAL(38,12),           -- -B (bill, no spans) or +E (spans, no bill)
+    unexplained     DECIMAL(38,12),           -- E - B where billed tokens are unknown, or non-token charges
+    provisional     BOOLEAN        NOT NULL
+);
+
+-- Allocation of billed money to usage rows. Grain: day · provider · account · model · tier ·
+-- token (compare) type · team · project · feature. allocated sums to billed per cell exactly (largest remainder on
+-- micro-dollars); basis says how: cost share, token share (cell has unpriced usage), an
+-- account rule, or unattributed.
+CREATE TABLE recon_alloc (
+    month           DATE           NOT NULL,
+    day             DATE           NOT NULL,
+    provider        VARCHAR        NOT NULL,
+    account         VARCHAR        NOT NULL,
+    model           VARCHAR        NOT NULL,
+    service_tier    VARCHAR        NOT NULL,
+    token_type      VARCHAR        NOT NULL,
+    team            VARCHAR        NOT NULL,
+    project         VARCHAR        NOT NULL,
+    feature         VARCHAR        NOT NULL,
+    tokens          BIGINT         NOT NULL,
+    unpriced_tokens BIGINT         NOT NULL,
+    estimated       DECIMAL(38,12) NOT NULL,
+    list_cost       DECIMAL(38,12) NOT NULL,
+    allocated       DECIMAL(18,6)  NOT NULL,
+    basis           VARCHAR        NOT NULL,
+    provisional     BOOLEAN        NOT NULL
+);
+
+-- Team chargeback per provider in cents: largest remainder so that, per provider, the
+-- team amounts add up to the provider's billed total rounded to the cent.
+CREATE TABLE recon_team_provider (
+    month     DATE          NOT NULL,
+    provider  VARCHAR       NOT NULL,
+    team      VARCHAR       NOT NULL,
+    exact     DECIMAL(38,6) NOT NULL,
+    allocated DECIMAL(18,2) NOT NULL,
+    estimated DECIMAL(38,12) NOT NULL
+);

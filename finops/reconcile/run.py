@@ -1,0 +1,86 @@
+"""Run the reconciliation SQL for a window and persist the month's results.
+
+Prices are reloaded from ``pricing/`` first, so a changed price file re-prices history.
+Everything after the price refresh runs in one transaction: a failure leaves the previous
+results in place.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from finops.config import Config
+from finops.errors import DataError
+from finops.pricing import load_overrides, load_prices, refresh_prices
+from finops.sqlfiles import sql, sql_names
+from finops.windows import Window
+
+_PARAM = re.compile(r"\$([a-z_]+)")
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> None:
+    """Execute ``sql/<name>.sql`` binding only the ``$params`` it uses."""
+    text = sql(name)
+    used = {p: params[p] for p in set(_PARAM.findall(text))}
+    con.execute(text, used)
+
+
+def provisional_from(config: Config, today: date) -> date:
+    """Days on or after this date are provisional (providers may still restate them)."""
+    return today - timedelta(days=config.provisional_days)
+
+
+def check_currency(con: duckdb.DuckDBPyConnection, config: Config, window: Window) -> None:
+    """All billing in the window must be in the configured currency: never mixed silently."""
+    rows = con.execute(
+        "SELECT DISTINCT source, currency FROM billing_daily WHERE day >= ? AND day < ? AND currency <> ?",
+        [window.window_start, window.window_end, config.currency],
+    ).fetchall()
+    if rows:
+        src, cur = rows[0]
+        raise DataError(
+            f"billing {window}: source {src} bills in {cur}, the reports are in {config.currency} "
+            "(set 'currency' in finops.toml or convert the source)")
+
+
+def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, today: date) -> None:
+    """Recompute and store ``recon_lines``, ``recon_alloc`` and ``recon_team_provider`` for ``window``.
+
+    ``window`` is normally a calendar month; results are keyed by its first day.
+    """
+    check_currency(con, config, window)
+    refresh_prices(con, load_prices(config.pricing_dir), load_overrides(config.overrides))
+    rules = pl.DataFrame(
+        [{"provider": r.provider, "account": r.account, "team": r.team} for r in config.account_rules],
+        schema={"provider": pl.String, "account": pl.String, "team": pl.String},
+    )
+    params = {
+        "window_start": window.window_start,
+        "window_end": window.window_end,
+        "provisional_from": provisional_from(config, today),
+    }
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("_rules", rules.to_arrow())
+        con.execute("CREATE OR REPLACE TEMP TABLE account_rules AS SELECT * FROM _rules")
+        con.unregister("_rules")
+        for name in sql_names("reconcile"):
+            run_sql(con, name, params)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def run_query(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run ``sql/<name>.sql`` and return its rows as dicts (Decimals stay Decimals)."""
+    text = sql(name)
+    used = {p: params[p] for p in set(_PARAM.findall(text))}
+    cur = con.execute(text, used)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]

@@ -1,0 +1,170 @@
+"""Terminal rendering (rich tables) and the gate's text/markdown/json output.
+
+Only the CLI imports this module; the library never prints.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+from rich.table import Table
+
+from finops.report.model import Report, cents
+
+
+def _m(v: Decimal | None) -> str:
+    return f"{cents(v):,}"
+
+
+def _p(v: Decimal | None) -> str:
+    return "—" if v is None else f"{v:+.2f} %"
+
+
+def pull_table(result: Any) -> Table:
+    """One row per source: rows loaded or the error."""
+    t = Table(title=f"pull {result.window}", title_justify="left")
+    for c in ("source", "kind", "rows", "status"):
+        t.add_column(c, justify="right" if c == "rows" else "left")
+    for s in result.sources:
+        status = "[red]failed[/red]" if s.error else "ok"
+        extra = ", ".join(f"{k}={v}" for k, v in s.stats.items() if v)
+        t.add_row(s.name, s.kind, f"{s.rows:,}", status + (f" ({extra})" if extra and not s.error else ""))
+    return t
+
+
+def summary_table(rep: Report) -> Table:
+    """Org summary: providers, totals, drift and gate."""
+    t = Table(title=f"finops {rep.window.label()} — {rep.currency}", title_justify="left")
+    for c in ("provider", "billed", "estimated", "drift"):
+        t.add_column(c, justify="left" if c == "provider" else "right")
+    for p in rep.providers:
+        t.add_row(p.name, _m(p.billed), _m(p.estimated), _p(p.drift_pct))
+    t.add_section()
+    t.add_row("[b]total[/b]", f"[b]{_m(rep.billed_total)}[/b]", _m(rep.estimated_total),
+              _p(rep.drift_pct))
+    gate = "[green]pass[/green]" if rep.gate_passed else "[red]fail[/red]"
+    t.caption = (f"gate at ±{rep.max_drift_pct} %: {gate} · unattributed {_m(rep.unattributed)}"
+                 + (f" · provisional days: {len(rep.provisional_days)}" if rep.provisional_days else "")
+                 + (f" · billing missing for {', '.join(rep.billing_gaps)}" if rep.billing_gaps else ""))
+    return t
+
+
+def report_tables(rep: Report, team: str | None = None) -> list[Table]:
+    """The terminal report: summary, teams, explanation, unpriced models."""
+    tables = [] if team else [summary_table(rep)]
+    t = Table(title="chargeback by team", title_justify="left")
+    for c in ("team", "billed", "estimated", "drift", "share"):
+        t.add_column(c, justify="left" if c == "team" else "right")
+    total = rep.billed_total or Decimal(1)
+    for s in rep.teams:
+        if team and s.team != team:
+            continue
+        t.add_row(s.team, _m(s.billed), _m(s.estimated), _p(s.drift_pct),
+                  f"{s.billed / total * 100:.1f} %")
+    tables.append(t)
+    if team:
+        sec = rep.team(team)
+        if sec:
+            for label, lines in (("project", sec.by_project), ("feature", sec.by_feature),
+                                 ("model", sec.by_model)):
+                b = Table(title=f"{team} by {label}", title_justify="left")
+                for c in (label, "billed", "estimated", "tokens"):
+                    b.add_column(c, justify="left" if c == label else "right")
+                for x in lines:
+                    b.add_row(x.name, _m(x.billed), _m(x.estimated), f"{x.tokens or 0:,}")
+                tables.append(b)
+        return tables
+    e = Table(title="drift explained (estimated − billed)", title_justify="left")
+    e.add_column("part")
+    e.add_column("amount", justify="right")
+    for k, v in rep.explanation.items():
+        e.add_row(k, _m(v))
+    tables.append(e)
+    if rep.unpriced:
+        tables.append(unpriced_table(rep.unpriced))
+    return tables
+
+
+def unpriced_table(rows: list[dict[str, Any]]) -> Table:
+    """Models with tokens and no price (never costed as 0)."""
+    t = Table(title="unpriced models (tokens with no price in force)", title_justify="left")
+    cols = [c for c in ("provider", "model", "service_tier", "token_type", "tokens", "first_day",
+                        "last_day", "seen_in") if c in rows[0]]
+    for c in cols:
+        t.add_column(c, justify="right" if c == "tokens" else "left")
+    for r in rows:
+        t.add_row(*[f"{r[c]:,}" if c == "tokens" else str(r[c]) for c in cols])
+    return t
+
+
+def price_table(frame: pl.DataFrame, day: date) -> Table:
+    """Prices in force on ``day``, USD per million tokens."""
+    t = Table(title=f"list prices in force on {day} (USD per 1M tokens)", title_justify="left")
+    for c in frame.columns:
+        t.add_column(c, justify="right" if frame[c].dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        t.add_row(*["" if v is None else (f"{v.normalize():f}" if isinstance(v, Decimal) else str(v))
+                    for v in row])
+    return t
+
+
+def sources_table(rows: list[dict[str, str]]) -> Table:
+    """``finops sources check``: one row per source and finding."""
+    t = Table(title="sources", title_justify="left")
+    for c in ("source", "kind", "check", "result"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["source"], r["kind"], r["check"], r["result"])
+    return t
+
+
+def gate_output(result: Any, fmt: str) -> str:
+    """The gate verdict as text, markdown (CI job summary) or JSON."""
+    window = result.window.label()
+    status = "PASS" if result.passed else ("BILLING MISSING" if result.billing_missing else "FAIL")
+    drift = "n/a" if result.drift_pct is None else f"{result.drift_pct:+.2f} %"
+    prov = (f"provisional days (may still be restated): {len(result.provisional_days)}"
+            if result.provisional_days else "")
+    missing = "; ".join(f"{p}: {', '.join(d.isoformat() for d in days) or 'no billing at all'}"
+                        for p, days in result.billing_missing.items())
+    if fmt == "json":
+        return json.dumps({
+            "month": window, "passed": result.passed, "status": status.lower().replace(" ", "_"),
+            "max_drift_pct": str(result.max_drift_pct),
+            "drift_pct": None if result.drift_pct is None else str(result.drift_pct),
+            "billed_total": str(result.report.billed_total),
+            "estimated_total": str(result.report.estimated_total),
+            "providers": [{"provider": r["provider"], "billed": str(cents(r["billed"])),
+                           "estimated": str(cents(r["estimated"])),
+                           "drift_pct": None if r["drift_pct"] is None else str(r["drift_pct"]),
+                           "passed": r["passed"]} for r in result.per_provider],
+            "billing_missing": {p: [d.isoformat() for d in days]
+                                for p, days in result.billing_missing.items()},
+            "provisional_days": [d.isoformat() for d in result.provisional_days],
+        }, indent=2) + "\n"
+    if fmt == "markdown":
+        lines = [f"### finops gate {window}: **{status}**", "",
+                 f"Drift {drift} against ±{result.max_drift_pct} % "
+                 f"(billed {_m(result.report.billed_total)}, estimated {_m(result.report.estimated_total)}).",
+                 "", "| provider | billed | estimated | drift | |", "|---|---:|---:|---:|---|"]
+        for r in result.per_provider:
+            lines.append(f"| {r['provider']} | {_m(r['billed'])} | {_m(r['estimated'])} | "
+                         f"{_p(r['drift_pct'])} | {'✅' if r['passed'] else '❌'} |")
+        if missing:
+            lines += ["", f"Billing missing (fail closed): {missing}"]
+        if prov:
+            lines += ["", f"_{prov}_"]
+        return "\n".join(lines) + "\n"
+    lines = [f"finops gate {window}: {status} — drift {drift} (threshold ±{result.max_drift_pct} %)"]
+    for r in result.per_provider:
+        lines.append(f"  {r['provider']:<12} billed {_m(r['billed']):>14}  estimated "
+                     f"{_m(r['estimated']):>14}  drift {_p(r['drift_pct']):>10}")
+    if missing:
+        lines.append(f"  billing missing (fail closed): {missing}")
+    if prov:
+        lines.append(f"  {prov}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,83 @@
+"""``--format json``: the documented, stable contract for automation (README "JSON output").
+
+Money is a decimal string with two decimals; percentages are decimal strings or null;
+dates are ISO 8601. Keys are only ever added, never renamed or removed, within a major version.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from finops.report.model import Report, cents
+
+SCHEMA_VERSION = 1
+
+
+def _money(v: Decimal | None) -> str:
+    return str(cents(v))
+
+
+def _pct(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
+    """The JSON document for ``report`` (only ``team``'s section when given)."""
+    teams = [t for t in report.teams if team is None or t.team == team]
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "month": report.window.label(),
+        "window_start": report.window.window_start.isoformat(),
+        "window_end": report.window.window_end.isoformat(),
+        "currency": report.currency,
+        "generated_at": report.generated_at.isoformat().replace("+00:00", "Z"),
+        "billed_total": _money(report.billed_total),
+        "estimated_total": _money(report.estimated_total),
+        "drift_pct": _pct(report.drift_pct),
+        "unattributed": _money(report.unattributed),
+        "gate": {
+            "max_drift_pct": str(report.max_drift_pct),
+            "passed": report.gate_passed,
+            "billing_missing": {p: [d.isoformat() for d in days]
+                                for p, days in report.billing_gaps.items()},
+        },
+        "provisional_days": [d.isoformat() for d in report.provisional_days],
+        "explanation": {k: _money(v) for k, v in report.explanation.items()},
+        "coverage": {k: _money(v) for k, v in report.coverage.items()},
+        "providers": [
+            {"provider": p.name, "billed": _money(p.billed), "estimated": _money(p.estimated),
+             "drift_pct": _pct(p.drift_pct),
+             "explanation": {k: _money(v) for k, v in p.extra.items()}}
+            for p in report.providers
+        ],
+        "teams": [
+            {"team": t.team, "billed": _money(t.billed), "estimated": _money(t.estimated),
+             "drift_pct": _pct(t.drift_pct),
+             "by_provider": [{"provider": p.name, "billed": _money(p.billed),
+                              "estimated": _money(p.estimated)} for p in t.by_provider],
+             "by_project": [_line(x) for x in t.by_project],
+             "by_feature": [_line(x) for x in t.by_feature],
+             "by_model": [_line(x) for x in t.by_model]}
+            for t in teams
+        ],
+        "unpriced": [{"provider": u["provider"], "model": u["model"],
+                      "token_type": u["token_type"], "tokens": int(u["tokens"])}
+                     for u in report.unpriced],
+        "other_line_items": [{"provider": o["provider"], "account": o["account"],
+                              "line_item": o["line_item"], "amount": _money(o["amount"])}
+                             for o in report.other_line_items],
+        "notes": report.notes,
+    }
+    return doc
+
+
+def _line(x: Any) -> dict[str, Any]:
+    return {"name": x.name, "billed": _money(x.billed), "estimated": _money(x.estimated),
+            "tokens": x.tokens}
+
+
+def render_json(report: Report, team: str | None = None) -> str:
+    """The JSON text (indented, stable key order)."""
+    return json.dumps(report_dict(report, team), indent=2) + "\n"

@@ -1,0 +1,172 @@
+"""The month's chargeback as plain data: what every output format renders.
+
+Built from the reconciliation tables by the queries in ``sql/report``. Money stays
+``Decimal``; rounding to cents happens here once for display (half away from zero, as the
+providers round their invoices), except team chargeback, already in cents by largest remainder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import duckdb
+
+from finops.reconcile.run import run_query
+from finops.windows import Window
+
+CENT = Decimal("0.01")
+EXPLANATION_PARTS = ("volume", "rate", "unpriced", "unmatched", "unexplained")
+
+
+def cents(value: Decimal | None) -> Decimal:
+    """Round to the cent, half away from zero."""
+    return (value or Decimal(0)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def drift_pct(estimated: Decimal, billed: Decimal) -> Decimal | None:
+    """(E − B) / B in percent, two decimals; None when nothing was billed."""
+    if not billed:
+        return None
+    return ((estimated - billed) / billed * 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class Line:
+    """One row of a breakdown (a provider, a team, a project...)."""
+
+    name: str
+    billed: Decimal
+    estimated: Decimal
+    tokens: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def drift_pct(self) -> Decimal | None:
+        """Drift of this line's estimate against its billed amount."""
+        return drift_pct(self.estimated, self.billed)
+
+
+@dataclass
+class TeamSection:
+    """Everything the team's chargeback page shows."""
+
+    team: str
+    billed: Decimal
+    estimated: Decimal
+    by_provider: list[Line]
+    by_project: list[Line]
+    by_feature: list[Line]
+    by_model: list[Line]
+    daily: list[tuple[date, Decimal, Decimal]]  # day, billed, estimated
+
+    @property
+    def drift_pct(self) -> Decimal | None:
+        """Drift of the team's estimate against its allocated billed money."""
+        return drift_pct(self.estimated, self.billed)
+
+
+@dataclass
+class Report:
+    """The month's reconciliation and chargeback."""
+
+    window: Window
+    currency: str
+    generated_at: datetime
+    max_drift_pct: Decimal
+    providers: list[Line]
+    teams: list[TeamSection]
+    explanation: dict[str, Decimal]
+    coverage: dict[str, Decimal]
+    unpriced: list[dict[str, Any]]
+    other_line_items: list[dict[str, Any]]
+    billing_gaps: dict[str, list[date]]
+    provisional_days: list[date]
+    daily: list[tuple[date, Decimal, Decimal]]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def billed_total(self) -> Decimal:
+        """Σ over providers of each provider's billed total rounded to the cent."""
+        return sum((p.billed for p in self.providers), Decimal("0.00"))
+
+    @property
+    def estimated_total(self) -> Decimal:
+        """Σ of the span estimates, to the cent."""
+        return cents(sum((p.estimated for p in self.providers), Decimal(0)))
+
+    @property
+    def drift_pct(self) -> Decimal | None:
+        """Org drift: (E − B) / B in percent."""
+        return drift_pct(self.estimated_total, self.billed_total)
+
+    @property
+    def unattributed(self) -> Decimal:
+        """Billed money no span and no account rule could place."""
+        return sum((t.billed for t in self.teams if t.team == "unattributed"), Decimal("0.00"))
+
+    @property
+    def gate_passed(self) -> bool:
+        """True when billing is complete and |drift| ≤ the threshold."""
+        d = self.drift_pct
+        return not self.billing_gaps and d is not None and abs(d) <= self.max_drift_pct
+
+    def team(self, name: str) -> TeamSection | None:
+        """The section of team ``name``, if it has any spend."""
+        return next((t for t in self.teams if t.team == name), None)
+
+
+def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: str,
+                 max_drift_pct: float, generated_at: datetime) -> Report:
+    """Read the month's reconciliation tables into a :class:`Report`."""
+    params = {"window_start": window.window_start, "window_end": window.window_end}
+
+    def q(name: str) -> list[dict[str, Any]]:
+        return run_query(con, f"report/{name}", params)
+
+    providers, explanation = [], dict.fromkeys(EXPLANATION_PARTS, Decimal(0))
+    for r in q("providers"):
+        providers.append(Line(r["provider"], cents(r["billed"]), r["estimated"],
+                              extra={k: r[k] for k in EXPLANATION_PARTS}))
+        for k in EXPLANATION_PARTS:
+            explanation[k] += r[k]
+
+    breakdown: dict[tuple[str, str], list[Line]] = {}
+    for r in q("team_breakdown"):
+        breakdown.setdefault((r["team"], r["dimension"]), []).append(
+            Line(r["value"], r["billed"], r["estimated"], r["tokens"]))
+    team_daily: dict[str, list[tuple[date, Decimal, Decimal]]] = {}
+    org_daily: dict[date, list[Decimal]] = {}
+    for r in q("daily"):
+        team_daily.setdefault(r["team"], []).append((r["day"], r["billed"], r["estimated"]))
+        acc = org_daily.setdefault(r["day"], [Decimal(0), Decimal(0)])
+        acc[0] += r["billed"]
+        acc[1] += r["estimated"]
+
+    teams = []
+    for r in q("teams"):
+        name = r["team"]
+        teams.append(TeamSection(
+            team=name, billed=r["billed"], estimated=r["estimated"],
+            by_provider=[Line(p["provider"], p["billed"], p["estimated"]) for p in r["by_provider"]],
+            by_project=breakdown.get((name, "project"), []),
+            by_feature=breakdown.get((name, "feature"), []),
+            by_model=breakdown.get((name, "model"), []),
+            daily=team_daily.get(name, []),
+        ))
+
+    gaps: dict[str, list[date]] = {}
+    for r in q("billing_gaps"):
+        gaps.setdefault(r["provider"], []).append(r["day"])
+
+    return Report(
+        window=window, currency=currency, generated_at=generated_at,
+        max_drift_pct=Decimal(str(max_drift_pct)),
+        providers=providers, teams=teams, explanation=explanation,
+        coverage={r["basis"]: r["billed"] for r in q("coverage")},
+        unpriced=q("unpriced"), other_line_items=q("other_line_items"),
+        billing_gaps=gaps, provisional_days=[r["day"] for r in q("provisional_days")],
+        daily=[(d, v[0], v[1]) for d, v in sorted(org_daily.items())],
+    )

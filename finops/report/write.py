@@ -1,0 +1,42 @@
+"""Render a :class:`Report` in a format and write report files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from finops.errors import ConfigError
+from finops.report.csvout import render_csv
+from finops.report.html import render_html
+from finops.report.jsonout import render_json
+from finops.report.model import Report
+
+EXTENSIONS = {"html": "html", "json": "json", "csv": "csv"}
+
+
+def render(report: Report, fmt: str, team: str | None = None) -> str:
+    """The report as text in ``fmt`` (html | json | csv)."""
+    if fmt == "html":
+        return render_html(report, team)
+    if fmt == "json":
+        return render_json(report, team)
+    if fmt == "csv":
+        return render_csv(report, team)
+    raise ConfigError(f"--format {fmt!r}: cannot be written to a file")
+
+
+def write_report(report: Report, out_dir: Path, *, fmt: str = "html", team: str | None = None) -> list[Path]:
+    """Write ``chargeback-<month>[-<team>].<ext>`` into ``out_dir``; ``table`` writes all three."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fmts = ["html", "json", "csv"] if fmt == "table" else [fmt]
+    stem = f"chargeback-{report.window.label()}" + (f"-{_safe(team)}" if team else "")
+    paths = []
+    for f in fmts:
+        path = out_dir / f"{stem}.{EXTENSIONS[f]}"
+        path.write_text(render(report, f, team), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe version of a team name (team names are untrusted)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:64] or "team"

@@ -1,0 +1,15 @@
+-- Per provider for the month: billed (exact, DECIMAL(38,6)), estimated (USD, contracted
+-- prices), and the drift explanation parts. Grain: provider.
+SELECT provider,
+       sum(coalesce(billed, 0))      AS billed,
+       sum(coalesce(estimated, 0))   AS estimated,
+       sum(coalesce(volume, 0))      AS volume,
+       sum(coalesce(rate, 0))        AS rate,
+       sum(coalesce(unpriced, 0))    AS unpriced,
+       sum(coalesce(unmatched, 0))   AS unmatched,
+       sum(coalesce(unexplained, 0)) AS unexplained,
+       bool_or(provisional)          AS has_provisional
+FROM recon_lines
+WHERE month = $window_start
+GROUP BY provider
+ORDER BY billed DESC, provider
