@@ -11,7 +11,8 @@ import pytest
 
 from finops.errors import ConfigError
 from finops.paths import data_dir
-from finops.pricing.tables import load_overrides, load_prices
+from finops.pricing.tables import load_overrides, load_prices, refresh_prices
+from finops.warehouse.db import connect
 
 REQUIRED = {
     "openai": [
@@ -281,3 +282,16 @@ def test_override_errors_name_the_file(tmp_path, body, expected) -> None:
     path.write_text("[[override]]\n" + body, encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"overrides\.toml: override\[0\].*{expected}"):
         load_overrides(path)
+
+
+def test_bundled_files_load_into_the_warehouse(tmp_path, prices) -> None:
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        refresh_prices(con, prices, load_overrides(data_dir("pricing") / "overrides.toml"))
+        n, = con.execute("SELECT count(*) FROM prices").fetchone()
+        o4o, = con.execute(
+            "SELECT usd_per_mtok FROM prices WHERE model_match = 'gpt-4o-2024-05-13'"
+            " AND token_type = 'output' AND service_tier = 'standard'").fetchone()
+    finally:
+        con.close()
+    assert n == prices.height and o4o == 15
