@@ -1,0 +1,308 @@
+"""Tempo connection: options, auth, version, and HTTP errors turned into sentences."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from finops.config import AttributeMap, SpanSource, secret_from_env
+from finops.errors import ConfigError, SourceError, redact
+from finops.http import HttpClient, body_excerpt
+from finops.sources.tempo_decode import Ctx, json_body
+from finops.sources.tempo_traceql import (
+    DEFAULT_GROUP_BY,
+    GROUP_FIELDS,
+    MAX_BY,
+    TOKEN_FIELDS,
+    Attr,
+    attr_for,
+    parse_duration,
+)
+
+HOUR = 3600
+DAY = 86400
+MODES = ("auto", "pushdown", "search")
+OPTIONS = {
+    "url", "tenant", "user_env", "password_env", "token_env", "verify_tls", "mode", "scope",
+    "keys", "timeout", "attempts", "step", "max_duration", "search_step", "search_limit",
+    "spss", "group_by",
+}
+
+
+@dataclass(frozen=True)
+class TempoOptions:
+    """A Tempo source's options, checked."""
+
+    url: str
+    tenant: str | None
+    basic: tuple[str, str] | None
+    bearer: str | None
+    verify: bool | str
+    mode: str
+    timeout: float
+    attempts: int
+    step: int | None  # pushdown tile length in seconds (None: the server's maximum)
+    max_duration: int | None  # override of the server's metrics maximum, seconds
+    search_step: int
+    search_limit: int
+    spss: int
+    attrs: Mapping[str, Attr]  # canonical field -> the one attribute queried for it
+    group_by: tuple[str, ...]
+
+
+def _seconds(value: Any, key: str, where: str) -> int:
+    secs = parse_duration(value) if isinstance(value, str) else (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None)
+    if secs is None or secs <= 0 or not float(secs).is_integer():
+        raise ConfigError(f"{where}: {key} must be a duration such as \"3h\" or \"30m\", "
+                          f"not {value!r}")
+    return int(secs)
+
+
+def parse_options(source: SpanSource, attributes: AttributeMap) -> TempoOptions:
+    """Check a Tempo source's options (errors name ``sources.<name>.<key>``)."""
+    where = f"sources.{source.name}"
+    o = dict(source.options)
+    for key in o:
+        if key not in OPTIONS:
+            near = difflib.get_close_matches(key, sorted(OPTIONS), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ConfigError(f"{where}: unknown option {key!r}{hint}")
+    url = o.get("url")
+    if not isinstance(url, str) or not re.match(r"https?://", url):
+        raise ConfigError(f"{where}: url must be an http(s) URL such as "
+                          "\"https://tempo-prod-01-eu-west-0.grafana.net/tempo\"")
+    user = o.get("user_env")
+    basic = None
+    bearer = None
+    if user or o.get("password_env"):
+        if not (user and o.get("password_env")):
+            raise ConfigError(f"{where}: basic auth needs both user_env and password_env")
+        u = secret_from_env(user, f"{where}.user_env")
+        p = secret_from_env(o["password_env"], f"{where}.password_env")
+        assert u is not None and p is not None
+        basic = (u.reveal(), p.reveal())
+    if o.get("token_env"):
+        if basic:
+            raise ConfigError(f"{where}: set either user_env/password_env or token_env, not both")
+        t = secret_from_env(o["token_env"], f"{where}.token_env")
+        assert t is not None
+        bearer = t.reveal()
+    verify = o.get("verify_tls", True)
+    if not isinstance(verify, bool | str):
+        raise ConfigError(f"{where}: verify_tls must be true, false or a CA bundle path")
+    mode = o.get("mode", "auto")
+    if mode not in MODES:
+        raise ConfigError(f"{where}: mode must be one of {', '.join(MODES)}, not {mode!r}")
+
+    scope = o.get("scope", {})
+    keys = o.get("keys", {})
+    for name, table in (("scope", scope), ("keys", keys)):
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where}: {name} must be a table, e.g. {{ team = \"resource\" }}")
+        for f in table:
+            if f not in (*GROUP_FIELDS, *TOKEN_FIELDS):
+                near = difflib.get_close_matches(f, [*GROUP_FIELDS, *TOKEN_FIELDS], n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                raise ConfigError(f"{where}: {name}.{f}: not a canonical field{hint}")
+    attrs: dict[str, Attr] = {}
+    for f in (*GROUP_FIELDS, *TOKEN_FIELDS):
+        key = keys.get(f)
+        if key is None:
+            candidates = attributes[f] if f in attributes.keys else ()
+            if not candidates:
+                raise ConfigError(f"{where}: no attribute mapped for {f}")
+            key = candidates[0]
+        if not isinstance(key, str):
+            raise ConfigError(f"{where}: keys.{f} must be an attribute name")
+        attrs[f] = attr_for(f, key, str(scope.get(f, "span")), where)
+
+    group_by = tuple(o.get("group_by", DEFAULT_GROUP_BY))
+    bad = [g for g in group_by if g not in GROUP_FIELDS or g == "provider"]
+    if bad or len(group_by) > MAX_BY or len(set(group_by)) != len(group_by):
+        raise ConfigError(
+            f"{where}: group_by takes up to {MAX_BY} distinct fields of "
+            f"{', '.join(g for g in GROUP_FIELDS if g != 'provider')} (provider is always a "
+            f"filter; fields left out are split through filters), not {list(group_by)}")
+
+    step = _seconds(o["step"], "step", where) if "step" in o else None
+    if step is not None and DAY % step:
+        raise ConfigError(f"{where}: step must divide a day (e.g. 1h, 3h, 24h), not {o['step']!r}")
+    search_step = _seconds(o.get("search_step", "1h"), "search_step", where)
+    if DAY % search_step:
+        raise ConfigError(f"{where}: search_step must divide a day, not {o['search_step']!r}")
+    spss = o.get("spss", 100)
+    if not isinstance(spss, int) or not 1 <= spss <= 100:
+        raise ConfigError(f"{where}: spss must be between 1 and 100 (Tempo's maximum), "
+                          f"not {spss!r}")
+    limit = o.get("search_limit", 5000)
+    if not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"{where}: search_limit must be a positive integer")
+    timeout = o.get("timeout", 60)
+    attempts = o.get("attempts", 5)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"{where}: timeout must be a number of seconds")
+    if not isinstance(attempts, int) or attempts < 1:
+        raise ConfigError(f"{where}: attempts must be a positive integer")
+    tenant = o.get("tenant")
+    if tenant is not None and (not isinstance(tenant, str) or not tenant):
+        raise ConfigError(f"{where}: tenant must be a non-empty string (the X-Scope-OrgID)")
+    return TempoOptions(
+        url=url, tenant=tenant, basic=basic, bearer=bearer, verify=verify, mode=mode,
+        timeout=float(timeout), attempts=attempts, step=step,
+        max_duration=_seconds(o["max_duration"], "max_duration", where)
+        if "max_duration" in o else None,
+        search_step=search_step, search_limit=limit, spss=spss, attrs=attrs, group_by=group_by)
+
+
+def parse_version(text: str | None) -> tuple[int, int, int] | None:
+    """``v2.10.1`` / ``3.0.0-rc.1`` → (2, 10, 1); None if it is not a release version."""
+    m = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", (text or "").strip())
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``/api/status/buildinfo`` told us."""
+
+    version: str | None
+
+    @property
+    def parsed(self) -> tuple[int, int, int] | None:
+        """The version as a tuple, if it is a release."""
+        return parse_version(self.version)
+
+    @property
+    def has_sum_over_time(self) -> bool:
+        """sum_over_time arrived in 2.8; an unknown version is assumed recent."""
+        v = self.parsed
+        return v is None or v >= (2, 8, 0)
+
+    @property
+    def metrics_max(self) -> int:
+        """The default metrics max_duration: 3h on 2.x, 24h from 3.0 (unknown: 3h, safe)."""
+        v = self.parsed
+        return DAY if v is not None and v >= (3, 0, 0) else 3 * HOUR
+
+
+class QueryTooLong(Exception):
+    """400: the range exceeds the server's metrics maximum (its value in seconds)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+class TooRecent(Exception):
+    """400: the window lies entirely within ``query_end_cutoff`` (nothing to count yet)."""
+
+
+class MetricsUnavailable(Exception):
+    """The server answers no TraceQL metrics (404, or no local-blocks processor)."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def tile_label(start: int, end: int) -> str:
+    """``2026-10-03T00:00Z..03:00Z`` for a tile given in unix seconds."""
+    s = datetime.fromtimestamp(start, UTC)
+    e = datetime.fromtimestamp(end, UTC)
+    fmt = "%H:%M:%S" if s.second or e.second else "%H:%M"
+    head = s.strftime("%Y-%m-%dT") + s.strftime(fmt) + "Z"
+    if e.date() == s.date():
+        tail = e.strftime(fmt)
+    elif end - start <= DAY and e.time() == datetime.min.time():
+        tail = "24:00" + (":00" if fmt.endswith("%S") else "")
+    else:
+        tail = e.strftime("%Y-%m-%dT") + e.strftime(fmt)
+    return f"{head}..{tail}Z"
+
+
+@dataclass
+class TempoClient:
+    """HTTP to one Tempo: auth headers, retries (HttpClient), error explanations."""
+
+    opts: TempoOptions
+    prefix: str
+    sleep: Callable[[float], None] = time.sleep
+    http: HttpClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        headers = {"Accept": "application/json"}
+        if self.opts.tenant:
+            headers["X-Scope-OrgID"] = self.opts.tenant
+        if self.opts.bearer:
+            headers["Authorization"] = f"Bearer {self.opts.bearer}"
+        self.http = HttpClient(
+            name=self.prefix, base_url=self.opts.url, headers=headers, auth=self.opts.basic,
+            timeout=self.opts.timeout, attempts=self.opts.attempts, verify=self.opts.verify,
+            sleep=self.sleep)
+
+    def get(self, path: str, params: Mapping[str, Any] | None, ctx: Ctx, *,
+            query: str | None = None, metrics: bool = False) -> dict[str, Any]:
+        """GET a Tempo JSON endpoint; any non-200 becomes one explained error line."""
+        resp = self.http.request("GET", path, where=ctx.where, params=params)
+        if resp.status_code != 200:
+            raise self.error(resp, ctx, query=query, metrics=metrics)
+        return json_body(resp, ctx)
+
+    def error(self, resp: requests.Response, ctx: Ctx, *, query: str | None,
+              metrics: bool) -> Exception:
+        """Turn an error response (plain-text body) into an exception with a sentence."""
+        code = resp.status_code
+        text = body_excerpt(resp)
+        head = f"{self.prefix} {ctx.where}: HTTP {code}"
+        low = text.lower()
+        if code == 400 and "exceeds the maximum allowed duration" in low:
+            m = re.search(r"duration of ([0-9hms.]+)", text)
+            return QueryTooLong(parse_duration(m.group(1)) if m else None)
+        if code == 400 and "query_end_cutoff" in low:
+            return TooRecent(text)
+        if metrics and ("localblocks processor not found" in low or code == 404):
+            return MetricsUnavailable(
+                f"{head}: {text or 'not found'}: this Tempo serves no TraceQL metrics "
+                "(2.x needs the metrics-generator local-blocks processor)")
+        if code == 401 and "no org id" in low:
+            return SourceError(
+                f"{head}: no org id: this Tempo is multi-tenant and needs the tenant: set "
+                "tenant = \"<org id>\" in the source options (sent as X-Scope-OrgID)")
+        if code == 401:
+            return SourceError(
+                f"{head}: unauthorized ({text or 'no body'}): check user_env/password_env "
+                "(Grafana Cloud: the stack's numeric user id and an access policy token with "
+                "traces:read) or token_env")
+        if code == 403:
+            return SourceError(f"{head}: forbidden ({text or 'no body'}): the credentials "
+                               "lack traces:read for this tenant")
+        if code == 404:
+            return SourceError(
+                f"{head}: not found at {redact(resp.url.split('?')[0])}: check url and its "
+                "path prefix (Grafana Cloud serves Tempo under /tempo)")
+        suffix = f" (query: {query})" if query and code == 400 else ""
+        return SourceError(f"{head}: {text or 'no body'}{suffix}")
+
+    def buildinfo(self) -> tuple[ServerInfo, str | None]:
+        """The server version, or (unknown, a note) when buildinfo is not served."""
+        ctx = Ctx(self.prefix, "buildinfo")
+        resp = self.http.request("GET", "/api/status/buildinfo", where=ctx.where)
+        if resp.status_code in (404, 405):
+            return ServerInfo(None), ("/api/status/buildinfo not served: version unknown, "
+                                      "assuming TraceQL metrics with 3h windows")
+        if resp.status_code != 200:
+            raise self.error(resp, ctx, query=None, metrics=False)
+        body = json_body(resp, ctx)
+        version = body.get("version")
+        if version is not None and not isinstance(version, str):
+            raise ctx.fail("version", f"expected a string, got {version!r}")
+        return ServerInfo(version or None), None

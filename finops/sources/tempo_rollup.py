@@ -1,0 +1,140 @@
+"""The in-memory rollup both Tempo modes feed: one entry per ``usage_daily`` key.
+
+Memory is bounded by the number of groups (day × provider × account × model × tier × team
+× project × feature), never by the number of spans.
+
+Search mode sees single spans and normalises each (per-span ``auto`` detection, as the
+OTLP file source does). Pushdown sees sums per group, so the provider's convention is
+applied to the sums: ``auto`` reads a group as inclusive unless its cache sum exceeds its
+input sum, which only exclusive counts can produce (then it is read as exclusive, counted
+and noted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+import polars as pl
+
+from finops.errors import DataError
+from finops.schemas import (
+    DEFAULT_ACCOUNT,
+    UNATTRIBUTED,
+    UNKNOWN,
+    USAGE_KEYS,
+    USAGE_SCHEMA,
+    USAGE_TOKENS,
+    UsageDaily,
+    validate,
+)
+from finops.sources.tempo_traceql import GROUP_FIELDS
+from finops.tokens import AUTO, canonical_provider, canonical_tier, convention_for, normalise
+
+Scalar = str | int | float | bool
+RawGroup = tuple[Scalar | None, ...]  # values in GROUP_FIELDS order; None = attribute missing
+# [requests, input, cache_read, cache_write, output, reasoning]
+Counts = list[int]
+
+
+def text(value: Scalar | None) -> str | None:
+    """An attribute value as text (None or "" when missing)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def canonical_group(raw: RawGroup) -> tuple[str, ...]:
+    """Raw attribute values (GROUP_FIELDS order) → the canonical key fields.
+
+    Missing team is ``unattributed``; missing project, feature, model or provider is
+    ``unknown``; missing account is ``default``; missing tier is ``standard``.
+    """
+    v = dict(zip(GROUP_FIELDS, (text(x) for x in raw), strict=True))
+    return (
+        canonical_provider(v["provider"]) if v["provider"] else UNKNOWN,
+        v["account"] or DEFAULT_ACCOUNT,
+        v["model"] or UNKNOWN,
+        canonical_tier(v["service_tier"]),
+        v["team"] or UNATTRIBUTED,
+        v["project"] or UNKNOWN,
+        v["feature"] or UNKNOWN,
+    )
+
+
+class Rollup:
+    """Accumulates usage per (day, canonical group)."""
+
+    def __init__(self, conventions: Mapping[str, str] | None, prefix: str) -> None:
+        self.conventions = dict(conventions or {})
+        self.prefix = prefix
+        self.canon: dict[tuple[date, tuple[str, ...]], Counts] = {}
+        self.sums: dict[tuple[date, tuple[str, ...]], Counts] = {}  # pushdown: raw sums
+        self.exclusive_detected = 0
+
+    def convention(self, provider: str) -> str:
+        """The input convention configured for a canonical provider."""
+        return convention_for(self.conventions, provider, AUTO)
+
+    def add_span(self, day: date, raw: RawGroup, tokens: tuple[int, int, int, int, int],
+                 where: str) -> None:
+        """One span (search mode): normalised on its own, then added."""
+        key = canonical_group(raw)
+        try:
+            c = normalise(*tokens, convention=self.convention(key[0]))
+        except ValueError as e:
+            raise DataError(f"{self.prefix} {where}: {e} (input_convention for {key[0]} is "
+                            "inclusive)") from None
+        self.exclusive_detected += c.detected_exclusive
+        row = self.canon.setdefault((day, key), [0] * 6)
+        row[0] += 1
+        row[1] += c.input_tokens
+        row[2] += c.cache_read_tokens
+        row[3] += c.cache_write_tokens
+        row[4] += c.output_tokens
+        row[5] += c.reasoning_tokens
+
+    def add_sums(self, day: date, raw: RawGroup, counts: Counts) -> None:
+        """Add one group's sums as the spans carry them (pushdown).
+
+        ``counts`` is [requests, input, cache_read, cache_write, output, reasoning];
+        the convention is applied in :meth:`finish`.
+        """
+        row = self.sums.setdefault((day, canonical_group(raw)), [0] * 6)
+        for i, n in enumerate(counts):
+            row[i] += n
+
+    def finish(self) -> list[str]:
+        """Normalise pushdown sums into the canonical rows; return notes."""
+        notes = []
+        for (day, key), s in self.sums.items():
+            conv = self.convention(key[0])
+            try:
+                c = normalise(s[1], s[2], s[3], s[4], s[5], convention=conv)
+            except ValueError as e:
+                raise DataError(
+                    f"{self.prefix} {day}: {'/'.join(key)}: {e}; the spans look exclusive: set "
+                    f"input_convention.{key[0]} = \"exclusive\"") from None
+            if c.detected_exclusive:
+                self.exclusive_detected += 1
+                notes.append(f"{day} {'/'.join(key)}: cache tokens exceed input tokens, read as "
+                              "exclusive input counts")
+            row = self.canon.setdefault((day, key), [0] * 6)
+            for i, n in enumerate((s[0], c.input_tokens, c.cache_read_tokens,
+                                   c.cache_write_tokens, c.output_tokens, c.reasoning_tokens)):
+                row[i] += n
+        self.sums.clear()
+        return notes
+
+    def frame(self, source: str, where: str) -> pl.DataFrame:
+        """The rollup as a validated ``USAGE_SCHEMA`` frame, sorted by key."""
+        rows = []
+        for (day, key), c in sorted(self.canon.items()):
+            rows.append((day, *key, source, *c))
+        cols = [*USAGE_KEYS, "requests", *USAGE_TOKENS]
+        frame = pl.DataFrame(rows, schema={c: USAGE_SCHEMA[c] for c in cols}, orient="row")
+        return validate(frame.select(list(USAGE_SCHEMA)), UsageDaily, where)
