@@ -1,0 +1,343 @@
+"""Ingest benchmark: OTLP JSON-lines files -> usage_daily rollup -> DuckDB.
+
+Generates ``--spans`` realistic LLM spans (several files, mixed providers, models, teams,
+OpenInference and OTel GenAI conventions, some exclusive Anthropic counts) as the
+collector's file exporter writes them, then measures, each in its own subprocess so each
+gets its own peak RSS:
+
+  ingest    finops ``otlp_file.pull()`` + ``replace_window`` into a DuckDB file
+  jsonloop  baseline: stdlib ``json`` loop doing the same rollup (one process)
+  orjson    baseline: orjson parse of every line, nothing else (one process)
+
+Targets (exit 1 if missed): ingest <= 1.5x orjson parse-only, >= 2.5x faster than the json
+loop, peak memory < 400 MB. Generated files are reused when ``--out`` already holds them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+WINDOW_START = date(2026, 10, 1)
+WINDOW_END = date(2026, 10, 8)
+SPANS_PER_LINE = 8
+MAX_INGEST_VS_ORJSON = 1.5
+MIN_SPEEDUP_VS_JSONLOOP = 2.5
+MAX_PEAK_MB = 400
+
+TEAMS = ["search", "support", "growth", "risk", "data-platform", "mobile", "docs", "sales-ai"]
+FEATURES = ["chat", "summarise", "classify", "extract", "rerank", "agent", "translate"]
+OPENAI_MODELS = ["gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "o3-2025-04-16",
+                 "gpt-4.1-2025-04-14"]
+ANTHROPIC_MODELS = ["claude-sonnet-4-20250514", "claude-3-5-haiku-20241022",
+                    "claude-opus-4-1-20250805"]
+
+
+# --- generation ---------------------------------------------------------------------------
+
+def _gen_file(path: str, n_spans: int, seed: int) -> int:
+    from finops.sources.otlp_encode import SPAN_KIND_CLIENT, SpanSpec, encode_request, write_jsonl
+
+    rng = random.Random(seed)
+    day0 = (WINDOW_START.toordinal() - date(1970, 1, 1).toordinal()) * 86_400 * 10**9
+    days = (WINDOW_END - WINDOW_START).days
+
+    def lines():
+        left = n_spans
+        while left > 0:
+            k = min(left, rng.randint(1, 2 * SPANS_PER_LINE - 1))
+            left -= k
+            team = rng.choice(TEAMS)
+            project = f"{team}-{rng.randint(1, 3)}"
+            openinference = rng.random() < 0.35
+            res = {
+                "service.name": f"{project}-api", "service.version": "1.4.2",
+                "deployment.environment.name": "prod", "telemetry.sdk.language": "python",
+                "telemetry.sdk.name": "opentelemetry", "telemetry.sdk.version": "1.38.0",
+                "team.id": team, "project.id": project,
+            }
+            spans = []
+            for _ in range(k):
+                anthropic = rng.random() < 0.4
+                model = rng.choice(ANTHROPIC_MODELS if anthropic else OPENAI_MODELS)
+                prompt = rng.randint(50, 20_000)
+                cache_read = rng.randint(0, prompt // 2) if rng.random() < 0.5 else 0
+                cache_write = rng.randint(0, prompt // 4) if anthropic and rng.random() < 0.2 else 0
+                out = rng.randint(5, 2_000)
+                reasoning = rng.randint(0, out) if model.startswith("o3") else 0
+                if anthropic and rng.random() < 0.1:  # Anthropic's exclusive count
+                    prompt = rng.randint(1, 40)
+                    cache_read = rng.randint(500, 8000)
+                start = day0 + rng.randrange(days * 86_400 * 10**9)
+                provider = "anthropic" if anthropic else "openai"
+                if openinference:
+                    attrs = {
+                        "openinference.span.kind": "LLM", "llm.system": provider,
+                        "llm.provider": provider, "llm.model_name": model,
+                        "llm.invocation_parameters": '{"temperature": 0.2, "max_tokens": 4096}',
+                        "llm.token_count.prompt": prompt,
+                        "llm.token_count.completion": out,
+                        "llm.token_count.total": prompt + out,
+                        "llm.token_count.prompt_details.cache_read": cache_read,
+                        "llm.token_count.prompt_details.cache_write": cache_write,
+                        "llm.token_count.completion_details.reasoning": reasoning,
+                        "feature.id": rng.choice(FEATURES),
+                        "session.id": f"{rng.getrandbits(64):016x}",
+                    }
+                else:
+                    attrs = {
+                        "gen_ai.operation.name": "chat",
+                        ("gen_ai.provider.name" if rng.random() < 0.5
+                         else "gen_ai.system"): provider,
+                        "gen_ai.request.model": model.rsplit("-", 1)[0],
+                        "gen_ai.response.model": model,
+                        "gen_ai.request.max_tokens": 4096, "gen_ai.request.temperature": 0.2,
+                        "gen_ai.response.id": f"resp_{rng.getrandbits(96):024x}",
+                        "gen_ai.response.finish_reasons": ["stop"],
+                        "gen_ai.usage.input_tokens": prompt,
+                        "gen_ai.usage.output_tokens": out,
+                        "gen_ai.usage.cache_read.input_tokens": cache_read,
+                        "gen_ai.usage.cache_creation.input_tokens": cache_write,
+                        "server.address": "api.anthropic.com" if anthropic else "api.openai.com",
+                        "feature.id": rng.choice(FEATURES),
+                    }
+                    if reasoning:
+                        attrs["gen_ai.usage.reasoning.output_tokens"] = reasoning
+                    if not anthropic and rng.random() < 0.1:
+                        attrs["gen_ai.openai.response.service_tier"] = "flex"
+                spans.append(SpanSpec(
+                    name=f"chat {model}", trace_id=rng.getrandbits(128),
+                    span_id=rng.getrandbits(64),
+                    parent_span_id=rng.getrandbits(64), start_ns=start,
+                    end_ns=start + rng.randint(200, 30_000) * 10**6, attributes=attrs,
+                    kind=SPAN_KIND_CLIENT))
+            yield encode_request(res, spans, scope_name="openinference.instrumentation.openai"
+                                 if openinference else "opentelemetry.instrumentation.openai",
+                                 scope_version="0.1.18")
+    return write_jsonl(path, lines())
+
+
+def generate(out: Path, n_spans: int, n_files: int) -> list[str]:
+    """Write the span files (reused if a manifest says they match)."""
+    spans_dir = out / "spans"
+    manifest = out / "manifest.json"
+    want = {"spans": n_spans, "files": n_files, "version": 2}
+    files = [str(spans_dir / f"traces-{i:02d}.jsonl") for i in range(n_files)]
+    if manifest.exists() and json.loads(manifest.read_text()) == want and all(
+            os.path.exists(f) for f in files):
+        return files
+    spans_dir.mkdir(parents=True, exist_ok=True)
+    for old in spans_dir.glob("*"):
+        old.unlink()
+    base, extra = divmod(n_spans, n_files)
+    counts = [base + (1 if i < extra else 0) for i in range(n_files)]
+    with ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        list(pool.map(_gen_file, files, counts, range(n_files)))
+    manifest.write_text(json.dumps(want))
+    return files
+
+
+# --- the three measured runs ----------------------------------------------------------------
+
+def run_ingest(files: list[str], out: Path) -> dict:
+    from finops.config import AttributeMap, SpanSource
+    from finops.sources import otlp_file
+    from finops.warehouse import connect, replace_window
+
+    db = out / "bench.duckdb"
+    source = SpanSource("bench", "otlp_files", {"paths": [str(Path(files[0]).parent / "*.jsonl")]})
+    t0 = time.perf_counter()
+    pulled = otlp_file.pull(source, AttributeMap.default(), WINDOW_START, WINDOW_END)
+    con = connect(db)
+    rows = replace_window(con, "usage", "bench", WINDOW_START, WINDOW_END, pulled.frame)
+    con.close()
+    wall = time.perf_counter() - t0
+    f = pulled.frame
+    cols = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens",
+            "output_tokens", "reasoning_tokens")
+    totals = [int(f[c].sum()) for c in cols]
+    return {"wall": wall, "rows": rows, "totals": totals, "stats": pulled.stats}
+
+
+def run_jsonloop(files: list[str], out: Path) -> dict:
+    from finops.config import DEFAULT_ATTRIBUTES
+    from finops.tokens import canonical_provider, canonical_tier, normalise
+
+    fields = DEFAULT_ATTRIBUTES
+    dims = ["provider", "model", "account", "service_tier", "team", "project", "feature"]
+    toks = ["input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
+            "reasoning_tokens"]
+    lo = WINDOW_START.toordinal() - date(1970, 1, 1).toordinal()
+    hi = WINDOW_END.toordinal() - date(1970, 1, 1).toordinal()
+
+    def scalar(v):
+        for k in ("stringValue", "intValue", "doubleValue", "boolValue"):
+            if k in v:
+                return v[k]
+        return None
+
+    def lookup(attrs, rattrs, keys):
+        for a in (attrs, rattrs):
+            for k in keys:
+                if k in a:
+                    return scalar(a[k])
+        return None
+
+    t0 = time.perf_counter()
+    rollup: dict = {}
+    for path in files:
+        with open(path, "rb") as fh:
+            for line in fh:
+                req = json.loads(line)
+                for rs in req.get("resourceSpans", []):
+                    rattrs = {kv["key"]: kv["value"]
+                              for kv in rs.get("resource", {}).get("attributes", [])}
+                    for ss in rs.get("scopeSpans", []):
+                        for sp in ss.get("spans", []):
+                            attrs = {kv["key"]: kv["value"] for kv in sp.get("attributes", [])}
+                            d = {f: lookup(attrs, rattrs, fields[f]) for f in dims}
+                            t = [lookup(attrs, rattrs, fields[f]) for f in toks]
+                            if d["model"] is None and all(x is None for x in t):
+                                continue
+                            day = int(sp["startTimeUnixNano"]) // (86_400 * 10**9)
+                            if not lo <= day < hi:
+                                continue
+                            t = [int(x) if x is not None else 0 for x in t]
+                            model = d["model"] or "unknown"
+                            prov = (canonical_provider(d["provider"]) if d["provider"] else
+                                    "anthropic" if "claude" in model else "openai")
+                            c = normalise(*t)
+                            key = (day, prov, d["account"] or "default", model,
+                                   canonical_tier(d["service_tier"]), d["team"] or "unattributed",
+                                   d["project"] or "unknown", d["feature"] or "unknown")
+                            acc = rollup.setdefault(key, [0] * 6)
+                            acc[0] += 1
+                            acc[1] += c.input_tokens
+                            acc[2] += c.cache_read_tokens
+                            acc[3] += c.cache_write_tokens
+                            acc[4] += c.output_tokens
+                            acc[5] += c.reasoning_tokens
+    wall = time.perf_counter() - t0
+    totals = [sum(a[i] for a in rollup.values()) for i in range(6)]
+    return {"wall": wall, "rows": len(rollup), "totals": totals}
+
+
+def run_orjson(files: list[str], out: Path) -> dict:
+    import orjson
+
+    loads = orjson.loads
+    t0 = time.perf_counter()
+    n = 0
+    for path in files:
+        with open(path, "rb") as fh:
+            for line in fh:
+                loads(line)
+                n += 1
+    return {"wall": time.perf_counter() - t0, "lines": n}
+
+
+RUNS = {"ingest": run_ingest, "jsonloop": run_jsonloop, "orjson": run_orjson}
+
+
+def _peak_mb() -> float:
+    # ru_maxrss is KiB on Linux. Workers are separate processes: add their peaks (an upper
+    # bound of the simultaneous total, since each peak may happen at a different time).
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + kids) / 1024
+
+
+def measure(name: str, files: list[str], out: Path) -> dict:
+    """Run one measurement in a fresh interpreter; returns its result with peak RSS."""
+    cmd = [sys.executable, __file__, "--measure", name, "--out", str(out), "--files", *files]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"bench: {name} run failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spans", type=int, default=1_000_000)
+    ap.add_argument("--files", nargs="*", help=argparse.SUPPRESS)
+    ap.add_argument("--n-files", type=int, default=8)
+    ap.add_argument("--out", type=Path, default=Path("bench-out"))
+    ap.add_argument("--measure", choices=sorted(RUNS), help=argparse.SUPPRESS)
+    ap.add_argument("--skip-jsonloop", action="store_true",
+                    help="skip the json-loop baseline (its target is then not checked)")
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    if args.measure:  # child: run one measurement and print its result as JSON
+        result = RUNS[args.measure](args.files, args.out)
+        result["peak_mb"] = _peak_mb()
+        print(json.dumps(result))
+        return 0
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False)
+    t0 = time.perf_counter()
+    files = generate(args.out, args.spans, args.n_files)
+    size_mb = sum(os.path.getsize(f) for f in files) / 2**20
+    console.print(f"{args.spans:,} spans in {len(files)} files, {size_mb:,.0f} MB "
+                  f"(ready in {time.perf_counter() - t0:.1f} s)")
+
+    results = {}
+    for name in ("orjson", "ingest", "jsonloop"):
+        if name == "jsonloop" and args.skip_jsonloop:
+            continue
+        console.print(f"measuring {name} ...")
+        results[name] = measure(name, files, args.out)
+
+    ing, orj = results["ingest"], results["orjson"]
+    jl = results.get("jsonloop")
+    ratio_orjson = ing["wall"] / orj["wall"]
+    speedup_json = jl["wall"] / ing["wall"] if jl else None
+
+    table = Table(title=f"ingest benchmark: {args.spans:,} spans, {size_mb:,.0f} MB, "
+                        f"{ing['stats']['workers']} worker(s)")
+    table.add_column("run")
+    table.add_column("wall s", justify="right")
+    table.add_column("spans/s", justify="right")
+    table.add_column("peak MB", justify="right")
+    for name, label in (("ingest", "finops ingest (pull + DuckDB load)"),
+                        ("jsonloop", "json stdlib loop + rollup"), ("orjson", "orjson parse only")):
+        if name in results:
+            r = results[name]
+            table.add_row(label, f"{r['wall']:.2f}", f"{args.spans / r['wall']:,.0f}",
+                          f"{r['peak_mb']:.0f}")
+    console.print(table)
+
+    checks = [(f"ingest / orjson parse = {ratio_orjson:.2f} (target <= {MAX_INGEST_VS_ORJSON})",
+               ratio_orjson <= MAX_INGEST_VS_ORJSON),
+              (f"ingest peak = {ing['peak_mb']:.0f} MB (target < {MAX_PEAK_MB})",
+               ing["peak_mb"] < MAX_PEAK_MB)]
+    if jl:
+        checks.append((f"json loop / ingest = {speedup_json:.2f}x (target >= "
+                       f"{MIN_SPEEDUP_VS_JSONLOOP})", speedup_json >= MIN_SPEEDUP_VS_JSONLOOP))
+        checks.append((f"json loop and ingest totals agree: {jl['totals'] == ing['totals']}",
+                       jl["totals"] == ing["totals"]))
+    ok = True
+    for text, passed in checks:
+        console.print(("[green]PASS[/] " if passed else "[red]FAIL[/] ") + text)
+        ok &= passed
+    console.print(f"stats: {ing['stats']}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
