@@ -274,3 +274,25 @@ __all__ = [
     "GateResult", "PullResult", "SourceResult", "drift_pct", "gate", "ledger", "open_warehouse",
     "pricing_check", "pricing_table", "pull", "reconcile_window", "report", "today_for",
 ]
+
+
+def check_sources(config: Config) -> tuple[list[dict[str, str]], list[str]]:
+    """Ask each source that can be checked what it sees; returns rows and failed source names."""
+    rows: list[dict[str, str]] = []
+    failed: list[str] = []
+    for kinds, items in ((SPAN_KINDS, config.span_sources), (BILLING_KINDS, config.billing_sources)):
+        for s in items:
+            try:
+                mod = _module(kinds, s.kind, s.name)
+                check = getattr(mod, "check", None)
+                if check is None:
+                    rows.append({"source": s.name, "kind": s.kind, "check": "-",
+                                 "result": "nothing to check (files are read at pull time)"})
+                    continue
+                for key, value in check(s):
+                    rows.append({"source": s.name, "kind": s.kind, "check": key, "result": value})
+            except FinopsError as e:
+                failed.append(s.name)
+                rows.append({"source": s.name, "kind": s.kind, "check": "error",
+                             "result": redact(str(e))})
+    return rows, failed

@@ -7,6 +7,7 @@ in the file: it names environment variables, read into :class:`Secret`, which pr
 from __future__ import annotations
 
 import difflib
+import glob
 import os
 import tomllib
 from collections.abc import Mapping
@@ -198,6 +199,16 @@ def _resolve(base: Path | None, value: str | None) -> Path | None:
     return p
 
 
+def _expand(patterns: list[str]) -> list[str]:
+    """Expand globs in file lists, sorted; a pattern matching nothing is kept as written
+    so the source can say which file is missing."""
+    out: list[str] = []
+    for p in patterns:
+        hits = sorted(glob.glob(p)) if glob.has_magic(p) else []
+        out.extend(hits or [p])
+    return out
+
+
 def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
                  warehouse: str | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML ``data`` (``path`` is for messages and relative paths)."""
@@ -256,7 +267,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         opts = {k: v for k, v in b.items() if k not in ("name", "kind")}
         for key in ("costs", "usage", "paths"):
             if key in opts:
-                opts[key] = [str(_resolve(base, p)) for p in opts[key]]
+                opts[key] = _expand([str(_resolve(base, p)) for p in opts[key]])
         bills.append(BillingSource(b["name"], b["kind"], opts))
 
     teams: dict[str, Team] = {}

@@ -41,7 +41,7 @@ SELECT day, provider, account, model, service_tier, token_type, status,
        CASE WHEN status = 'matched' AND price IS NOT NULL AND billed_tokens IS NOT NULL
             THEN billed_tokens * (price * CAST(0.000001 AS DECIMAL(7,6))) - billed END AS rate,
        CASE WHEN status = 'matched' AND price IS NULL THEN -billed END AS unpriced,
-       CASE WHEN status = 'billed_only' THEN -billed
+       CASE WHEN status = 'billed_only' THEN CAST(-billed AS DECIMAL(38,12))
             WHEN status = 'spans_only' THEN coalesce(estimated, 0) END AS unmatched,
        CASE WHEN status = 'matched' AND price IS NOT NULL AND billed_tokens IS NULL
             THEN estimated - billed END AS unexplained

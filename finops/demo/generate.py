@@ -1,0 +1,403 @@
+"""A realistic, seeded month of LLM traffic: OTLP span files plus the providers' billing
+responses for the same traffic, in the exact shapes of the OpenAI and Anthropic admin APIs.
+
+What the month contains, on purpose: a dozen teams and ~30 projects on both providers,
+cached tokens (reads and 5-minute / 1-hour writes), a batch job, a service without
+``team.id``, a fine-tuned model missing from the price table, ~3 % of spans lost to
+sampling, an OpenAI project with no spans owned by a team (allocation rule), an Anthropic
+workspace with no spans and no owner, and a non-token charge (web search calls).
+Billing is computed from the *full* traffic at list prices, so the only drift is the one
+the report explains.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+from finops.pricing import load_prices
+from finops.windows import Window
+
+SAMPLING_LOSS = 0.03
+
+
+@dataclass(frozen=True)
+class Service:
+    """One instrumented service: who owns it and what it calls."""
+
+    name: str
+    team: str | None  # None: the service sets no team.id
+    provider: str
+    model: str
+    projects: tuple[str, ...]
+    features: tuple[str, ...]
+    per_day: int  # mean requests per weekday
+    input_mean: int
+    output_mean: int
+    convention: str = "genai"  # genai | genai_old | openinference
+    cache_read_share: float = 0.0  # fraction of input served from cache
+    cache_write_share: float = 0.0
+    cache_1h_share: float = 0.0  # of cache writes, the share billed as 1-hour writes
+    tier: str = "standard"
+    account: str | None = None  # provider project / workspace; None = default
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("search-api", "search", "openai", "gpt-4o-2024-08-06", ("web-search", "site-search"),
+            ("query-rewrite", "answer"), 260, 2400, 350, cache_read_share=0.35, account="proj_search"),
+    Service("search-ranker", "search", "openai", "gpt-4o-mini-2024-07-18", ("web-search",),
+            ("rerank",), 420, 1800, 60, "openinference", account="proj_search"),
+    Service("checkout-assist", "checkout", "openai", "gpt-4.1-2025-04-14", ("cart", "payments"),
+            ("address-fix", "fraud-hint"), 120, 1500, 220, account="proj_checkout"),
+    Service("support-bot", "support", "anthropic", "claude-sonnet-4-5-20250929",
+            ("helpdesk", "chat-widget", "email-triage"), ("reply", "summarise", "classify"), 300,
+            5200, 480, cache_read_share=0.55, cache_write_share=0.12, cache_1h_share=0.25,
+            account="wrkspc_support"),
+    Service("growth-copy", "growth", "anthropic", "claude-haiku-4-5-20251001", ("landing", "ads"),
+            ("headline", "variant"), 150, 900, 300, "genai_old", account="wrkspc_growth"),
+    Service("ds-notebooks", "data-science", "openai", "o4-mini-2025-04-16", ("experiments",),
+            ("analysis",), 40, 3500, 2600, account="proj_ds"),
+    Service("ds-batch-labels", "data-science", "openai", "gpt-4o-mini-2024-07-18", ("labelling",),
+            ("nightly-batch",), 900, 700, 40, tier="batch", account="proj_ds"),
+    Service("platform-gateway", "platform", "openai", "gpt-4o-mini-2024-07-18",
+            ("gateway", "internal-tools"), ("smoke-test", "tooling"), 80, 400, 80),
+    Service("mobile-assistant", "mobile", "openai", "gpt-4o-2024-08-06", ("ios", "android"),
+            ("assistant",), 140, 1600, 260, cache_read_share=0.2, account="proj_mobile"),
+    Service("risk-review", "risk", "anthropic", "claude-opus-4-1-20250805", ("kyc", "disputes"),
+            ("review",), 25, 7000, 900, cache_read_share=0.3, cache_write_share=0.08,
+            account="wrkspc_risk"),
+    Service("marketing-ft", "marketing", "openai", "ft:gpt-4o-mini-2024-07-18:acme::mk7q2",
+            ("brand-voice", "newsletter"), ("draft",), 110, 800, 420, account="proj_marketing"),
+    Service("legal-ai", "legal", "anthropic", "claude-sonnet-4-5-20250929", ("contracts", "policy"),
+            ("clause-extract", "redline"), 35, 9000, 700, "openinference", cache_read_share=0.4,
+            cache_write_share=0.1, account="wrkspc_legal"),
+    Service("recsys-explain", "recsys", "openai", "gpt-4.1-2025-04-14", ("home-feed", "email-recs"),
+            ("explain",), 160, 1200, 140, account="proj_recsys"),
+    Service("docs-helper", "docs", "anthropic", "claude-haiku-4-5-20251001", ("docs-site", "api-ref"),
+            ("ask-docs",), 210, 2600, 260, cache_read_share=0.45, cache_write_share=0.05),
+    Service("legacy-summarizer", None, "openai", "gpt-4o-mini-2024-07-18", ("legacy",),
+            ("summarise",), 130, 1400, 180),
+)
+# Billed accounts with no spans at all: (provider, account, model, mean USD per day).
+UNSPANNED = (("openai", "proj_sandbox", "gpt-4.1-2025-04-14", 6.0),
+             ("anthropic", "wrkspc_eval", "claude-haiku-4-5-20251001", 2.5))
+# Fine-tuned models are priced per the fine-tune price list; finops' table lacks them.
+FINE_TUNE_PRICES = {"input": Decimal("0.30"), "cache_read": Decimal("0.15"), "output": Decimal("1.20")}
+TEAM_LEADS = {
+    "search": "ana.search@example.com", "checkout": "li.checkout@example.com",
+    "support": "sam.support@example.com", "growth": "gia.growth@example.com",
+    "data-science": "dev.ds@example.com", "platform": "pat.platform@example.com",
+    "mobile": "mo.mobile@example.com", "risk": "rik.risk@example.com",
+    "marketing": "mia.marketing@example.com", "legal": "lee.legal@example.com",
+    "recsys": "rex.recsys@example.com", "docs": "dot.docs@example.com",
+}
+
+
+@dataclass
+class DemoData:
+    """What was written, and the month's true totals (for tests)."""
+
+    spans_written: int = 0
+    spans_dropped: int = 0
+    files: list[Path] = field(default_factory=list)
+    billed_usd: dict[str, Decimal] = field(default_factory=dict)
+
+
+def _attr(key: str, value: object) -> dict:
+    if isinstance(value, int):
+        return {"key": key, "value": {"intValue": str(value)}}
+    return {"key": key, "value": {"stringValue": str(value)}}
+
+
+def _span_attrs(svc: Service, model: str, feature: str, inp: int, cr: int, cw: int, out: int,
+                reasoning: int) -> list[dict]:
+    """Token attributes in the service's convention (all count cache tokens inside input)."""
+    total_in = inp + cr + cw
+    if svc.convention == "openinference":
+        a = [_attr("llm.system", svc.provider), _attr("llm.model_name", model),
+             _attr("llm.token_count.prompt", total_in), _attr("llm.token_count.completion", out),
+             _attr("openinference.span.kind", "LLM")]
+        if cr:
+            a.append(_attr("llm.token_count.prompt_details.cache_read", cr))
+        if cw:
+            a.append(_attr("llm.token_count.prompt_details.cache_write", cw))
+    else:
+        sys_key = "gen_ai.system" if svc.convention == "genai_old" else "gen_ai.provider.name"
+        in_key = "gen_ai.usage.prompt_tokens" if svc.convention == "genai_old" else "gen_ai.usage.input_tokens"
+        out_key = ("gen_ai.usage.completion_tokens" if svc.convention == "genai_old"
+                   else "gen_ai.usage.output_tokens")
+        a = [_attr(sys_key, svc.provider), _attr("gen_ai.operation.name", "chat"),
+             _attr("gen_ai.request.model", model.split(":")[0] if model.startswith("ft:") else model),
+             _attr("gen_ai.response.model", model), _attr(in_key, total_in), _attr(out_key, out)]
+        if cr:
+            a.append(_attr("gen_ai.usage.cache_read.input_tokens", cr))
+        if cw:
+            a.append(_attr("gen_ai.usage.cache_creation.input_tokens", cw))
+        if reasoning:
+            a.append(_attr("gen_ai.usage.reasoning.output_tokens", reasoning))
+        if svc.tier != "standard" and svc.provider == "openai":
+            a.append(_attr("gen_ai.openai.request.service_tier", svc.tier))
+    a.append(_attr("feature.id", feature))
+    return a
+
+
+def _resource(svc: Service, project: str) -> dict:
+    attrs = [_attr("service.name", svc.name), _attr("project.id", project)]
+    if svc.team:
+        attrs.append(_attr("team.id", svc.team))
+    if svc.account:
+        key = "openai.project.id" if svc.provider == "openai" else "anthropic.workspace.id"
+        attrs.append(_attr(key, svc.account))
+    return {"attributes": attrs}
+
+
+def _lognormal(rng: random.Random, mean: int, sigma: float = 0.6) -> int:
+    mu = math.log(mean) - sigma * sigma / 2
+    return max(1, int(rng.lognormvariate(mu, sigma)))
+
+
+class _Prices:
+    """List prices by exact model name, tier, token type and day (demo models only)."""
+
+    def __init__(self) -> None:
+        self.rows = [r for r in load_prices().iter_rows(named=True) if r["match_kind"] == "exact"]
+
+    def get(self, provider: str, model: str, tier: str, token_type: str, day: date) -> Decimal:
+        if model.startswith("ft:"):
+            return FINE_TUNE_PRICES[token_type]
+        for r in self.rows:
+            if (r["provider"], r["model_match"], r["service_tier"], r["token_type"]) == (
+                    provider, model, tier, token_type) and r["effective_from"] <= day and (
+                    r["effective_to"] is None or day < r["effective_to"]):
+                return r["usd_per_mtok"]
+        raise KeyError(f"demo: no list price for {provider} {model} {tier} {token_type} on {day}")
+
+
+def generate(out_dir: Path, window: Window, seed: int = 7) -> DemoData:
+    """Write ``spans/`` and ``billing/`` for ``window`` under ``out_dir``."""
+    rng = random.Random(seed)
+    prices = _Prices()
+    data = DemoData()
+    spans_dir = out_dir / "spans"
+    spans_dir.mkdir(parents=True, exist_ok=True)
+    # billed[(day, provider, account, model, tier, token_type)] = tokens, from ALL traffic
+    billed: dict[tuple, int] = defaultdict(int)
+    requests: dict[tuple, int] = defaultdict(int)
+    for day in window.days:
+        weekday = day.weekday() < 5
+        lines: list[bytes] = []
+        for svc in SERVICES:
+            n = int(svc.per_day * (1.0 if weekday else 0.45) * rng.uniform(0.85, 1.15))
+            if svc.tier == "batch" and not weekday:
+                n = 0
+            by_project: dict[str, list[dict]] = defaultdict(list)
+            for _ in range(n):
+                total_in = _lognormal(rng, svc.input_mean)
+                cr = int(total_in * svc.cache_read_share * rng.uniform(0.6, 1.2))
+                cw = int(total_in * svc.cache_write_share * rng.uniform(0.5, 1.5))
+                cr, cw = min(cr, total_in), min(cw, max(0, total_in - cr))
+                inp = total_in - cr - cw
+                out = _lognormal(rng, svc.output_mean, 0.7)
+                reasoning = int(out * 0.6) if svc.model.startswith("o4") else 0
+                account = svc.account or "default"
+                key = (day, svc.provider, account, svc.model, svc.tier)
+                billed[(*key, "input")] += inp
+                billed[(*key, "cache_read")] += cr
+                billed[(*key, "output")] += out
+                requests[key] += 1
+                if cw:
+                    one_hour = int(cw * svc.cache_1h_share)
+                    billed[(*key, "cache_write")] += cw - one_hour
+                    billed[(*key, "cache_write_1h")] += one_hour
+                if rng.random() < SAMPLING_LOSS:
+                    data.spans_dropped += 1
+                    continue
+                project = rng.choice(svc.projects)
+                feature = rng.choice(svc.features)
+                start = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
+                    seconds=rng.uniform(0, 86399))
+                start_ns = int(start.timestamp()) * 1_000_000_000 + rng.randrange(1_000_000_000)
+                by_project[project].append({
+                    "traceId": f"{rng.getrandbits(128):032x}", "spanId": f"{rng.getrandbits(64):016x}",
+                    "name": f"chat {svc.model}", "kind": 3,
+                    "startTimeUnixNano": str(start_ns),
+                    "endTimeUnixNano": str(start_ns + rng.randrange(200_000_000, 9_000_000_000)),
+                    "attributes": _span_attrs(svc, svc.model, feature, inp, cr, cw, out, reasoning),
+                    "status": {},
+                })
+                data.spans_written += 1
+            for project, spans in by_project.items():
+                for i in range(0, len(spans), 200):  # a collector batch per line
+                    req = {"resourceSpans": [{"resource": _resource(svc, project), "scopeSpans": [
+                        {"scope": {"name": "finops-demo", "version": "1"}, "spans": spans[i:i + 200]}]}]}
+                    lines.append(json.dumps(req, separators=(",", ":")).encode())
+        rng.shuffle(lines)
+        path = spans_dir / f"{day.isoformat()}.jsonl.gz"
+        with gzip.open(path, "wb", compresslevel=5) as f:
+            f.write(b"\n".join(lines) + b"\n")
+        data.files.append(path)
+        for provider, account, model, usd in UNSPANNED:
+            tokens_in = int(usd * rng.uniform(0.6, 1.4) / 4 * 1_000_000 / float(
+                prices.get(provider, model, "standard", "input", day)))
+            billed[(day, provider, account, model, "standard", "input")] += tokens_in
+            billed[(day, provider, account, model, "standard", "output")] += tokens_in // 10
+    _write_openai(out_dir / "billing" / "openai", window, billed, requests, prices, rng, data)
+    _write_anthropic(out_dir / "billing" / "anthropic", window, billed, prices, data)
+    return data
+
+
+def _amount(tokens: int, usd_per_mtok: Decimal) -> Decimal:
+    return Decimal(tokens) * usd_per_mtok / Decimal(1_000_000)
+
+
+OPENAI_PIECES = {"input": "input", "cache_read": "cached input", "output": "output"}
+ANTHROPIC_TOKEN_TYPES = {
+    "input": "uncached_input_tokens", "cache_read": "cache_read_input_tokens",
+    "cache_write": "cache_creation.ephemeral_5m_input_tokens",
+    "cache_write_1h": "cache_creation.ephemeral_1h_input_tokens", "output": "output_tokens",
+}
+ANTHROPIC_NAMES = {"claude-sonnet-4-5-20250929": "Claude Sonnet 4.5",
+                   "claude-haiku-4-5-20251001": "Claude Haiku 4.5",
+                   "claude-opus-4-1-20250805": "Claude Opus 4.1"}
+ANTHROPIC_PIECES = {"input": "Input Tokens", "cache_read": "Cache Read",
+                    "cache_write": "Cache Write (5m)", "cache_write_1h": "Cache Write (1h)",
+                    "output": "Output Tokens"}
+
+
+def _epoch(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def _pages(buckets: list[dict], prefix: str, per_page: int = 7) -> list[dict]:
+    pages = []
+    chunks = [buckets[i:i + per_page] for i in range(0, len(buckets), per_page)]
+    for i, chunk in enumerate(chunks):
+        more = i + 1 < len(chunks)
+        pages.append({"data": chunk, "has_more": more,
+                      "next_page": f"page_{prefix}{i + 1:04d}" if more else None})
+    return pages
+
+
+def _dump_pages(directory: Path, stem: str, pages: list[dict], data: DemoData) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for i, page in enumerate(pages, 1):
+        path = directory / f"{stem}_page{i:02d}.json"
+        path.write_text(json.dumps(page, indent=1))
+        data.files.append(path)
+
+
+def _write_openai(directory: Path, window: Window, billed: dict, requests: dict, prices: _Prices,
+                  rng: random.Random, data: DemoData) -> None:
+    cost_buckets, usage_buckets, total = [], [], Decimal(0)
+    for day in window.days:
+        costs, usage = [], []
+        keys = sorted({k[:5] for k in billed if k[0] == day and k[1] == "openai"})
+        for key in keys:
+            _, _, account, model, tier = key
+            tokens = {tt: billed.get((*key, tt), 0) for tt in OPENAI_PIECES}
+            for tt, piece in OPENAI_PIECES.items():
+                if not tokens[tt]:
+                    continue
+                amt = _amount(tokens[tt], prices.get("openai", model, tier, tt, day))
+                value = float(round(amt, 10))  # OpenAI sends a JSON float in dollars
+                total += Decimal(str(value)).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
+                prefix = "batch | " if tier == "batch" else ""
+                costs.append({"object": "organization.costs.result",
+                              "amount": {"value": value, "currency": "usd"},
+                              "line_item": f"{prefix}{model}, {piece}",
+                              "project_id": None if account == "default" else account,
+                              "api_key_id": None, "quantity": tokens[tt], "quantity_unit": "tokens"})
+            usage.append({"object": "organization.usage.completions.result",
+                          "input_tokens": tokens["input"] + tokens["cache_read"],
+                          "input_cached_tokens": tokens["cache_read"],
+                          "output_tokens": tokens["output"],
+                          "num_model_requests": requests.get(key, 0),
+                          "project_id": None if account == "default" else account,
+                          "user_id": None, "api_key_id": None, "model": model,
+                          "batch": tier == "batch", "service_tier": "default"})
+        if day.weekday() < 5:  # web search tool calls: a non-token charge
+            value = round(rng.uniform(0.4, 1.6), 4)
+            total += Decimal(str(value))
+            costs.append({"object": "organization.costs.result",
+                          "amount": {"value": value, "currency": "usd"},
+                          "line_item": "web search tool calls", "project_id": "proj_search",
+                          "api_key_id": None, "quantity": None, "quantity_unit": None})
+        start = _epoch(day)
+        cost_buckets.append({"object": "bucket", "start_time": start, "end_time": start + 86400,
+                             "results": costs})
+        usage_buckets.append({"object": "bucket", "start_time": start, "end_time": start + 86400,
+                              "results": usage})
+    for stem, buckets in (("costs", cost_buckets), ("usage_completions", usage_buckets)):
+        _dump_pages(directory, stem, [{"object": "page", **p} for p in _pages(buckets, stem[:4])], data)
+    data.billed_usd["openai"] = total
+
+
+def _write_anthropic(directory: Path, window: Window, billed: dict, prices: _Prices,
+                     data: DemoData) -> None:
+    cost_buckets, usage_buckets, total = [], [], Decimal(0)
+    for day in window.days:
+        costs, usage = [], []
+        keys = sorted({k[:5] for k in billed if k[0] == day and k[1] == "anthropic"})
+        for key in keys:
+            _, _, account, model, tier = key
+            tokens = {tt: billed.get((*key, tt), 0) for tt in ANTHROPIC_TOKEN_TYPES}
+            ws = None if account == "default" else account
+            for tt, api_tt in ANTHROPIC_TOKEN_TYPES.items():
+                if not tokens[tt]:
+                    continue
+                usd = _amount(tokens[tt], prices.get("anthropic", model, tier, tt, day))
+                cents = (usd * 100).quantize(Decimal("0.00001"), ROUND_HALF_EVEN)  # fractional cents
+                total += (cents / 100).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
+                costs.append({"currency": "USD", "amount": str(cents), "workspace_id": ws,
+                              "description": f"{ANTHROPIC_NAMES[model]} Usage - {ANTHROPIC_PIECES[tt]}",
+                              "cost_type": "tokens", "context_window": "0-200k", "model": model,
+                              "service_tier": tier, "token_type": api_tt})
+            usage.append({"uncached_input_tokens": tokens["input"],
+                          "cache_creation": {"ephemeral_1h_input_tokens": tokens["cache_write_1h"],
+                                             "ephemeral_5m_input_tokens": tokens["cache_write"]},
+                          "cache_read_input_tokens": tokens["cache_read"],
+                          "output_tokens": tokens["output"], "server_tool_use": {"web_search_requests": 0},
+                          "api_key_id": None, "workspace_id": ws, "model": model,
+                          "service_tier": tier, "context_window": "0-200k"})
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        span = {"starting_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "ending_at": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        cost_buckets.append({**span, "results": costs})
+        usage_buckets.append({**span, "results": usage})
+    _dump_pages(directory, "cost_report", _pages(cost_buckets, "Y29zd"), data)
+    _dump_pages(directory, "usage_report", _pages(usage_buckets, "dXNhZ"), data)
+    data.billed_usd["anthropic"] = total
+
+
+def demo_config(out_dir: Path, window: Window, today: date) -> str:
+    """The demo's finops.toml (paths relative to it)."""
+    teams = sorted({s.team for s in SERVICES if s.team})
+    budgets = {"search": 9000, "support": 12000, "data-science": 1500, "legal": 3000}
+    lines = [
+        "# Written by 'finops demo': the demo month's sources, teams and rules.",
+        'currency = "USD"', "", "[warehouse]", 'path = "finops.duckdb"', "",
+        "[gate]", "max_drift_pct = 5", "",
+        "[reconcile]", "provisional_days = 3", f"today = {today.isoformat()}", "",
+        "[[sources]]", 'name = "spans"', 'kind = "otlp_files"', 'paths = ["spans/*.jsonl.gz"]', "",
+        "[[billing]]", 'name = "openai"', 'kind = "openai_files"',
+        'costs = ["billing/openai/costs_page*.json"]',
+        'usage = ["billing/openai/usage_completions_page*.json"]', "",
+        "[[billing]]", 'name = "anthropic"', 'kind = "anthropic_files"',
+        'costs = ["billing/anthropic/cost_report_page*.json"]',
+        'usage = ["billing/anthropic/usage_report_page*.json"]', "",
+    ]
+    for t in teams:
+        lines += [f'[teams."{t}"]', f'leads = ["{TEAM_LEADS[t]}"]']
+        if t in budgets:
+            lines.append(f"budget_usd = {budgets[t]}")
+        if t == "data-science":
+            lines.append('accounts = [{ provider = "openai", account = "proj_sandbox" }]')
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pytest
+from builders import billing, usage
+
+from finops.errors import DataError
+from finops.warehouse import connect, replace_window, schema_version
+from finops.warehouse.db import migrations
+
+OCT1, OCT2, NOV1 = date(2026, 10, 1), date(2026, 10, 2), date(2026, 11, 1)
+
+
+def test_new_file_is_created_at_latest_version(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    assert schema_version(con) == migrations()[-1][0]
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {"usage_daily", "billing_daily", "prices", "price_overrides", "runs", "load_windows",
+            "recon_lines", "recon_alloc", "recon_team_provider"} <= tables
+    con.close()
+
+
+def test_older_file_is_upgraded_in_place_and_keeps_data(tmp_path, monkeypatch):
+    path = tmp_path / "w.duckdb"
+    con = connect(path)
+    replace_window(con, "usage", "spans", OCT1, OCT2, usage([{"input_tokens": 7}]))
+    con.close()
+    # a later release adds a migration: the file is upgraded on open, data intact
+    extra = tmp_path / "sql" / "migrations"
+    extra.mkdir(parents=True)
+    for _, p in migrations():
+        (extra / p.name).write_text(p.read_text())
+    (extra / "999_add_note.sql").write_text("ALTER TABLE usage_daily ADD COLUMN note VARCHAR")
+    import finops.warehouse.db as db
+    monkeypatch.setattr(db, "data_dir", lambda name: tmp_path / name)
+    con = connect(path)
+    assert schema_version(con) == 999
+    assert con.execute("SELECT input_tokens, note FROM usage_daily").fetchall() == [(7, None)]
+    con.close()
+
+
+def test_replace_window_is_idempotent(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    frame = usage([{"input_tokens": 100}, {"team": "b", "input_tokens": 5}])
+    replace_window(con, "usage", "spans", OCT1, NOV1, frame)
+    first = con.execute("SELECT * FROM usage_daily ORDER BY ALL").fetchall()
+    replace_window(con, "usage", "spans", OCT1, NOV1, frame)
+    assert con.execute("SELECT * FROM usage_daily ORDER BY ALL").fetchall() == first
+    con.close()
+
+
+def test_replace_window_touches_only_its_window_and_source(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    replace_window(con, "usage", "spans", OCT1, NOV1,
+                   usage([{"day": date(2026, 10, d), "input_tokens": d} for d in (1, 2, 3)]))
+    replace_window(con, "usage", "other", OCT1, NOV1, usage([{"input_tokens": 1}], source="other"))
+    replace_window(con, "usage", "spans", OCT2, date(2026, 10, 3), usage([]))
+    rows = con.execute("SELECT source, day, input_tokens FROM usage_daily ORDER BY ALL").fetchall()
+    assert rows == [("other", OCT1, 1), ("spans", OCT1, 1), ("spans", date(2026, 10, 3), 3)]
+    con.close()
+
+
+def test_bad_frame_leaves_previous_window_untouched(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    replace_window(con, "usage", "spans", OCT1, NOV1, usage([{"input_tokens": 10}]))
+    with pytest.raises(DataError, match="input_tokens"):
+        replace_window(con, "usage", "spans", OCT1, NOV1, usage([{"input_tokens": -1}]))
+    with pytest.raises(DataError, match="outside the window"):
+        replace_window(con, "usage", "spans", OCT1, OCT2, usage([{"day": OCT2, "input_tokens": 1}]))
+    with pytest.raises(DataError, match="currency"):
+        replace_window(con, "billing", "bills", OCT1, NOV1, billing([{"currency": "XYZ"}]))
+    assert con.execute("SELECT input_tokens FROM usage_daily").fetchall() == [(10,)]
+    con.close()
+
+
+def test_failed_insert_rolls_back_the_delete(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    replace_window(con, "usage", "spans", OCT1, NOV1, usage([{"input_tokens": 10}]))
+    # the last statement of the load fails after the delete and insert ran
+    con.execute("DROP TABLE load_windows")
+    with pytest.raises(duckdb.CatalogException):
+        replace_window(con, "usage", "spans", OCT1, NOV1, usage([{"input_tokens": 5000}]))
+    assert con.execute("SELECT input_tokens FROM usage_daily").fetchall() == [(10,)]
+    con.close()
+
+
+def test_billing_coverage_is_recorded_even_for_empty_loads(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    replace_window(con, "billing", "openai", OCT1, NOV1, billing([]), providers=["openai"])
+    assert con.execute("SELECT provider, window_start, window_end, rows FROM load_windows").fetchall() == [
+        ("openai", OCT1, NOV1, 0)]
+    con.close()
