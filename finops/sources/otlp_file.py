@@ -314,7 +314,7 @@ def _scan(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
     rollup: Rollup = {}
     lines = spans = llm = outside = exclusive = 0
     for lineno, raw in _lines(path):
-        if not raw.strip():
+        if raw.isspace() or not raw:  # isspace stops at the first non-space byte
             continue
         lines += 1
         req = _decode(raw, path, lineno)
@@ -466,7 +466,7 @@ def _provider(raw: str | None, model: str) -> str:
     m = model.strip().lower()
     if m.startswith(("gpt-", "o1", "o3", "o4", "chatgpt")):
         return "openai"
-    if m.startswith("claude") or "claude" in m:
+    if "claude" in m:  # also Bedrock and Vertex ids such as anthropic.claude-3-5-sonnet
         return "anthropic"
     return "unknown"
 
