@@ -74,7 +74,8 @@ def spans_frame(spans: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
             "trace_id": s["trace_id"].rjust(32, "0"), "span_id": s["span_id"].rjust(16, "0"),
             "start_ns": s["start_ns"], "end_ns": s.get("end_ns", s["start_ns"] + NS),
             "name": s.get("name", "chat")}
-        for scope, attrs in (("span", s.get("attributes", {})), ("resource", s.get("resource", {}))):
+        scoped = (("span", s.get("attributes", {})), ("resource", s.get("resource", {})))
+        for scope, attrs in scoped:
             for key, value in attrs.items():
                 t = _type_of(value)
                 c = col(scope, key, t)
@@ -406,6 +407,7 @@ class FakeTempo:
 
     def install(self, server: HTTPServer) -> str:
         """Serve on ``server`` (every path); return the base URL (with the prefix)."""
+        server.clear_all_handlers()  # one fake per server at a time
         server.expect_request(re.compile(r"^/.*")).respond_with_handler(self.handle)
         return server.url_for(self.prefix or "/").rstrip("/")
 

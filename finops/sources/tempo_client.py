@@ -229,6 +229,11 @@ def tile_label(start: int, end: int) -> str:
     return f"{head}..{tail}Z"
 
 
+def _worth_retrying(resp: requests.Response) -> bool:
+    # A 2.x frontend without the local-blocks processor answers 500 for every metrics query.
+    return "localblocks processor not found" not in (resp.text or "")
+
+
 @dataclass
 class TempoClient:
     """HTTP to one Tempo: auth headers, retries (HttpClient), error explanations."""
@@ -247,7 +252,7 @@ class TempoClient:
         self.http = HttpClient(
             name=self.prefix, base_url=self.opts.url, headers=headers, auth=self.opts.basic,
             timeout=self.opts.timeout, attempts=self.opts.attempts, verify=self.opts.verify,
-            sleep=self.sleep)
+            sleep=self.sleep, should_retry=_worth_retrying)
 
     def get(self, path: str, params: Mapping[str, Any] | None, ctx: Ctx, *,
             query: str | None = None, metrics: bool = False) -> dict[str, Any]:

@@ -54,10 +54,9 @@ def json_body(resp: requests.Response, ctx: Ctx) -> dict[str, Any]:
     try:
         body = json.loads(text)
     except ValueError as e:
-        cut = " (truncated?)" if isinstance(e, json.JSONDecodeError) and e.pos >= len(text) - 1 \
-            else ""
-        raise ctx.fail("body", f"not valid JSON{cut}: {e.msg if hasattr(e, 'msg') else e} "
-                               f"at char {getattr(e, 'pos', '?')} of {len(text)}") from None
+        cut = " (truncated?)" if text.rstrip()[-1:] not in ("}", "]") else ""
+        raise ctx.fail("body", f"not valid JSON{cut}: {getattr(e, 'msg', e)} at char "
+                               f"{getattr(e, 'pos', '?')} of {len(text)}") from None
     if not isinstance(body, dict):
         raise ctx.fail("body", f"expected a JSON object, got {show(body)}")
     return body

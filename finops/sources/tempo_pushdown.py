@@ -37,6 +37,7 @@ from finops.sources.tempo_traceql import (
     Attr,
     count_query,
     go_duration,
+    llm_span,
     sum_query,
 )
 
@@ -73,6 +74,7 @@ class Pushdown:
                                     if f != "provider" and f not in self.group_by)]
         self.by = [self.attrs[f] for f in self.group_by]
         self.tokens = [self.attrs[t] for t in TOKEN_FIELDS]
+        self.llm = llm_span(self.attrs["model"], self.tokens)
         if len(self.split) > 1:
             self.notes.append(
                 f"by() holds {', '.join(self.group_by)} (Tempo allows 5 attributes); "
@@ -146,7 +148,7 @@ class Pushdown:
         self.stats["tiles"] += 1
         split_attrs = [self.attrs[f] for f in self.split]
         try:
-            found = self._query(count_query([], self.tokens, split_attrs), start, end, ctx,
+            found = self._query(count_query([], self.llm, split_attrs), start, end, ctx,
                                 split_attrs)
         except TooRecent:
             self.notes.append(f"{ctx.where}: too recent for Tempo (query_end_cutoff): empty")
@@ -195,7 +197,7 @@ class Pushdown:
         filters = [(self.attrs[f], v) for f, v in zip(self.split, pattern, strict=True)
                    if v is not ANY]
         out: Sums = {}
-        queries = [count_query(filters, self.tokens, self.by)]
+        queries = [count_query(filters, self.llm, self.by)]
         queries += [sum_query(filters, t, self.by) for t in self.tokens]
         for i, query in enumerate(queries):
             for g, row in self._query(query, start, end, ctx, self.by).items():

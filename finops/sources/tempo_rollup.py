@@ -51,12 +51,13 @@ def text(value: Scalar | None) -> str | None:
 def canonical_group(raw: RawGroup) -> tuple[str, ...]:
     """Raw attribute values (GROUP_FIELDS order) → the canonical key fields.
 
-    Missing team is ``unattributed``; missing project, feature, model or provider is
-    ``unknown``; missing account is ``default``; missing tier is ``standard``.
+    Missing team is ``unattributed``; missing project, feature or model is ``unknown``;
+    missing account is ``default``; missing tier is ``standard``; a missing provider is
+    read from the model name. The same rules as the OTLP file source.
     """
     v = dict(zip(GROUP_FIELDS, (text(x) for x in raw), strict=True))
     return (
-        canonical_provider(v["provider"]) if v["provider"] else UNKNOWN,
+        canonical_provider(v["provider"]) if v["provider"] else provider_of(v["model"] or ""),
         v["account"] or DEFAULT_ACCOUNT,
         v["model"] or UNKNOWN,
         canonical_tier(v["service_tier"]),
@@ -64,6 +65,16 @@ def canonical_group(raw: RawGroup) -> tuple[str, ...]:
         v["project"] or UNKNOWN,
         v["feature"] or UNKNOWN,
     )
+
+
+def provider_of(model: str) -> str:
+    """The provider a model name implies (spans without a provider attribute)."""
+    m = model.strip().lower()
+    if m.startswith(("gpt-", "o1", "o3", "o4", "chatgpt")):
+        return "openai"
+    if "claude" in m:
+        return "anthropic"
+    return UNKNOWN
 
 
 class Rollup:

@@ -27,7 +27,7 @@ from finops.errors import SourceError
 from finops.sources.tempo_client import DAY, TempoClient, tile_label
 from finops.sources.tempo_decode import Ctx, Scalar, full_trace, search_traces
 from finops.sources.tempo_rollup import Rollup
-from finops.sources.tempo_traceql import GROUP_FIELDS, TOKEN_FIELDS, Attr, search_query
+from finops.sources.tempo_traceql import GROUP_FIELDS, TOKEN_FIELDS, Attr, llm_span, search_query
 
 
 def _tokens(value: Scalar | None) -> int | None:
@@ -53,8 +53,9 @@ class Search:
 
     def __post_init__(self) -> None:
         fields = [*GROUP_FIELDS, *TOKEN_FIELDS]
-        self.query = search_query([self.attrs[t] for t in TOKEN_FIELDS],
-                                  [self.attrs[f] for f in fields])
+        self.query = search_query(
+            llm_span(self.attrs["model"], [self.attrs[t] for t in TOKEN_FIELDS]),
+            [self.attrs[f] for f in fields])
         # Search answers with bare attribute names: one scope per name can be told apart.
         seen: dict[str, Attr] = {}
         for f in fields:
@@ -128,7 +129,7 @@ class Search:
 
             values = {f: (s.span if a.scope == "span" else s.resource).get(a.key)
                       for f, a in self.attrs.items()}
-            if all(_tokens(values[t]) is None for t in TOKEN_FIELDS):
+            if values["model"] is None and all(_tokens(values[t]) is None for t in TOKEN_FIELDS):
                 continue  # not an LLM span (the search condition, applied here)
             seen.add((trace_id, s.span_id))
             self._add_values(day, values, ctx, f"trace {trace_id} span {s.span_id}")

@@ -54,10 +54,14 @@ def attr_for(field: str, key: str, scope: str, where: str) -> Attr:
     return Attr(scope, key)
 
 
-def any_tokens(tokens: Sequence[Attr]) -> str:
-    """The condition that makes a span an LLM call: any token count is a number ≥ 0."""
-    parts = [f"{a.ref} >= 0" for a in tokens]
-    return parts[0] if len(parts) == 1 else "(" + " || ".join(parts) + ")"
+def llm_span(model: Attr, tokens: Sequence[Attr]) -> str:
+    """The condition that makes a span an LLM call, as for the OTLP file source.
+
+    It names a model or carries a token count (a number ≥ 0: a count stored as a string
+    matches nothing in Tempo).
+    """
+    parts = [f"{model.ref} != nil", *(f"{a.ref} >= 0" for a in tokens)]
+    return "(" + " || ".join(parts) + ")"
 
 
 def literal(value: Scalar) -> str:
@@ -97,17 +101,16 @@ def sum_query(filters: Sequence[tuple[Attr, Scalar]], token: Attr, by: Sequence[
     return f"{sel} | sum_over_time({token.ref}){by_clause(by)} with(exemplars=0)"
 
 
-def count_query(filters: Sequence[tuple[Attr, Scalar]], tokens: Sequence[Attr],
-                by: Sequence[Attr]) -> str:
-    """Number of LLM spans (requests)."""
-    sel = selector([*equals(filters), any_tokens(tokens)])
+def count_query(filters: Sequence[tuple[Attr, Scalar]], llm: str, by: Sequence[Attr]) -> str:
+    """Number of LLM spans (requests); ``llm`` is :func:`llm_span`'s condition."""
+    sel = selector([*equals(filters), llm])
     return f"{sel} | count_over_time(){by_clause(by)} with(exemplars=0)"
 
 
-def search_query(tokens: Sequence[Attr], select: Sequence[Attr]) -> str:
+def search_query(llm: str, select: Sequence[Attr]) -> str:
     """Search for LLM spans, fetching every attribute the rollup needs."""
     refs = list(dict.fromkeys(a.ref for a in select))
-    return f"{selector([any_tokens(tokens)])} | select({', '.join(refs)})"
+    return f"{selector([llm])} | select({', '.join(refs)})"
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
