@@ -162,6 +162,7 @@ class FakeOpenObserve:
     org: str = "default"
     user: tuple[str, str] | None = ("root@example.com", "Complexpass#123")
     max_query_range: int = 0  # hours; 0 = no limit
+    advertise_range: bool = True  # False: a limit the schema settings do not show (a SA cap)
     silent_cap: int | None = None
     typed_gen_ai: bool = False  # v0.91+: gen_ai_usage_* columns are Int64
     forbidden: frozenset[str] = frozenset()  # streams this user may not search (403)
@@ -264,7 +265,8 @@ class FakeOpenObserve:
                 "stats": {"doc_num": len(self.streams[stream])},
                 "schema": [{"name": k, "type": t} for k, t in self.schema(stream).items()],
                 "settings": {"partition_keys": {}, "full_text_search_keys": [],
-                             "max_query_range": self.max_query_range},
+                             "max_query_range": self.max_query_range
+                             if self.advertise_range else 0},
             }
         m = re.fullmatch(r"/api/([^/]+)/_search", path)
         if m and method == "POST":

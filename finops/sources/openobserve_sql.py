@@ -146,14 +146,23 @@ def candidates_for(keys: Sequence[str], scope: str) -> tuple[Candidate, ...]:
 
 
 def similar_columns(names: Iterable[str], schema: Iterable[str], n: int = 3) -> tuple[str, ...]:
-    """Schema columns resembling ``names`` (difflib), best first, de-duplicated."""
-    pool = sorted(set(schema))
-    out: list[str] = []
+    """Schema columns resembling ``names``, best first.
+
+    difflib's ratio, plus a bonus for sharing a word of four letters or more (``team`` in
+    ``team_id`` and ``team_name``); built-in columns are never an attribute's column.
+    """
+    names = [x for x in names if x]
+    pool = set(schema) - RESERVED - set(names)
+    scores: dict[str, float] = {}
     for name in names:
-        for s in difflib.get_close_matches(name, pool, n=n, cutoff=0.6):
-            if s not in out and s != name:
-                out.append(s)
-    return tuple(out[:n])
+        words = {w for w in name.split("_") if len(w) >= 4 and w != "service"}
+        matcher = difflib.SequenceMatcher(b=name)
+        for col in pool:
+            matcher.set_seq1(col)
+            score = matcher.ratio() + (0.5 if words & set(col.split("_")) else 0.0)
+            if score >= 0.6 and score > scores.get(col, 0.0):
+                scores[col] = score
+    return tuple(sorted(scores, key=lambda c: (-scores[c], c))[:n])
 
 
 def resolve_columns(keys: Mapping[str, Sequence[str]], scopes: Mapping[str, str],
