@@ -30,8 +30,10 @@ sources_app = typer.Typer(help="Check the configured sources.", no_args_is_help=
 app.add_typer(pricing_app, name="pricing")
 app.add_typer(sources_app, name="sources")
 
-out = Console(soft_wrap=True)  # data
-err = Console(stderr=True, soft_wrap=True)  # diagnostics
+# Data on stdout, diagnostics on stderr. Off a terminal (cron, CI, pipes) tables get a wide
+# fixed width instead of being squeezed into 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 
 @dataclass

@@ -129,8 +129,9 @@ def gate_output(result: Any, fmt: str) -> str:
     drift = "n/a" if result.drift_pct is None else f"{result.drift_pct:+.2f} %"
     prov = (f"provisional days (may still be restated): {len(result.provisional_days)}"
             if result.provisional_days else "")
-    missing = "; ".join(f"{p}: {', '.join(d.isoformat() for d in days) or 'no billing at all'}"
-                        for p, days in result.billing_missing.items())
+    missing = "; ".join(
+        f"{p}: {', '.join(d.isoformat() for d in days)}" if p != "*"
+        else f"no billing loaded for {window}" for p, days in result.billing_missing.items())
     if fmt == "json":
         return json.dumps({
             "month": window, "passed": result.passed, "status": status.lower().replace(" ", "_"),

@@ -1,9 +1,11 @@
-"""A realistic, seeded month of LLM traffic: OTLP span files plus the providers' billing
-responses for the same traffic, in the exact shapes of the OpenAI and Anthropic admin APIs.
+"""A realistic, seeded month of LLM traffic, with the providers' billing for it.
+
+OTLP span files plus billing responses for the same traffic, in the exact shapes of the
+OpenAI and Anthropic admin APIs.
 
 What the month contains, on purpose: a dozen teams and ~30 projects on both providers,
 cached tokens (reads and 5-minute / 1-hour writes), a batch job, a service without
-``team.id``, a fine-tuned model missing from the price table, ~3 % of spans lost to
+``team.id``, a fine-tuned model missing from the price table, ~2 % of spans lost to
 sampling, an OpenAI project with no spans owned by a team (allocation rule), an Anthropic
 workspace with no spans and no owner, and a non-token charge (web search calls).
 Billing is computed from the *full* traffic at list prices, so the only drift is the one
@@ -12,7 +14,6 @@ the report explains.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import random
@@ -23,9 +24,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from finops.pricing import load_prices
+from finops.sources.otlp_encode import SPAN_KIND_CLIENT, SpanSpec, encode_request, write_jsonl
 from finops.windows import Window
 
-SAMPLING_LOSS = 0.03
+SAMPLING_LOSS = 0.02
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,10 @@ SERVICES: tuple[Service, ...] = (
             ("summarise",), 130, 1400, 180),
 )
 # Billed accounts with no spans at all: (provider, account, model, mean USD per day).
-UNSPANNED = (("openai", "proj_sandbox", "gpt-4.1-2025-04-14", 6.0),
-             ("anthropic", "wrkspc_eval", "claude-haiku-4-5-20251001", 2.5))
+UNSPANNED = (("openai", "proj_sandbox", "gpt-4.1-2025-04-14", 2.0),
+             ("anthropic", "wrkspc_eval", "claude-haiku-4-5-20251001", 1.0))
+# Scale of the month: requests per day and tokens per request multiply every service's.
+REQUEST_SCALE, TOKEN_SCALE = 2.0, 5
 # Fine-tuned models are priced per the fine-tune price list; finops' table lacks them.
 FINE_TUNE_PRICES = {"input": Decimal("0.30"), "cache_read": Decimal("0.15"), "output": Decimal("1.20")}
 TEAM_LEADS = {
@@ -110,52 +114,47 @@ class DemoData:
     billed_usd: dict[str, Decimal] = field(default_factory=dict)
 
 
-def _attr(key: str, value: object) -> dict:
-    if isinstance(value, int):
-        return {"key": key, "value": {"intValue": str(value)}}
-    return {"key": key, "value": {"stringValue": str(value)}}
-
-
 def _span_attrs(svc: Service, model: str, feature: str, inp: int, cr: int, cw: int, out: int,
-                reasoning: int) -> list[dict]:
+                reasoning: int) -> dict[str, object]:
     """Token attributes in the service's convention (all count cache tokens inside input)."""
     total_in = inp + cr + cw
     if svc.convention == "openinference":
-        a = [_attr("llm.system", svc.provider), _attr("llm.model_name", model),
-             _attr("llm.token_count.prompt", total_in), _attr("llm.token_count.completion", out),
-             _attr("openinference.span.kind", "LLM")]
+        a: dict[str, object] = {
+            "llm.system": svc.provider, "llm.model_name": model,
+            "llm.token_count.prompt": total_in, "llm.token_count.completion": out,
+            "openinference.span.kind": "LLM"}
         if cr:
-            a.append(_attr("llm.token_count.prompt_details.cache_read", cr))
+            a["llm.token_count.prompt_details.cache_read"] = cr
         if cw:
-            a.append(_attr("llm.token_count.prompt_details.cache_write", cw))
+            a["llm.token_count.prompt_details.cache_write"] = cw
     else:
-        sys_key = "gen_ai.system" if svc.convention == "genai_old" else "gen_ai.provider.name"
-        in_key = "gen_ai.usage.prompt_tokens" if svc.convention == "genai_old" else "gen_ai.usage.input_tokens"
-        out_key = ("gen_ai.usage.completion_tokens" if svc.convention == "genai_old"
-                   else "gen_ai.usage.output_tokens")
-        a = [_attr(sys_key, svc.provider), _attr("gen_ai.operation.name", "chat"),
-             _attr("gen_ai.request.model", model.split(":")[0] if model.startswith("ft:") else model),
-             _attr("gen_ai.response.model", model), _attr(in_key, total_in), _attr(out_key, out)]
+        old = svc.convention == "genai_old"
+        a = {"gen_ai.system" if old else "gen_ai.provider.name": svc.provider,
+             "gen_ai.operation.name": "chat",
+             "gen_ai.request.model": model.split(":")[1] if model.startswith("ft:") else model,
+             "gen_ai.response.model": model,
+             "gen_ai.usage.prompt_tokens" if old else "gen_ai.usage.input_tokens": total_in,
+             "gen_ai.usage.completion_tokens" if old else "gen_ai.usage.output_tokens": out}
         if cr:
-            a.append(_attr("gen_ai.usage.cache_read.input_tokens", cr))
+            a["gen_ai.usage.cache_read.input_tokens"] = cr
         if cw:
-            a.append(_attr("gen_ai.usage.cache_creation.input_tokens", cw))
+            a["gen_ai.usage.cache_creation.input_tokens"] = cw
         if reasoning:
-            a.append(_attr("gen_ai.usage.reasoning.output_tokens", reasoning))
+            a["gen_ai.usage.reasoning.output_tokens"] = reasoning
         if svc.tier != "standard" and svc.provider == "openai":
-            a.append(_attr("gen_ai.openai.request.service_tier", svc.tier))
-    a.append(_attr("feature.id", feature))
+            a["gen_ai.openai.request.service_tier"] = svc.tier
+    a["feature.id"] = feature
     return a
 
 
-def _resource(svc: Service, project: str) -> dict:
-    attrs = [_attr("service.name", svc.name), _attr("project.id", project)]
+def _resource(svc: Service, project: str) -> dict[str, object]:
+    attrs: dict[str, object] = {"service.name": svc.name, "project.id": project}
     if svc.team:
-        attrs.append(_attr("team.id", svc.team))
+        attrs["team.id"] = svc.team
     if svc.account:
         key = "openai.project.id" if svc.provider == "openai" else "anthropic.workspace.id"
-        attrs.append(_attr(key, svc.account))
-    return {"attributes": attrs}
+        attrs[key] = svc.account
+    return attrs
 
 
 def _lognormal(rng: random.Random, mean: int, sigma: float = 0.6) -> int:
@@ -192,19 +191,20 @@ def generate(out_dir: Path, window: Window, seed: int = 7) -> DemoData:
     requests: dict[tuple, int] = defaultdict(int)
     for day in window.days:
         weekday = day.weekday() < 5
+        day_ns = _epoch(day) * 1_000_000_000
         lines: list[bytes] = []
         for svc in SERVICES:
-            n = int(svc.per_day * (1.0 if weekday else 0.45) * rng.uniform(0.85, 1.15))
+            n = int(svc.per_day * REQUEST_SCALE * (1.0 if weekday else 0.45) * rng.uniform(0.85, 1.15))
             if svc.tier == "batch" and not weekday:
                 n = 0
             by_project: dict[str, list[dict]] = defaultdict(list)
             for _ in range(n):
-                total_in = _lognormal(rng, svc.input_mean)
+                total_in = _lognormal(rng, svc.input_mean * TOKEN_SCALE)
                 cr = int(total_in * svc.cache_read_share * rng.uniform(0.6, 1.2))
                 cw = int(total_in * svc.cache_write_share * rng.uniform(0.5, 1.5))
                 cr, cw = min(cr, total_in), min(cw, max(0, total_in - cr))
                 inp = total_in - cr - cw
-                out = _lognormal(rng, svc.output_mean, 0.7)
+                out = _lognormal(rng, svc.output_mean * TOKEN_SCALE, 0.7)
                 reasoning = int(out * 0.6) if svc.model.startswith("o4") else 0
                 account = svc.account or "default"
                 key = (day, svc.provider, account, svc.model, svc.tier)
@@ -221,27 +221,21 @@ def generate(out_dir: Path, window: Window, seed: int = 7) -> DemoData:
                     continue
                 project = rng.choice(svc.projects)
                 feature = rng.choice(svc.features)
-                start = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
-                    seconds=rng.uniform(0, 86399))
-                start_ns = int(start.timestamp()) * 1_000_000_000 + rng.randrange(1_000_000_000)
-                by_project[project].append({
-                    "traceId": f"{rng.getrandbits(128):032x}", "spanId": f"{rng.getrandbits(64):016x}",
-                    "name": f"chat {svc.model}", "kind": 3,
-                    "startTimeUnixNano": str(start_ns),
-                    "endTimeUnixNano": str(start_ns + rng.randrange(200_000_000, 9_000_000_000)),
-                    "attributes": _span_attrs(svc, svc.model, feature, inp, cr, cw, out, reasoning),
-                    "status": {},
-                })
+                start_ns = (day_ns + rng.randrange(86_399) * 1_000_000_000
+                            + rng.randrange(1_000_000_000))
+                by_project[project].append(SpanSpec(
+                    name=f"chat {svc.model}", trace_id=rng.getrandbits(128), span_id=rng.getrandbits(64),
+                    start_ns=start_ns, end_ns=start_ns + rng.randrange(200_000_000, 9_000_000_000),
+                    attributes=_span_attrs(svc, svc.model, feature, inp, cr, cw, out, reasoning),
+                    kind=SPAN_KIND_CLIENT))
                 data.spans_written += 1
             for project, spans in by_project.items():
                 for i in range(0, len(spans), 200):  # a collector batch per line
-                    req = {"resourceSpans": [{"resource": _resource(svc, project), "scopeSpans": [
-                        {"scope": {"name": "finops-demo", "version": "1"}, "spans": spans[i:i + 200]}]}]}
-                    lines.append(json.dumps(req, separators=(",", ":")).encode())
+                    lines.append(encode_request(_resource(svc, project), spans[i:i + 200],
+                                                scope_name="finops-demo", scope_version="1"))
         rng.shuffle(lines)
         path = spans_dir / f"{day.isoformat()}.jsonl.gz"
-        with gzip.open(path, "wb", compresslevel=5) as f:
-            f.write(b"\n".join(lines) + b"\n")
+        write_jsonl(path, lines)
         data.files.append(path)
         for provider, account, model, usd in UNSPANNED:
             tokens_in = int(usd * rng.uniform(0.6, 1.4) / 4 * 1_000_000 / float(

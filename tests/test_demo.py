@@ -1,0 +1,82 @@
+"""The demo month end to end: what `make demo` shows must hold to the cent."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from finops.demo.run import run_demo
+from finops.errors import ExitCode
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    return run_demo(out, seed=7)
+
+
+def test_demo_ties_out_to_the_invoices_to_the_cent(demo):
+    rep = demo.report
+    truth = demo.data.billed_usd  # what the generated responses bill, summed exactly
+    assert {p.name: p.billed for p in rep.providers} == {
+        k: v.quantize(Decimal("0.01")) for k, v in truth.items()}
+    assert sum(t.billed for t in rep.teams) == rep.billed_total
+    for p in rep.providers:
+        assert sum(b.billed for t in rep.teams for b in t.by_provider if b.name == p.name) == p.billed
+
+
+def test_demo_contains_what_it_promises(demo):
+    rep = demo.report
+    teams = {t.team for t in rep.teams}
+    assert len(teams - {"unattributed"}) == 12
+    assert "unattributed" in teams  # a service without team.id and an unowned workspace
+    assert any(u["model"].startswith("ft:") for u in rep.unpriced)  # model missing from prices
+    assert rep.coverage.get("rule", 0) > 0  # the sandbox project with no spans → data-science
+    assert any(o["line_item"] == "web search tool calls" for o in rep.other_line_items)
+    assert demo.data.spans_dropped > 0  # sampling loss
+    assert rep.explanation["volume"] < 0
+    # the explanation adds up to estimated − billed exactly
+    estimated = sum((p.estimated for p in rep.providers), Decimal(0))
+    assert sum(rep.explanation.values()) == estimated - sum(demo.data.billed_usd.values(), Decimal(0))
+
+
+def test_gate_passes_at_5_and_fails_below_the_demo_drift(demo, cli):
+    cfg = str(demo.config_path)
+    drift = abs(demo.report.drift_pct)
+    assert Decimal("1") < drift < Decimal("5")
+    assert cli("-c", cfg, "gate", "--month", "2026-10").code == ExitCode.OK
+    r = cli("-c", cfg, "gate", "--month", "2026-10", "--max-drift", str(drift - Decimal("0.5")))
+    assert r.code == ExitCode.GATE_FAILED
+
+
+def test_demo_reports_written(demo):
+    out = Path(demo.html_path).parent
+    doc = json.loads((out / "chargeback-2026-10.json").read_text())
+    assert doc["billed_total"] == str(demo.report.billed_total)
+    html = Path(demo.html_path).read_text()
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert html.count("<svg") >= 13  # org trend + one per team
+
+
+def test_rerunning_the_demo_month_changes_nothing(demo):
+    import duckdb
+
+    from finops import api
+    from finops.config import load_config
+    from finops.windows import month_window
+    tables = ["usage_daily", "billing_daily", "recon_lines", "recon_alloc", "recon_team_provider"]
+
+    def snapshot():
+        con = duckdb.connect(str(demo.warehouse), read_only=True)
+        try:
+            return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+        finally:
+            con.close()
+    before = snapshot()
+    cfg = load_config(demo.config_path)
+    assert not api.pull(cfg, month_window("2026-10")).failed
+    api.report(cfg, month_window("2026-10"))
+    assert snapshot() == before
