@@ -288,6 +288,8 @@ class FakeOpenObserve:
                              f"query: missing field `{key}`")
         stype = args.get("type", "logs")
         sql = query["sql"]
+        if not re.match(r"\s*(SELECT|WITH)\b", sql, re.I):
+            return 400, {"code": 20001, "message": "Search SQL not valid: only SELECT is allowed"}
         m = re.search(r'\bFROM\s+("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)', sql, re.I)
         if not m:
             return 400, {"code": 20001, "message": "Search SQL not valid: no FROM"}

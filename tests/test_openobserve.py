@@ -304,6 +304,24 @@ def test_default_cap_is_flagged_and_ui_hides_it(serve: Any) -> None:
     assert pulled.frame.height == 1005 and pulled.frame["requests"].sum() == 1005
 
 
+ERROR_CASES = json.loads((FIXTURES / "repo_search_error_paths_cases.json").read_text())["cases"]
+# Cases about the request body or server-specific limits, which the fake does not model.
+UNMODELLED = {"ERR_TIME_02", "ERR_TIME_03", "ERR_BODY_01", "ERR_BODY_02", "ERR_EDGE_01",
+              "ERR_EDGE_03", "ERR_EDGE_04"}
+
+
+@pytest.mark.parametrize("case", [c for c in ERROR_CASES if c["id"] not in UNMODELLED],
+                         ids=lambda c: c["id"])
+def test_fake_answers_the_repo_error_cases_with_4xx(serve: Any, case: dict[str, Any]) -> None:
+    fake, url = serve(spans=SPANS[:3])
+    query = {"sql": case["sql"].replace("{stream}", "default"), "start_time": 0,
+             "end_time": 2 * 10**15, "size": 10, **case["payload_overrides"]}
+    resp = requests.post(f"{url}/api/default/_search?type=traces", json={"query": query},
+                         auth=(USER, PASSWORD), timeout=5)
+    assert case["expect_status_min"] <= resp.status_code <= case["expect_status_max"]
+    assert resp.json()["code"] in (20001, 20002, 20004, 20008, 20011)
+
+
 def test_missing_type_searches_logs(serve: Any) -> None:
     fake, url = serve()
     body = {"query": {"sql": 'SELECT count(*) AS n FROM "default"', "start_time": 0,
@@ -496,6 +514,23 @@ def test_20004_names_the_field_and_suggests_columns(serve: Any) -> None:
     assert "openobserve o2 2026-10-01: field not found (code 20004" in text
     assert "column 'team_id' is configured attribute team.id (span) for team" in text
     assert "similar columns: service_team_id" in text
+
+
+def test_20004_docs_body_is_explained(serve: Any) -> None:
+    fake, url = serve()
+    body = json.loads((FIXTURES / "docs_search_error_20004_field_not_found.json").read_text())
+    fake.fail("_search", 400, body)
+    with pytest.raises(SourceError, match=r"field not found \(code 20004, HTTP 400\): unknown "
+                                          r"field 'servce'; similar columns: service"):
+        run(url)
+
+
+def test_rate_limit_gives_up_naming_openobserve_and_the_window(serve: Any) -> None:
+    fake, url = serve()
+    fake.fail("_search", 429, {"code": 20012, "message": "Request limit reached"}, times=99)
+    with pytest.raises(SourceError, match=r"openobserve o2 2026-10-01: HTTP 429 after 2 "
+                                          r"attempts: .*20012"):
+        run(url, attempts=2)
 
 
 def test_20004_from_the_engine(serve: Any) -> None:

@@ -30,6 +30,12 @@ Token conventions: the per-span ``auto`` decision is made inside the SQL (see
 :mod:`finops.sources.openobserve_sql`), so the rows equal the OTLP file source's rows for
 the same spans.
 
+Known difference from the OTLP files: OpenObserve ≥ 0.91 enriches LLM spans at ingest. It
+fills ``gen_ai_usage_*`` from OpenInference counts (same values, so harmless) but also
+*estimates* tokens with a tokenizer for generation spans that carry none; such spans count
+here and not in the OTLP files. Map the token fields to your SDK's own attributes (for
+example only ``llm.token_count.*``) to ignore the server's estimates.
+
 Configuration (``finops.toml``)::
 
     [[sources]]
