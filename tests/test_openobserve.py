@@ -629,3 +629,30 @@ def test_options_are_checked(options: dict[str, Any], message: str) -> None:
     opts = {k: v for k, v in opts.items() if v is not None}
     with pytest.raises(ConfigError, match=message):
         openobserve.parse_options(SpanSource("o2", "openobserve", opts))
+
+
+def test_api_pull_and_check_through_the_config(serve: Any, tmp_path: Path) -> None:
+    import duckdb
+
+    from finops import api
+    from finops.config import parse_config
+    from finops.windows import Window
+
+    fake, url = serve()
+    config = parse_config({
+        "warehouse": {"path": str(tmp_path / "w.duckdb")},
+        "sources": [{"name": "o2", "kind": "openobserve", "url": url, "user_env": "O2_USER",
+                     "password_env": "O2_PASSWORD", "attempts": 1}],
+    })
+    rows, failed = api.check_sources(config)
+    assert not failed and {"source": "o2", "kind": "openobserve", "check": "healthz",
+                           "result": "ok"} in rows
+    result = api.pull(config, Window(DAY1, DAY4))
+    assert not result.failed and result.sources[0].rows > 10
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        [(n,)] = con.execute("SELECT sum(requests) FROM usage_daily WHERE source = 'o2'"
+                             ).fetchall()
+    assert n == sum(1 for s in SPANS[:-2] if "http.route" not in s["attributes"])
+    fake.fail("_search", 401, "Unauthorized Access", times=1)
+    again = api.pull(config, Window(DAY1, DAY4))
+    assert again.failed and "HTTP 401" in (again.failed[0].error or "")
