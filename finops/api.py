@@ -25,7 +25,7 @@ from finops.config import Config
 from finops.errors import ConfigError, DataError, FinopsError, redact
 from finops.pricing import load_overrides, load_prices, refresh_prices
 from finops.reconcile import reconcile
-from finops.reconcile.run import run_query, run_sql
+from finops.reconcile.run import provisional_from, run_query, run_sql
 from finops.report.model import Report, build_report, drift_pct
 from finops.sources.base import ProgressFn
 from finops.warehouse import connect, replace_window
@@ -130,6 +130,7 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
     if not names:
         raise ConfigError(f"{config.path or 'config'}: no [[sources]] or [[billing]] configured")
     results: list[SourceResult] = []
+    settled = provisional_from(config, today_for(config))
     con = open_warehouse(config)
     try:
         with ledger(con, "pull", window, sorted(only or names)) as run:
@@ -156,7 +157,7 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
                     got = mod.pull(b, window.window_start, window.window_end, progress=progress)
                     res.rows = replace_window(con, "billing", b.name, window.window_start,
                                               window.window_end, got.frame, providers=got.providers,
-                                              run_id=run["run_id"])
+                                              run_id=run["run_id"], settled_before=settled)
                     res.stats, res.notes = got.stats, got.notes
                 except FinopsError as e:
                     res.error = redact(str(e))

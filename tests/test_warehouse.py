@@ -92,3 +92,26 @@ def test_billing_coverage_is_recorded_even_for_empty_loads(tmp_path):
     assert con.execute("SELECT provider, window_start, window_end, rows FROM load_windows").fetchall() == [
         ("openai", OCT1, NOV1, 0)]
     con.close()
+
+
+def test_restated_settled_day_is_recorded_not_silently_overwritten(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    first = billing([{"day": OCT1, "amount": "10.00"}, {"day": date(2026, 10, 30), "amount": "5.00"}],
+                    source="openai")
+    replace_window(con, "billing", "openai", OCT1, NOV1, first, settled_before=date(2026, 10, 29))
+    assert con.execute("SELECT count(*) FROM restatements").fetchone()[0] == 0  # first load: no history
+    # re-pull: Oct 1 (settled) changed, Oct 30 (provisional) changed too, only Oct 1 is a restatement
+    second = billing([{"day": OCT1, "amount": "10.40"}, {"day": date(2026, 10, 30), "amount": "6.00"}],
+                     source="openai")
+    replace_window(con, "billing", "openai", OCT1, NOV1, second, settled_before=date(2026, 10, 29),
+                   run_id="r2")
+    rows = con.execute("SELECT day, old_amount, new_amount, run_id FROM restatements").fetchall()
+    from decimal import Decimal
+    assert rows == [(OCT1, Decimal("10.000000"), Decimal("10.400000"), "r2")]
+    # the bill is the provider's latest word
+    assert con.execute("SELECT sum(amount) FROM billing_daily").fetchone()[0] == Decimal("16.4")
+    # re-pulling the same data again records nothing new and changes nothing
+    replace_window(con, "billing", "openai", OCT1, NOV1, second, settled_before=date(2026, 10, 29))
+    assert con.execute("SELECT count(*) FROM restatements").fetchone()[0] == 1
+    assert con.execute("SELECT sum(amount) FROM billing_daily").fetchone()[0] == Decimal("16.4")
+    con.close()

@@ -7,9 +7,7 @@ results in place.
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
-from typing import Any
 
 import duckdb
 import polars as pl
@@ -17,17 +15,8 @@ import polars as pl
 from finops.config import Config
 from finops.errors import DataError
 from finops.pricing import load_overrides, load_prices, refresh_prices
-from finops.sqlfiles import sql, sql_names
+from finops.sqlfiles import run_query, run_sql, sql_names
 from finops.windows import Window
-
-_PARAM = re.compile(r"\$([a-z_]+)")
-
-
-def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> None:
-    """Execute ``sql/<name>.sql`` binding only the ``$params`` it uses."""
-    text = sql(name)
-    used = {p: params[p] for p in set(_PARAM.findall(text))}
-    con.execute(text, used)
 
 
 def provisional_from(config: Config, today: date) -> date:
@@ -77,10 +66,5 @@ def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, to
         raise
 
 
-def run_query(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run ``sql/<name>.sql`` and return its rows as dicts (Decimals stay Decimals)."""
-    text = sql(name)
-    used = {p: params[p] for p in set(_PARAM.findall(text))}
-    cur = con.execute(text, used)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+__all__ = ["check_currency", "provisional_from", "reconcile", "run_query", "run_sql"]

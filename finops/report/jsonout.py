@@ -68,6 +68,11 @@ def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
         "other_line_items": [{"provider": o["provider"], "account": o["account"],
                               "line_item": o["line_item"], "amount": _money(o["amount"])}
                              for o in report.other_line_items],
+        "restatements": [{"source": r["source"], "day": r["day"].isoformat(), "provider": r["provider"],
+                          "account": r["account"], "line_item": r["line_item"],
+                          "old_amount": str(r["old_amount"]), "new_amount": str(r["new_amount"]),
+                          "detected_at": r["detected_at"].isoformat() + "Z"}
+                         for r in report.restatements],
         "notes": report.notes,
     }
     return doc

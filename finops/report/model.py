@@ -85,6 +85,7 @@ class Report:
     billing_gaps: dict[str, list[date]]
     provisional_days: list[date]
     daily: list[tuple[date, Decimal, Decimal]]
+    restatements: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -169,4 +170,5 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
         unpriced=q("unpriced"), other_line_items=q("other_line_items"),
         billing_gaps=gaps, provisional_days=[r["day"] for r in q("provisional_days")],
         daily=[(d, v[0], v[1]) for d, v in sorted(org_daily.items())],
+        restatements=q("restatements"),
     )

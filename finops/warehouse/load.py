@@ -13,6 +13,7 @@ import polars as pl
 
 from finops.errors import DataError
 from finops.schemas import BILLING_SCHEMA, USAGE_SCHEMA, BillingDaily, UsageDaily, validate
+from finops.sqlfiles import run_sql
 
 _TABLES = {
     "usage": ("usage_daily", USAGE_SCHEMA, UsageDaily),
@@ -30,11 +31,14 @@ def replace_window(
     *,
     providers: list[str] | None = None,
     run_id: str | None = None,
+    settled_before: date | None = None,
 ) -> int:
     """Replace ``source``'s rows of ``kind`` (usage|billing) in the window with ``frame``.
 
     ``providers`` are the providers this load covers (recorded for billing coverage); by
-    default those present in the frame. Returns the number of rows inserted.
+    default those present in the frame. For billing, days before ``settled_before`` are
+    settled: a change to one is recorded in ``restatements`` (and still applied: the
+    provider's latest word is the bill). Returns the number of rows inserted.
     """
     table, schema, model = _TABLES[kind]
     where = f"{source} {window_start}..{window_end}"
@@ -47,18 +51,19 @@ def replace_window(
             raise DataError(f"{where}: frame carries rows of another source")
     covered = providers if providers is not None else sorted(frame["provider"].unique().to_list())
     con.execute("BEGIN TRANSACTION")
+    con.register("_incoming", frame.to_arrow())
     try:
+        if kind == "billing" and settled_before is not None:
+            run_sql(con, "warehouse/record_restatements", {
+                "source": source, "window_start": window_start, "window_end": window_end,
+                "settled_before": settled_before, "run_id": run_id})
         con.execute(
             f"DELETE FROM {table} WHERE source = ? AND day >= ? AND day < ?",  # table is ours
             [source, window_start, window_end],
         )
         if frame.height:
-            con.register("_incoming", frame.to_arrow())
-            try:
-                cols = ", ".join(schema)
-                con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
-            finally:
-                con.unregister("_incoming")
+            cols = ", ".join(schema)
+            con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
         for prov in covered:
             con.execute(
                 "INSERT OR REPLACE INTO load_windows VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
@@ -69,4 +74,6 @@ def replace_window(
     except Exception:
         con.execute("ROLLBACK")
         raise
+    finally:
+        con.unregister("_incoming")
     return frame.height
