@@ -90,8 +90,9 @@ def spans_frame(spans: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
 def synthetic_frame(n: int, first_day: date, days: int, seed: int = 7) -> pl.DataFrame:
     """``n`` LLM spans spread over ``days`` UTC days, generated column-wise (cheap at 1M).
 
-    Two providers, a dozen teams (some spans without a team), tens of projects, cached
-    tokens, a batch tier; all token counts numeric.
+    Shaped like an organisation rather than noise: a dozen teams (one without a team
+    attribute), each with three projects, four features, two providers with two models
+    each, a batch tier on a tenth of the spans, cached input tokens. All counts numeric.
     """
     day0 = int(datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC).timestamp())
     idx = pl.int_range(0, n, dtype=pl.UInt64, eager=True)
@@ -107,8 +108,8 @@ def synthetic_frame(n: int, first_day: date, days: int, seed: int = 7) -> pl.Dat
         prov=(h(2) % 2).cast(pl.Int64),
         m=(h(3) % 2).cast(pl.Int64),
         team=(h(4) % 12).cast(pl.Int64),
-        project=(h(5) % 30).cast(pl.Int64),
-        feature=(h(6) % 8).cast(pl.Int64),
+        project=(h(5) % 3).cast(pl.Int64),
+        feature=(h(6) % 4).cast(pl.Int64),
         inp=(h(7) % 4000 + 200).cast(pl.Int64),
         cr=(h(8) % 150).cast(pl.Int64),
         out=(h(9) % 800 + 10).cast(pl.Int64),
@@ -128,7 +129,8 @@ def synthetic_frame(n: int, first_day: date, days: int, seed: int = 7) -> pl.Dat
             col("span", "team.id", "s"):
                 pl.when(pl.col("team") == 11).then(None)
                 .otherwise(pl.format("team-{}", pl.col("team"))),
-            col("span", "project.id", "s"): pl.format("project-{}", pl.col("project")),
+            col("span", "project.id", "s"):
+                pl.format("project-{}-{}", pl.col("team"), pl.col("project")),
             col("span", "feature.id", "s"): pl.format("feature-{}", pl.col("feature")),
             col("span", "gen_ai.openai.response.service_tier", "s"):
                 pl.when(pl.col("batch")).then(pl.lit("batch")).otherwise(pl.lit("default")),

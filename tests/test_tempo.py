@@ -13,12 +13,13 @@ import polars as pl
 import pytest
 import requests
 from fake_tempo import FakeTempo, parse, tempo_sum
+from otel_helpers import write_spans_file
 from pytest_httpserver import HTTPServer
 
 from finops.config import AttributeMap, SpanSource
 from finops.errors import ConfigError, DataError, SourceError
 from finops.schemas import USAGE_SCHEMA
-from finops.sources import tempo
+from finops.sources import otlp_file, tempo
 from finops.sources.tempo_decode import (
     Ctx,
     b64_id,
@@ -195,9 +196,7 @@ def test_pushdown_and_search_equal_the_spans(serve, version: str) -> None:
 
 
 def test_pushdown_search_and_otlp_file_agree(serve, tmp_path: Path) -> None:
-    otel_helpers = pytest.importorskip("otel_helpers")
-    otlp_file = pytest.importorskip("finops.sources.otlp_file")
-    path = otel_helpers.write_spans_file(tmp_path / "spans.jsonl", [
+    path = write_spans_file(tmp_path / "spans.jsonl", [
         {"resource": s["resource"], "attributes": s["attributes"], "start": s["start_ns"],
          "name": s.get("name", "chat")} for s in SPANS], spans_per_line=50)
     otlp = otlp_file.pull(SpanSource("tempo", "otlp_files", {"paths": [str(path)]}, CONVENTION),
@@ -218,6 +217,58 @@ def test_resource_scoped_team(serve) -> None:
     frame = run(url, scope={"project": "resource", "team": "resource"}).frame
     assert "unattributed" not in set(frame["team"]) and frame["team"].n_unique() == 4
     assert any("by (resource.team.id" in q for q in fake.queries())
+
+
+# --------------------------------------------------------------------------- the fake itself
+
+def test_fake_speaks_tempo_encoding(serve) -> None:
+    t = ns(DAY1, 0)
+    spans = [
+        {"trace_id": "c", "span_id": "1", "start_ns": t + 600 * NS,
+         "attributes": {"team.id": "a", "feature.id": "f", "gen_ai.usage.input_tokens": 5}},
+        {"trace_id": "c", "span_id": "2", "start_ns": t + 4000 * NS,
+         "attributes": {"feature.id": "f", "gen_ai.usage.input_tokens": 7}},  # no team
+        {"trace_id": "c", "span_id": "3", "start_ns": t + 4100 * NS,
+         "attributes": {"gen_ai.usage.input_tokens": 1}},  # no team, no feature
+    ]
+    _, url = serve(spans, version="2.10.1")
+    params = {"q": "{ span.gen_ai.usage.input_tokens > 0 } | count_over_time() "
+                   "by (span.team.id, span.feature.id)",
+              "start": t // NS, "end": t // NS + 7200, "step": "1h"}
+    body = requests.get(url + "/api/metrics/query_range", params=params, timeout=5).json()
+    series = {json.dumps(s["labels"]): s["samples"] for s in body["series"]}
+    hour = (t // NS) * 1000
+    a_f = json.dumps([{"key": "span.team.id", "value": {"stringValue": "a"}},
+                      {"key": "span.feature.id", "value": {"stringValue": "f"}}])
+    f_only = json.dumps([{"key": "span.feature.id", "value": {"stringValue": "f"}}])
+    nil = json.dumps([{"key": "span.team.id", "value": {"stringValue": "nil"}}])
+    assert set(series) == {a_f, f_only, nil}
+    # leading bucket (t - 1h, t], then (t, t+1h], (t+1h, t+2h]; timestamps are strings,
+    # zero counts have no value
+    assert series[a_f] == [{"timestampMs": str(hour)},
+                           {"timestampMs": str(hour + 3_600_000), "value": 1},
+                           {"timestampMs": str(hour + 7_200_000)}]
+    assert series[f_only][2] == {"timestampMs": str(hour + 7_200_000), "value": 1}
+    too_long = requests.get(url + "/api/metrics/query_range", timeout=5, params={
+        **params, "end": t // NS + 4 * 3600})
+    assert too_long.status_code == 400
+    assert too_long.headers["Content-Type"].startswith("text/plain")
+    assert too_long.text == ("metrics query time range exceeds the maximum allowed duration "
+                             "of 3h0m0s")
+    search = requests.get(url + "/api/search", timeout=5, params={
+        "q": "{ span.gen_ai.usage.input_tokens > 0 } | select(span.team.id)", "limit": 5,
+        "spss": 2, "start": t // NS, "end": t // NS + 7200}).json()
+    (trace,) = search["traces"]
+    assert trace["traceID"] == "c"  # leading zeros stripped, as Tempo does by default
+    assert trace["spanSets"][0]["matched"] == 3 and len(trace["spanSets"][0]["spans"]) == 2
+    assert trace["spanSets"][0]["spans"][0]["attributes"] == [
+        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "5"}},
+        {"key": "team.id", "value": {"stringValue": "a"}}]
+    full = requests.get(url + "/api/v2/traces/c", timeout=5).json()
+    ids = [sp["spanId"] for rs in full["trace"]["resourceSpans"]
+           for ss in rs["scopeSpans"] for sp in ss["spans"]]
+    assert ids == ["AAAAAAAAAAE=", "AAAAAAAAAAI=", "AAAAAAAAAAM="]  # base64, not hex
+    assert requests.get(url + "/api/v2/traces/d", timeout=5).json() == {"trace": {}}
 
 
 # --------------------------------------------------------------------------- #7857
@@ -502,9 +553,11 @@ def test_pushdown_applies_the_convention_to_group_sums(serve) -> None:
 def test_progress_per_tile(serve) -> None:
     _, url = serve(version="2.10.1")
     seen: list[Any] = []
-    run(url, progress=seen, mode="pushdown")
-    assert len(seen) == 24 and seen[-1][1:] == (24, 24)
+    run(url, progress=seen, mode="pushdown", end=date(2026, 10, 4))
+    assert [done for _, done, _ in seen] == list(range(1, 9))
+    assert {total for _, _, total in seen} == {8}
     assert seen[0][0] == "tempo 2026-10-03T00:00Z..03:00Z"
+    assert seen[-1][0] == "tempo 2026-10-03T21:00Z..24:00Z"
 
 
 def test_requests_do_not_depend_on_span_count(serve) -> None:
@@ -516,7 +569,8 @@ def test_requests_do_not_depend_on_span_count(serve) -> None:
     assert run(url2, mode="pushdown").stats["http_requests"] == few
 
 
-def test_check_reports_version_mode_reachable_auth(serve) -> None:
+def test_check_reports_version_mode_reachable_auth(serve, monkeypatch: pytest.MonkeyPatch
+                                                    ) -> None:
     _, url = serve(version="2.10.1", tenant="acme")
     good = dict(tempo.check(source(url, tenant="acme")))
     assert good["reachable"] == "yes" and good["version"] == "2.10.1"
@@ -528,6 +582,12 @@ def test_check_reports_version_mode_reachable_auth(serve) -> None:
     assert down["reachable"].startswith("no:")
     old = dict(tempo.check(source(serve(version="2.7.1")[1])))
     assert old["mode"].startswith("search")
+    _, cloud = serve(prefix="/tempo", basic=("123", "glc_right"))
+    monkeypatch.setenv("TEMPO_USER", "123")
+    monkeypatch.setenv("TEMPO_TOKEN", "glc_wrong")
+    denied = dict(tempo.check(source(cloud, user_env="TEMPO_USER", password_env="TEMPO_TOKEN")))
+    assert denied["reachable"] == "yes" and denied["auth"].startswith("failed:")
+    assert "glc_wrong" not in str(denied)
 
 
 def test_options_are_checked() -> None:

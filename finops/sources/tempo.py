@@ -88,6 +88,10 @@ def _tile_len(opts: TempoOptions, server: ServerInfo, where: str) -> int:
     return opts.step
 
 
+def _hours(seconds: int) -> str:
+    return f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds // 60}m"
+
+
 def choose_mode(opts: TempoOptions, server: ServerInfo, where: str) -> tuple[str, str | None]:
     """(mode, note): pushdown where the version has sum_over_time, else search."""
     if opts.mode == "search":
@@ -164,12 +168,15 @@ def check(source: SpanSource, attributes: AttributeMap | None = None, *,
     try:
         server, note = client.buildinfo()
     except FinopsError as e:
+        if "HTTP 401" in str(e) or "HTTP 403" in str(e):
+            return [*out, ("reachable", "yes"), ("version", "unknown (not authorised)"),
+                    ("auth", f"failed: {e}")]
         return [*out, ("reachable", f"no: {e}")]
     out.append(("reachable", "yes"))
     out.append(("version", server.version or "unknown (no /api/status/buildinfo)"))
     try:
         mode, why = choose_mode(opts, server, where)
-        detail = (f"pushdown (TraceQL metrics, {_tile_len(opts, server, where) // 3600}h "
+        detail = (f"pushdown (TraceQL metrics, {_hours(_tile_len(opts, server, where))} "
                   "tiles)" if mode == "pushdown" else "search (raw spans)")
         out.append(("mode", detail + (f": {why}" if why else "")))
     except ConfigError as e:

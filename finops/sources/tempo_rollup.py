@@ -122,6 +122,7 @@ class Rollup:
     def finish(self) -> list[str]:
         """Normalise pushdown sums into the canonical rows; return notes."""
         notes = []
+        example = ""
         for (day, key), s in self.sums.items():
             conv = self.convention(key[0])
             try:
@@ -132,13 +133,16 @@ class Rollup:
                     f"input_convention.{key[0]} = \"exclusive\"") from None
             if c.detected_exclusive:
                 self.exclusive_detected += 1
-                notes.append(f"{day} {'/'.join(key)}: cache tokens exceed input tokens, read as "
-                              "exclusive input counts")
+                example = example or f"{day} {'/'.join(key)}"
             row = self.canon.setdefault((day, key), [0] * 6)
             for i, n in enumerate((s[0], c.input_tokens, c.cache_read_tokens,
                                    c.cache_write_tokens, c.output_tokens, c.reasoning_tokens)):
                 row[i] += n
         self.sums.clear()
+        if example:
+            notes.append(f"{self.exclusive_detected} group(s) had more cache tokens than input "
+                         f"tokens and were read as exclusive input counts (e.g. {example}); "
+                         "set input_convention for the provider to make it explicit")
         return notes
 
     def frame(self, source: str, where: str) -> pl.DataFrame:
