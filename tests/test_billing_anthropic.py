@@ -206,11 +206,11 @@ def test_api_pull_pages_money_tokens_and_priority_note(fake: FakeAnthropic):
     assert not any(r[3] == "priority" for r in got)  # no money invented for Priority
     assert ("claude: Anthropic Priority Tier usage (12000 tokens) is not in the cost report; "
             "it is billed separately") in pulled.notes
-    # 3 daily buckets at 2 per page: 2 pages per report; headers and params as documented
+    # 3 daily buckets (+1 asked past the window, filtered out) at 2 per page: 2 pages per report
     cost_reqs = fake.requests("cost_report")
     assert len(cost_reqs) == 2 and len(fake.requests("usage_report")) == 2
     assert cost_reqs[0]["starting_at"] == ["2025-08-01T00:00:00Z"]
-    assert cost_reqs[0]["ending_at"] == ["2025-08-04T00:00:00Z"]
+    assert cost_reqs[0]["ending_at"] == ["2025-08-05T00:00:00Z"]  # one day past: "buckets that end before"
     assert cost_reqs[0]["group_by[]"] == ["workspace_id", "description"]
     assert cost_reqs[0]["limit"] == ["2"] and cost_reqs[1]["page"]
     assert fake.requests("usage_report")[0]["group_by[]"] == \

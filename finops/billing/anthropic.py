@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -313,7 +313,11 @@ def _pull_api(source: BillingSource, window_start: date, window_end: date,
     if limit < 1:
         raise ConfigError(f"billing source {source.name}: page_limit must be ≥ 1")
     window = f"{window_start}..{window_end}"
-    base = {"starting_at": _rfc3339(window_start), "ending_at": _rfc3339(window_end),
+    # "Time buckets that end before ending_at": ask one day past the window so the last
+    # day's bucket (which ends exactly at window_end) cannot be dropped by a strict reading;
+    # rows outside the window are filtered by assemble().
+    base = {"starting_at": _rfc3339(window_start),
+            "ending_at": _rfc3339(window_end + timedelta(days=1)),
             "bucket_width": "1d", "limit": min(limit, MAX_LIMIT)}
     costs: list[CostRow] = []
     usage: list[UsageRow] = []
