@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,28 @@ class Team:
     name: str
     leads: tuple[str, ...] = ()
     budget_usd: float | None = None
+    anomaly_ratio: Decimal | None = None  # overrides [anomalies] ratio for this team
+
+
+@dataclass(frozen=True)
+class AnomalySettings:
+    """``[anomalies]``: week-over-week ratio threshold and the volume floor (per 7-day window).
+
+    A team pages only when its window is at or above the floor in output tokens *or* in
+    estimated cost; below both it is too small to page.
+    """
+
+    ratio: Decimal = Decimal("2.0")
+    min_output_tokens: int = 1_000_000
+    min_cost_usd: Decimal = Decimal("50")
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """``[budgets]``: percent-of-budget thresholds reported, and the early-burn rule."""
+
+    thresholds: tuple[Decimal, ...] = (Decimal(50), Decimal(70), Decimal(90), Decimal(100))
+    early_pct: Decimal = Decimal(70)  # spend at this percent on or before mid-month is flagged
 
 
 @dataclass(frozen=True)
@@ -167,6 +190,8 @@ class Config:
     max_drift_pct: float = 5.0
     provisional_days: int = 3
     today: date | None = None  # pinned "today" for reproducible runs and tests
+    anomalies: AnomalySettings = field(default_factory=AnomalySettings)
+    budgets: BudgetSettings = field(default_factory=BudgetSettings)
 
     def rule_for(self, provider: str, account: str) -> str | None:
         """The team owning ``provider``/``account`` by allocation rule, if any."""
@@ -178,7 +203,7 @@ class Config:
 
 _TOP_KEYS = {
     "warehouse", "currency", "pricing", "attributes", "sources", "billing", "teams",
-    "gate", "reconcile", "anomalies", "smtp", "email", "nightly",
+    "gate", "reconcile", "anomalies", "budgets", "smtp", "email", "nightly",
 }
 
 
@@ -274,7 +299,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
     rules: list[AccountRule] = []
     for name, t in sect("teams").items():
         _check_keys(t, {"leads", "budget_usd", "accounts", "anomaly_ratio"}, f"teams.{name}.", path)
-        teams[name] = Team(name, tuple(t.get("leads", [])), t.get("budget_usd"))
+        ratio = t.get("anomaly_ratio")
+        teams[name] = Team(name, tuple(t.get("leads", [])), t.get("budget_usd"),
+                           None if ratio is None else _ratio(ratio, f"teams.{name}.anomaly_ratio", path))
         for j, acc in enumerate(t.get("accounts", [])):
             if not isinstance(acc, Mapping) or "provider" not in acc or "account" not in acc:
                 raise ConfigError(
@@ -289,6 +316,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
     if today is not None and not isinstance(today, date):
         raise ConfigError(f"{path or 'config'}: reconcile.today must be a date (YYYY-MM-DD)")
 
+    anomalies, budgets = _anomaly_settings(sect("anomalies"), sect("budgets"), path)
     currency = str(data.get("currency", "USD")).upper()
     return Config(
         path=path,
@@ -304,7 +332,51 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         max_drift_pct=float(gate.get("max_drift_pct", 5.0)),
         provisional_days=int(rec.get("provisional_days", 3)),
         today=today,
+        anomalies=anomalies,
+        budgets=budgets,
     )
+
+
+def _number(value: Any, where: str, path: Path | None) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ConfigError(f"{path or 'config'}: {where} must be a number, not {value!r}")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ConfigError(f"{path or 'config'}: {where} must be a number, not {value!r}") from None
+
+
+def _ratio(value: Any, where: str, path: Path | None) -> Decimal:
+    r = _number(value, where, path)
+    if r <= 1:
+        raise ConfigError(
+            f"{path or 'config'}: {where} must be greater than 1 (2.0 = doubled), not {value!r}")
+    return r
+
+
+def _anomaly_settings(an: Mapping[str, Any], bu: Mapping[str, Any],
+                      path: Path | None) -> tuple[AnomalySettings, BudgetSettings]:
+    """Parse ``[anomalies]`` and ``[budgets]`` (see README "Anomalies and budgets")."""
+    _check_keys(an, {"ratio", "min_output_tokens", "min_cost_usd"}, "anomalies.", path)
+    _check_keys(bu, {"thresholds", "early_pct"}, "budgets.", path)
+    d = AnomalySettings()
+    floor_tokens = _number(an.get("min_output_tokens", d.min_output_tokens),
+                           "anomalies.min_output_tokens", path)
+    floor_cost = _number(an.get("min_cost_usd", d.min_cost_usd), "anomalies.min_cost_usd", path)
+    if floor_tokens < 0 or floor_cost < 0:
+        raise ConfigError(f"{path or 'config'}: anomalies.min_output_tokens and min_cost_usd must be >= 0")
+    anomalies = AnomalySettings(_ratio(an.get("ratio", d.ratio), "anomalies.ratio", path),
+                                int(floor_tokens), floor_cost)
+    b = BudgetSettings()
+    raw = bu.get("thresholds", list(b.thresholds))
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(
+            f"{path or 'config'}: budgets.thresholds must be a list of percents, e.g. [50, 70, 90, 100]")
+    thresholds = tuple(sorted({_number(x, "budgets.thresholds", path) for x in raw}))
+    if thresholds[0] <= 0:
+        raise ConfigError(f"{path or 'config'}: budgets.thresholds must be positive percents")
+    early = _number(bu.get("early_pct", b.early_pct), "budgets.early_pct", path)
+    return anomalies, BudgetSettings(thresholds, early)
 
 
 def load_config(path: str | Path | None = None, *, warehouse: str | None = None) -> Config:
