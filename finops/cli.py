@@ -252,6 +252,83 @@ def sources_check(ctx: typer.Context) -> None:
         raise typer.Exit(ExitCode.DATA)
 
 
+# ----------------------------------------------------------------------------- email
+
+def _mail_lines(outcome) -> None:  # noqa: ANN001 - finops.mail.deliver.MailOutcome
+    """What a batch did: sent/written on stdout, notes and failures on stderr."""
+    for m in outcome.sent:
+        what = "organisation summary" if m.team == "*" else f"{m.kind} {m.team}"
+        out.print(f"sent {what} {m.period} to {', '.join(m.recipients)}", markup=False, highlight=False)
+    for p in outcome.written:
+        out.print(f"wrote {p}", markup=False, highlight=False)
+    for line in outcome.skipped + outcome.notes:
+        err.print(f"finops: {line}", markup=False, highlight=False)
+    for f in outcome.failed:
+        err.print(f"finops: error: not delivered: {f}", markup=False, highlight=False)
+
+
+@app.command()
+def email(ctx: typer.Context, month: MonthOpt,
+          team: Annotated[str | None, typer.Option(help="Only this team (no finance summary).")] = None,
+          dry_run: Annotated[bool, typer.Option("--dry-run", help="Write .eml files, send nothing.")] = False,
+          out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="--dry-run folder (./outbox).")] = None,
+          resend: Annotated[bool, typer.Option("--resend", help="Send again to who already had it.")] = False,
+          ) -> None:
+    """Email each team's chargeback to its leads and the organisation summary to finance."""
+    from finops import api
+    from finops.windows import month_window
+
+    if out_dir is not None and not dry_run:
+        raise typer.BadParameter("only with --dry-run", param_hint="--out")
+    outcome = api.email(ctx.obj.config(), month_window(month), team=team, dry_run=dry_run,
+                        out_dir=out_dir, resend=resend)
+    _mail_lines(outcome)
+    if outcome.failed:
+        names = ", ".join(sorted({f.recipient for f in outcome.failed}))
+        err.print(f"finops: {len(outcome.failed)} recipient(s) not delivered: {names}", markup=False,
+                  highlight=False)
+        raise typer.Exit(ExitCode.DATA)
+
+
+# ----------------------------------------------------------------------------- nightly
+
+@app.command()
+def nightly(ctx: typer.Context,
+            on: Annotated[str | None, typer.Option("--date", help="Run as of YYYY-MM-DD (default today).")] = None,
+            dry_run: Annotated[bool, typer.Option("--dry-run", help="Write emails as .eml, send none.")] = False,
+            ) -> None:
+    """The cron job: pull the trailing window, reconcile, report, notify, send chargebacks."""
+    from finops import api
+    from finops.windows import parse_day
+
+    cfg = ctx.obj.config()
+    day = parse_day(on, "--date") if on else None
+    bar, update = _progress()
+    if bar:
+        with bar:
+            result = api.nightly(cfg, day=day, dry_run=dry_run, progress=update)
+    else:
+        result = api.nightly(cfg, day=day, dry_run=dry_run)
+    from finops.render import pull_table
+    out.print(pull_table(result.pulled))
+    out.print(f"reconciled {', '.join(result.months)}; {result.flags} anomaly flag(s), "
+              f"{result.budget_flags} budget flag(s); reports in {result.out_dir}",
+              markup=False, highlight=False)
+    _mail_lines(result.mail)
+    problems = []
+    for s in result.pulled.failed:
+        err.print(f"finops: error: {s.error}", markup=False, highlight=False)
+    if result.failed_sources:
+        problems.append(f"source(s) failed: {', '.join(result.failed_sources)}; the others were loaded")
+    if result.mail.failed:
+        problems.append(f"{len(result.mail.failed)} recipient(s) not delivered: "
+                        + ", ".join(sorted({f.recipient for f in result.mail.failed})))
+    for p in problems:
+        err.print(f"finops: {p}", markup=False, highlight=False)
+    if problems:
+        raise typer.Exit(ExitCode.DATA)
+
+
 # ----------------------------------------------------------------------------- demo
 
 @app.command()

@@ -174,6 +174,42 @@ class BudgetSettings:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    """``[smtp]``: where chargeback and anomaly emails go out.
+
+    ``security`` is ``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none``
+    (loopback relays only). The password is read from ``password_env`` when sending.
+    """
+
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    timeout_s: float = 30.0
+    cafile: Path | None = None  # extra CA bundle to trust (a private relay's certificate)
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    """``[email]``: sender and the finance recipients of the organisation summary."""
+
+    from_address: str = "finops@localhost"
+    finance: tuple[str, ...] = ()
+    subject_prefix: str = "[finops]"
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class NightlyConfig:
+    """``[nightly]``: where the dated report folders go and when chargebacks are mailed."""
+
+    out_dir: Path = Path("reports")
+    chargeback_day: int | None = 3  # day of month the previous month's emails go out; None: never
+    notify_anomalies: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, built once by :func:`load_config` and passed down."""
 
@@ -190,6 +226,9 @@ class Config:
     max_drift_pct: float = 5.0
     provisional_days: int = 3
     today: date | None = None  # pinned "today" for reproducible runs and tests
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
+    nightly: NightlyConfig = field(default_factory=NightlyConfig)
     anomalies: AnomalySettings = field(default_factory=AnomalySettings)
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
 
@@ -226,7 +265,8 @@ def _resolve(base: Path | None, value: str | None) -> Path | None:
 
 def _expand(patterns: list[str]) -> list[str]:
     """Expand globs in file lists, sorted; a pattern matching nothing is kept as written
-    so the source can say which file is missing."""
+    so the source can say which file is missing.
+    """
     out: list[str] = []
     for p in patterns:
         hits = sorted(glob.glob(p)) if glob.has_magic(p) else []
@@ -318,6 +358,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
 
     anomalies, budgets = _anomaly_settings(sect("anomalies"), sect("budgets"), path)
     currency = str(data.get("currency", "USD")).upper()
+    smtp, email, nightly = _delivery(sect("smtp"), sect("email"), sect("nightly"), base, path)
     return Config(
         path=path,
         warehouse=wh_path,
@@ -334,6 +375,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         today=today,
         anomalies=anomalies,
         budgets=budgets,
+        smtp=smtp,
+        email=email,
+        nightly=nightly,
     )
 
 
@@ -377,6 +421,48 @@ def _anomaly_settings(an: Mapping[str, Any], bu: Mapping[str, Any],
         raise ConfigError(f"{path or 'config'}: budgets.thresholds must be positive percents")
     early = _number(bu.get("early_pct", b.early_pct), "budgets.early_pct", path)
     return anomalies, BudgetSettings(thresholds, early)
+
+
+def _delivery(smtp: Mapping[str, Any], email: Mapping[str, Any], nightly: Mapping[str, Any],
+              base: Path | None, path: Path | None) -> tuple[SmtpConfig, EmailConfig, NightlyConfig]:
+    """The ``[smtp]``, ``[email]`` and ``[nightly]`` sections, typed and checked."""
+    where = path or "config"
+    _check_keys(smtp, {"host", "port", "security", "username", "password_env", "timeout_s", "cafile"},
+                "smtp.", path)
+    security = smtp.get("security", "starttls")
+    if security not in ("starttls", "tls", "none"):
+        raise ConfigError(f"{where}: smtp.security must be starttls, tls or none, not {security!r}")
+    port = smtp.get("port", 465 if security == "tls" else 587)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"{where}: smtp.port must be a port number, not {port!r}")
+    if smtp.get("password_env") and not smtp.get("username"):
+        raise ConfigError(f"{where}: smtp.password_env is set but smtp.username is not")
+    timeout = smtp.get("timeout_s", 30.0)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"{where}: smtp.timeout_s must be a positive number of seconds")
+    s = SmtpConfig(host=str(smtp.get("host", "localhost")), port=port, security=security,
+                   username=smtp.get("username"), password_env=smtp.get("password_env"),
+                   timeout_s=float(timeout), cafile=_resolve(base, smtp.get("cafile")))
+
+    _check_keys(email, {"from", "finance", "subject_prefix", "reply_to"}, "email.", path)
+    finance = email.get("finance", [])
+    if isinstance(finance, str):
+        finance = [finance]
+    for addr in [email.get("from", "finops@localhost"), *finance]:
+        if not isinstance(addr, str) or "@" not in addr:
+            raise ConfigError(f"{where}: email: {addr!r} is not an email address")
+    e = EmailConfig(from_address=email.get("from", "finops@localhost"), finance=tuple(finance),
+                    subject_prefix=str(email.get("subject_prefix", "[finops]")),
+                    reply_to=email.get("reply_to"))
+
+    _check_keys(nightly, {"out_dir", "chargeback_day", "notify_anomalies"}, "nightly.", path)
+    day = nightly.get("chargeback_day", 3)
+    if not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= 28:
+        raise ConfigError(f"{where}: nightly.chargeback_day must be a day 1..28 (0: never)")
+    n = NightlyConfig(out_dir=_resolve(base, nightly.get("out_dir", "reports")) or Path("reports"),
+                      chargeback_day=day or None,
+                      notify_anomalies=bool(nightly.get("notify_anomalies", True)))
+    return s, e, n
 
 
 def load_config(path: str | Path | None = None, *, warehouse: str | None = None) -> Config:

@@ -1,0 +1,202 @@
+"""Build the emails: a team's chargeback, the organisation summary for finance, anomaly notices.
+
+Each message is HTML with a plain-text alternative. Email clients ignore ``<style>`` blocks and
+block scripts, SVG and remote images, so the HTML is table-based with its CSS inlined
+(``css-inline``), bars are table cells, and the daily chart is a PNG attached inline and
+referenced by ``cid:``. A team's email is built from that team's section only: no other team's
+name or amount is in it. Every value is HTML-escaped (team names come from span attributes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from functools import cache
+from typing import Any
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from finops.config import EmailConfig
+from finops.mail.png import daily_png
+from finops.paths import data_dir
+from finops.report.html import money, pct
+from finops.report.model import Line, Report, TeamSection
+
+TOP_ROWS = 8  # rows per breakdown before the rest is summed as "other"
+BAR_PX = 160
+
+
+@dataclass
+class Draft:
+    """A message ready to send, with what the sent-mail ledger needs to know about it."""
+
+    kind: str  # chargeback | summary | anomaly
+    period: str
+    team: str  # "*" for the organisation summary
+    message: EmailMessage
+    topics: tuple[str, ...] = ()
+
+    @property
+    def recipients(self) -> list[str]:
+        """The To addresses."""
+        return [a.strip() for a in str(self.message["To"] or "").split(",") if a.strip()]
+
+    @property
+    def subject(self) -> str:
+        """The Subject header."""
+        return str(self.message["Subject"])
+
+
+@cache
+def environment() -> Environment:
+    """Email templates: ``*.html.j2`` autoescaped, ``*.txt.j2`` plain."""
+    env = Environment(loader=FileSystemLoader(str(data_dir("templates"))),
+                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["money"] = money
+    env.filters["pct"] = pct
+    return env
+
+
+def _render(name: str, **ctx: Any) -> str:
+    return environment().get_template(name).render(**ctx)
+
+
+def bars(lines: list[Line], *, top: int = TOP_ROWS) -> list[dict[str, Any]]:
+    """Breakdown rows with a bar width in pixels; rows past ``top`` summed into one ``other``."""
+    head = sorted(lines, key=lambda x: x.billed, reverse=True)
+    rows = [(x.name, x.billed, x.estimated, x.tokens) for x in head[:top]]
+    rest = head[top:]
+    if rest:
+        rows.append((f"other ({len(rest)})", sum((x.billed for x in rest), Decimal(0)),
+                     sum((x.estimated for x in rest), Decimal(0)),
+                     sum((x.tokens or 0 for x in rest), 0)))
+    peak = max((r[1] for r in rows), default=Decimal(0)) or Decimal(1)
+    return [{"name": n, "billed": b, "estimated": e, "tokens": t,
+             "px": max(1, int(BAR_PX * max(b, Decimal(0)) / peak)) if b > 0 else 0}
+            for n, b, e, t in rows]
+
+
+def _subject(cfg: EmailConfig, *parts: str) -> str:
+    text = " ".join(p for p in parts if p)
+    return f"{cfg.subject_prefix} {text}".strip()
+
+
+def _envelope(cfg: EmailConfig, to: list[str], subject: str, tag: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = cfg.from_address
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    domain = cfg.from_address.rpartition("@")[2] or "localhost"
+    msg["Message-ID"] = make_msgid(idstring=tag, domain=domain)
+    if cfg.reply_to:
+        msg["Reply-To"] = cfg.reply_to
+    msg["Auto-Submitted"] = "auto-generated"
+    return msg
+
+
+def _body(msg: EmailMessage, text: str, html: str, images: dict[str, bytes]) -> EmailMessage:
+    """text/plain + (text/html with inline PNGs) as multipart/alternative."""
+    msg.set_content(text)
+    msg.add_alternative(css_inline.inline(html), subtype="html")
+    html_part = msg.get_payload()[1]
+    for cid, data in images.items():
+        html_part.add_related(data, "image", "png", cid=f"<{cid}>", filename=f"{cid.split('@')[0]}.png")
+    return msg
+
+
+def _cid(name: str, msg_domain: str) -> str:
+    return f"{name}@{msg_domain}"
+
+
+def _chart(series: list[tuple[date, Decimal, Decimal]], name: str, domain: str
+           ) -> tuple[dict[str, Any] | None, dict[str, bytes]]:
+    if not series:
+        return None, {}
+    data, top = daily_png(series)
+    cid = _cid(name, domain)
+    return ({"cid": cid, "top": top, "first": series[0][0], "last": series[-1][0],
+             "width": 600, "height": 160}, {cid: data})
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:40] or "team"
+
+
+def chargeback_email(report: Report, team: TeamSection, to: list[str], cfg: EmailConfig) -> Draft:
+    """One team's month: its allocation, estimate, drift, breakdowns and daily chart, nothing else."""
+    month = report.window.label()
+    provisional = bool(report.provisional_days)
+    subject = _subject(cfg, f"LLM chargeback {month} · {team.team}:",
+                       f"{report.currency} {money(team.billed)}, drift {pct(team.drift_pct)}",
+                       "(provisional)" if provisional else "")
+    msg = _envelope(cfg, to, subject, f"chargeback.{month}.{_safe(team.team)}")
+    domain = cfg.from_address.rpartition("@")[2] or "localhost"
+    chart, images = _chart(team.daily, f"daily-{_safe(team.team)}", domain)
+    ctx = {"r": report, "t": team, "month": month, "chart": chart, "provisional": provisional,
+           "breakdowns": [("project", bars(team.by_project)), ("feature", bars(team.by_feature)),
+                          ("model", bars(team.by_model))],
+           "providers": bars(team.by_provider), "reply_to": cfg.reply_to}
+    _body(msg, _render("email_chargeback.txt.j2", **ctx), _render("email_chargeback.html.j2", **ctx), images)
+    return Draft("chargeback", month, team.team, msg)
+
+
+def summary_email(report: Report, to: list[str], cfg: EmailConfig) -> Draft:
+    """The organisation's month for finance: billed by provider, teams, drift explained, gate."""
+    month = report.window.label()
+    provisional = bool(report.provisional_days)
+    subject = _subject(cfg, f"LLM spend {month} · organisation:",
+                       f"{report.currency} {money(report.billed_total)}, drift {pct(report.drift_pct)}",
+                       "(provisional)" if provisional else "")
+    msg = _envelope(cfg, to, subject, f"summary.{month}")
+    domain = cfg.from_address.rpartition("@")[2] or "localhost"
+    chart, images = _chart(report.daily, "daily-org", domain)
+    team_lines = [Line(t.team, t.billed, t.estimated) for t in report.teams]
+    ctx = {"r": report, "month": month, "chart": chart, "provisional": provisional,
+           "teams": bars(team_lines, top=len(team_lines)), "providers": bars(report.providers),
+           "reply_to": cfg.reply_to}
+    _body(msg, _render("email_summary.txt.j2", **ctx), _render("email_summary.html.j2", **ctx), images)
+    return Draft("summary", month, "*", msg)
+
+
+def anomaly_email(team: str, flags: list[Any], budgets: list[Any], as_of: date, to: list[str],
+                  cfg: EmailConfig, *, currency: str = "USD", label: str = "") -> Draft:
+    """A team's nightly notice: week-over-week flags (with where to look) and budget warnings."""
+    kinds = sorted({f"anomaly:{f.kind}" for f in flags} | {"budget" for _ in budgets[:1]})
+    what = ", ".join(k.split(":")[-1] for k in kinds)
+    subject = _subject(cfg, f"LLM spend alert · {team}: {what} ({as_of})")
+    msg = _envelope(cfg, to, subject, f"anomaly.{as_of}.{_safe(team)}")
+    ctx = {"team": team, "flags": flags, "budgets": budgets, "as_of": as_of, "currency": currency,
+           "label": label, "reply_to": cfg.reply_to}
+    _body(msg, _render("email_anomaly.txt.j2", **ctx), _render("email_anomaly.html.j2", **ctx), {})
+    return Draft("anomaly", as_of.isoformat(), team, msg, tuple(kinds))
+
+
+def html_part(msg: EmailMessage) -> str:
+    """The HTML body of a composed message."""
+    part = msg.get_body(preferencelist=("html",))
+    return part.get_content() if part is not None else ""
+
+
+def text_part(msg: EmailMessage) -> str:
+    """The plain-text body of a composed message."""
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
+
+
+def preview_html(msg: EmailMessage) -> str:
+    """The HTML body with each ``cid:`` image replaced by a ``data:`` URI, as a mail client shows it."""
+    import base64
+
+    html = html_part(msg)
+    for part in msg.walk():
+        cid = part.get("Content-ID")
+        if cid and part.get_content_maintype() == "image":
+            data = base64.b64encode(part.get_payload(decode=True)).decode("ascii")
+            html = html.replace(f"cid:{cid.strip('<>')}", f"data:{part.get_content_type()};base64,{data}")
+    return html

@@ -1,0 +1,215 @@
+"""``finops nightly``: the cron job, end to end, under the warehouse lock.
+
+In order: pull every source for the trailing provisional window; reconcile the current month
+(and the previous one while its days are still in the window); detect anomalies and budget
+burn; write the reports (HTML, JSON, CSV) and a ``nightly.json`` into ``<out_dir>/<date>/``;
+notify the owning leads of new flags; and from the configured day of the month on, send the
+previous month's chargeback emails (once: the sent-mail ledger remembers).
+
+Each source's window is replaced in one transaction, so a failing or killed run leaves every
+window either as it was or fully reloaded; the run records itself in the ledger (``runs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from finops import api
+from finops.config import Config
+from finops.lock import warehouse_lock
+from finops.mail.compose import Draft, anomaly_email
+from finops.mail.deliver import MailOutcome, chargeback_drafts, deliver
+from finops.mail.record import topics_between
+from finops.report.write import write_report
+from finops.sources.base import ProgressFn
+from finops.windows import Window, month_window
+
+# A flag already mailed to a team within this many days is not mailed again.
+QUIET_DAYS = 7
+
+
+@dataclass
+class NightlyResult:
+    """What the night did; the CLI turns ``failed_sources`` or ``mail.failed`` into exit 3."""
+
+    day: date
+    window: Window
+    pulled: api.PullResult
+    months: list[str]
+    out_dir: Path
+    reports: list[Path]
+    flags: int = 0
+    budget_flags: int = 0
+    chargeback_month: str | None = None
+    mail: MailOutcome = field(default_factory=MailOutcome)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed_sources(self) -> list[str]:
+        """Names of the sources that did not load (their previous windows are untouched)."""
+        return [s.name for s in self.pulled.failed]
+
+
+def months_to_reconcile(day: date, window: Window) -> list[Window]:
+    """The month of yesterday, and the month before while the pull window still reaches into it."""
+    current = month_window((day - timedelta(days=1)).strftime("%Y-%m"))
+    months = [current]
+    if window.window_start < current.window_start:
+        months.insert(0, month_window((current.window_start - timedelta(days=1)).strftime("%Y-%m")))
+    return months
+
+
+def run_nightly(config: Config, *, day: date | None = None, dry_run: bool = False,
+                progress: ProgressFn | None = None) -> NightlyResult:
+    """Run the night for ``day`` (default: today, UTC, or the config's pinned date).
+
+    Raises :class:`~finops.lock.LockedError` if another run holds the warehouse.
+    """
+    day = day or api.today_for(config)
+    config = replace(config, today=day)
+    window = Window(day - timedelta(days=config.provisional_days), day)
+    out_dir = config.nightly.out_dir / day.isoformat()
+    sources = sorted([s.name for s in config.span_sources] + [b.name for b in config.billing_sources])
+    with warehouse_lock(config.warehouse, "nightly"):
+        con = api.open_warehouse(config)
+        try:
+            # We hold the lock: a nightly row still 'running' is a run that was killed.
+            con.execute("UPDATE runs SET status = 'killed' WHERE command = 'nightly' AND status = 'running'")
+            with api.ledger(con, "nightly", window, sources) as run:
+                result = _night(con, config, day, window, out_dir, dry_run, run["run_id"], progress)
+                run["rows"] = sum(s.rows for s in result.pulled.sources)
+                run["errors"] = ([f"{s.name}: {s.error}" for s in result.pulled.failed]
+                                 + [f"mail {f}" for f in result.mail.failed])
+        finally:
+            con.close()
+    return result
+
+
+def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Window, out_dir: Path,
+           dry_run: bool, run_id: str, progress: ProgressFn | None) -> NightlyResult:
+    _test_pause_hook()
+    pulled = api.pull(config, window, progress=progress)
+    months = months_to_reconcile(day, window)
+    result = NightlyResult(day, window, pulled, [m.label() for m in months], out_dir, [])
+    reports = {}
+    for m in months:
+        rep = api.report(config, m)
+        reports[m.label()] = rep
+        result.reports += write_report(rep, out_dir, fmt="table")
+
+    outbox = out_dir / "outbox" if dry_run else None
+    summary: dict[str, Any] = {"flags": [], "budgets": []}
+    anomalies = _detect(config, day - timedelta(days=1), result)
+    if anomalies is not None:
+        result.flags, result.budget_flags = len(anomalies.flags), len(anomalies.budget_flags)
+        summary["flags"] = [{"team": f.team, "kind": f.kind, "message": f.message} for f in anomalies.flags]
+        summary["budgets"] = [{"team": b.team, "message": b.message} for b in anomalies.budget_flags]
+        if config.nightly.notify_anomalies:
+            drafts = _anomaly_drafts(con, config, anomalies, day, result.notes)
+            result.mail.extend(deliver(con, config, drafts, dry_run=dry_run, out_dir=outbox, run_id=run_id))
+
+    cb_day = config.nightly.chargeback_day
+    if cb_day is not None and day.day >= cb_day:
+        prev = month_window((day.replace(day=1) - timedelta(days=1)).strftime("%Y-%m"))
+        if pulled.failed:
+            result.notes.append(f"chargeback emails for {prev.label()} held back: "
+                                f"{', '.join(result.failed_sources)} failed; the next good run sends them")
+        else:
+            rep = reports.get(prev.label()) or api.report(config, prev)
+            drafts, notes = chargeback_drafts(rep, config)
+            result.chargeback_month = prev.label()
+            result.notes += notes
+            result.mail.extend(deliver(con, config, drafts, dry_run=dry_run, out_dir=outbox, run_id=run_id))
+
+    summary.update({
+        "date": day.isoformat(), "window_start": window.window_start.isoformat(),
+        "window_end": window.window_end.isoformat(), "months": result.months,
+        "sources": [{"name": s.name, "kind": s.kind, "rows": s.rows, "error": s.error}
+                    for s in pulled.sources],
+        "reports": [p.name for p in result.reports], "chargeback_month": result.chargeback_month,
+        "mail": {"sent": [{"kind": m.kind, "team": m.team, "to": list(m.recipients)}
+                          for m in result.mail.sent],
+                 "skipped": result.mail.skipped, "failed": [str(f) for f in result.mail.failed],
+                 "written": [p.name for p in result.mail.written]},
+        "notes": result.notes,
+    })
+    (out_dir / "nightly.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def _detect(config: Config, as_of: date, result: NightlyResult) -> Any:
+    """Anomalies and budgets as of ``as_of`` (None if the anomalies module is not installed)."""
+    try:
+        from finops.anomalies import detect
+    except ImportError:
+        result.notes.append("anomaly detection unavailable: finops.anomalies is not installed")
+        return None
+    return detect(config, as_of=as_of)
+
+
+def _anomaly_drafts(con: duckdb.DuckDBPyConnection, config: Config, anomalies: Any, day: date,
+                    notes: list[str]) -> list[Draft]:
+    """One notice per team with flags not already mailed in the last :data:`QUIET_DAYS` days."""
+    teams = sorted({f.team for f in anomalies.flags} | {b.team for b in anomalies.budget_flags})
+    drafts = []
+    for team in teams:
+        flags = [f for f in anomalies.flags if f.team == team]
+        budgets = [b for b in anomalies.budget_flags if b.team == team]
+        leads = config.teams[team].leads if team in config.teams else ()
+        if not leads:
+            notes.append(f"team {team}: flagged but no leads configured, not notified")
+            continue
+        # Earlier days only: a re-run of the same night builds the same notice, which the
+        # sent-mail ledger then skips by (kind, period, team).
+        as_of = day - timedelta(days=1)
+        seen = topics_between(con, team, as_of - timedelta(days=QUIET_DAYS - 1), as_of)
+        flags = [f for f in flags if f"anomaly:{f.kind}" not in seen]
+        budgets = [] if "budget" in seen else budgets
+        if not flags and not budgets:
+            continue
+        drafts.append(anomaly_email(team, flags, budgets, day - timedelta(days=1), list(leads),
+                                    config.email, currency=config.currency, label=anomalies.label))
+    return drafts
+
+
+# ----------------------------------------------------------------------------- test hook
+
+class _PauseBeforeCommit:
+    """Wraps a connection; on COMMIT it writes ``marker`` and sleeps (the test then kills us)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, marker: Path) -> None:
+        self._con, self._marker = con, marker
+
+    def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        if query.strip().upper() == "COMMIT":
+            self._marker.write_text(str(os.getpid()), encoding="utf-8")
+            time.sleep(3600)
+        return self._con.execute(query, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def _test_pause_hook() -> None:
+    """``FINOPS_TEST_PAUSE_LOAD=<marker file>``: pause the first window load just before its COMMIT.
+
+    Used only by the kill test (tests/test_nightly.py), which SIGKILLs the run while a load's
+    delete and insert are done but not committed.
+    """
+    marker = os.environ.get("FINOPS_TEST_PAUSE_LOAD")
+    if not marker:
+        return
+    real = api.replace_window
+
+    def paused(con: duckdb.DuckDBPyConnection, *args: Any, **kwargs: Any) -> int:
+        return real(_PauseBeforeCommit(con, Path(marker)), *args, **kwargs)  # type: ignore[arg-type]
+
+    api.replace_window = paused  # type: ignore[assignment]
