@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from finops.anomalies import AnomalyReport, detect_on, for_month_report, windows_for
 from finops.config import Config
 from finops.errors import ConfigError, DataError, FinopsError, redact
 from finops.pricing import load_overrides, load_prices, refresh_prices
@@ -185,9 +186,28 @@ def report(config: Config, window: Window) -> Report:
     try:
         with ledger(con, "report", window):
             reconcile(con, config, window, today_for(config))
-        return build_report(con, window, currency=config.currency,
-                            max_drift_pct=config.max_drift_pct,
-                            generated_at=datetime.now(UTC).replace(microsecond=0))
+        rep = build_report(con, window, currency=config.currency,
+                           max_drift_pct=config.max_drift_pct,
+                           generated_at=datetime.now(UTC).replace(microsecond=0))
+        rep.anomalies = for_month_report(con, config, window)
+        return rep
+    finally:
+        con.close()
+
+
+def anomalies(config: Config, *, as_of: date | None = None, week: str | None = None) -> AnomalyReport:
+    """Week-over-week anomalies per team and budget status (``finops anomalies``).
+
+    ``as_of`` (default yesterday UTC): the 7 days ending on it vs the 7 before; ``week``
+    (``YYYY-Www``): that ISO week vs the one before. Rules: :mod:`finops.anomalies`.
+    """
+    current, prior, mode = windows_for(config, as_of=as_of, week=week)
+    con = open_warehouse(config)
+    try:
+        with ledger(con, "anomalies", current) as run:
+            result = detect_on(con, config, current, prior, mode=mode)
+            run["rows"] = len(result.flags)
+        return result
     finally:
         con.close()
 
@@ -272,7 +292,7 @@ def pricing_check(config: Config) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "GateResult", "PullResult", "SourceResult", "drift_pct", "gate", "ledger", "open_warehouse",
+    "GateResult", "PullResult", "SourceResult", "anomalies", "drift_pct", "gate", "ledger", "open_warehouse",
     "pricing_check", "pricing_table", "pull", "reconcile_window", "report", "today_for",
 ]
 
