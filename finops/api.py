@@ -310,7 +310,8 @@ def check_sources(config: Config) -> tuple[list[dict[str, str]], list[str]]:
                     rows.append({"source": s.name, "kind": s.kind, "check": "-",
                                  "result": "nothing to check (files are read at pull time)"})
                     continue
-                for key, value in check(s):
+                found = check(s, config.attributes) if kinds is SPAN_KINDS else check(s)
+                for key, value in found:
                     rows.append({"source": s.name, "kind": s.kind, "check": key, "result": value})
             except FinopsError as e:
                 failed.append(s.name)
