@@ -633,6 +633,26 @@ def test_decoders_on_the_reference_fixtures() -> None:
     assert full_trace({"trace": {}}, CTX) == ([], False)
 
 
+def test_decoding_accepts_both_integer_forms_and_refuses_nan() -> None:
+    body = {"series": [{"labels": [{"key": "span.team.id", "value": {"intValue": "42"}}],
+                        "samples": [{"timestampMs": 1000, "value": "12"},
+                                    {"timestampMs": "2000"}]}]}
+    r = metrics_range(body, CTX)
+    assert r.series[0].labels == {"span.team.id": 42}
+    assert r.series[0].samples == [(1000, 12.0), (2000, 0.0)]
+    body["series"][0]["samples"][1]["value"] = "NaN"
+    with pytest.raises(SourceError, match=r"series\[0\]\.samples\[1\]\.value: expected a "
+                                          r"finite number, got \"NaN\""):
+        metrics_range(body, CTX)
+
+
+def test_tls_verification_is_on_by_default() -> None:
+    from finops.sources.tempo_client import parse_options
+    assert parse_options(source("https://t"), ATTRS).verify is True
+    assert parse_options(source("https://t", verify_tls="/etc/ca.pem"), ATTRS).verify == \
+        "/etc/ca.pem"
+
+
 @pytest.mark.skipif(not FIXTURES.exists(), reason="shared fixtures not present")
 def test_verbatim_doc_example_is_refused_clearly() -> None:
     text = (FIXTURES / "search_traceql_status_error.docs.verbatim.txt").read_text()
