@@ -144,26 +144,43 @@ def reconcile(ctx: typer.Context, month: MonthOpt) -> None:
 
 # ----------------------------------------------------------------------------- report
 
-FORMATS = ("table", "html", "csv", "json")
+FORMATS = ("table", "html", "csv", "json", "focus")
 
 
 @app.command()
 def report(ctx: typer.Context, month: MonthOpt,
            team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
-           fmt: Annotated[str, typer.Option("--format", "-f", help="table | html | csv | json")] = "table",
-           out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Write files into this directory.")] = None,
+           fmt: Annotated[str, typer.Option("--format", "-f",
+                                            help="table | html | csv | json | focus")] = "table",
+           out_dir: Annotated[Path | None, typer.Option(
+               "--out", "-o", help="Directory for the files (focus: a .csv or .parquet file).")] = None,
+           focus_version: Annotated[str, typer.Option(
+               "--focus-version", help="FOCUS version of --format focus: 1.2 | 1.3")] = "1.2",
            ) -> None:
-    """Chargeback report for a month: terminal table, HTML, CSV or JSON."""
+    """Chargeback report for a month: terminal table, HTML, CSV, JSON or a FOCUS file."""
     from finops import api
     from finops.windows import month_window
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    if fmt == "focus":
+        from finops.report.focus import check_path, check_version
+        check_version(focus_version)
+        if out_dir is not None:
+            check_path(out_dir)
     cfg = ctx.obj.config()
     rep = api.report(cfg, month_window(month))
     if team is not None and rep.team(team) is None:
         known = ", ".join(t.team for t in rep.teams) or "none"
         raise ConfigError(f"--team {team!r}: no spend for that team in {month} (teams: {known})")
+    if fmt == "focus":
+        from finops.report.focus import focus_export, render_focus_csv, write_focus
+        frame = focus_export(cfg, rep, version=focus_version, team=team)
+        if out_dir is None:
+            sys.stdout.write(render_focus_csv(frame))
+        else:
+            err.print(f"wrote {write_focus(frame, out_dir)}")
+        return
     from finops.report.write import render, write_report
     if out_dir is not None or fmt == "html":
         target = out_dir or Path(".")
