@@ -5,7 +5,9 @@ Spend to date of a team in the month of ``as_of`` (days 1..as_of, UTC) is
     spent = billed (allocated invoice money) on settled days
           + estimated (span tokens × contracted price) on provisional days,
 
-settled and provisional as in reconciliation (``[reconcile] provisional_days``). The month-end
+settled and provisional as in reconciliation (``[reconcile] provisional_days``). A settled day
+whose billing was never loaded for a provider also counts at the estimate (and is named), so
+missing billing never reads as zero spend. The month-end
 projection is the month-to-date run rate carried to the end of the month:
 
     projected = spent × days_in_month / days_elapsed        (days_elapsed = as_of.day)
@@ -73,6 +75,7 @@ class BudgetStatus:
     currency: str = "USD"
     settled_through: date | None = None
     provisional_from: date | None = None
+    unbilled_days: int = 0  # settled days with no billing loaded: estimated instead
     message: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -119,12 +122,15 @@ class BudgetStatus:
             parts.append(f"billed (allocated) money through {self.settled_through}")
         if self.provisional_from:
             parts.append(f"estimate from spans for {self.provisional_from}..{self.as_of} (provisional)")
+        if self.unbilled_days:
+            parts.append(f"estimate from spans for {self.unbilled_days} settled day(s) "
+                         "with no billing loaded")
         return "; ".join(parts) or "no spend recorded"
 
 
 def evaluate(team: str, budget: Decimal, billed: Decimal, estimated: Decimal, as_of: date,
              settings: BudgetSettings, *, currency: str = "USD", settled_through: date | None = None,
-             provisional_from: date | None = None) -> BudgetStatus:
+             provisional_from: date | None = None, unbilled_days: int = 0) -> BudgetStatus:
     """Thresholds, early-burn rule and projection for one team (pure: checked by hand in tests)."""
     start = as_of.replace(day=1)
     spent = billed + estimated
@@ -133,7 +139,7 @@ def evaluate(team: str, budget: Decimal, billed: Decimal, estimated: Decimal, as
     early = before_mid_month(as_of) and pct >= settings.early_pct
     s = BudgetStatus(team, Window(start, next_month(start)), as_of, budget, billed, estimated,
                      as_of.day, days_in_month(as_of), reached, early, settings.early_pct, currency,
-                     settled_through, provisional_from)
+                     settled_through, provisional_from, unbilled_days)
     msg = (f"{team}: {_m(spent)} of {_m(budget)} {currency} ({s.pct_used} %) spent {start}..{as_of} "
            f"(day {s.days_elapsed} of {s.days_in_month}); projected month end {_m(s.projected)} "
            f"({s.projected_pct} %) = spent × {s.days_in_month} / {s.days_elapsed}.")
@@ -165,5 +171,6 @@ def budget_status(con: duckdb.DuckDBPyConnection, config: Config, as_of: date) -
                             Decimal(r.get("billed") or 0), Decimal(r.get("estimated") or 0),
                             as_of, config.budgets, currency=config.currency,
                             settled_through=r.get("settled_through"),
-                            provisional_from=r.get("provisional_from")))
+                            provisional_from=r.get("provisional_from"),
+                            unbilled_days=int(r.get("unbilled_days") or 0)))
     return out

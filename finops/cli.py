@@ -222,6 +222,43 @@ def gate(ctx: typer.Context, month: MonthOpt,
         raise typer.Exit(ExitCode.GATE_FAILED)
 
 
+# ----------------------------------------------------------------------------- anomalies
+
+AsOfOpt = Annotated[str | None, typer.Option(
+    "--as-of", help="Last day of the trailing 7-day window, inclusive, YYYY-MM-DD "
+                    "(default: yesterday, UTC).")]
+WeekOpt = Annotated[str | None, typer.Option(
+    "--week", help="An ISO week YYYY-Www (Monday to Sunday) against the week before, instead of --as-of.")]
+
+
+@app.command()
+def anomalies(ctx: typer.Context, as_of: AsOfOpt = None, week: WeekOpt = None,
+              fmt: Annotated[str, typer.Option("--format", "-f", help="table | json | markdown")] = "table",
+              fail_on_anomaly: Annotated[bool, typer.Option(
+                  "--fail-on-anomaly", help="Exit 1 when a team or a budget is flagged.")] = False,
+              ) -> None:
+    """Week-over-week jumps per team (output tokens, estimated cost) with where to look; budgets.
+
+    Compares the 7 days ending on --as-of (inclusive) with the 7 days before, or an ISO week
+    with the week before. Cost is estimated from span usage at contracted prices.
+    """
+    from finops import api
+    from finops.render import anomaly_output, anomaly_tables
+    from finops.windows import parse_day
+
+    if fmt not in ("table", "json", "markdown"):
+        raise typer.BadParameter(f"{fmt!r} is not one of table, json, markdown", param_hint="--format")
+    day = parse_day(as_of, "--as-of") if as_of else None
+    result = api.anomalies(ctx.obj.config(), as_of=day, week=week)
+    if fmt == "table":
+        for t in anomaly_tables(result):
+            out.print(t)
+    else:
+        sys.stdout.write(anomaly_output(result, fmt))
+    if fail_on_anomaly and result.flagged:
+        raise typer.Exit(ExitCode.GATE_FAILED)
+
+
 # ----------------------------------------------------------------------------- pricing
 
 @pricing_app.command("show")

@@ -169,3 +169,86 @@ def gate_output(result: Any, fmt: str) -> str:
     if prov:
         lines.append(f"  {prov}")
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- anomalies
+
+def _ratio(v: Decimal | None) -> str:
+    return "—" if v is None else f"×{v}"
+
+
+def anomaly_tables(rep: Any) -> list[Table]:
+    """``finops anomalies``: every team's two windows, where to look per flag, budgets."""
+    cur, prior = rep.current, rep.prior
+    last = date.fromordinal(cur.window_end.toordinal() - 1)
+    plast = date.fromordinal(prior.window_end.toordinal() - 1)
+    t = Table(title=f"anomalies {rep.label}: {prior.window_start}..{plast} → "
+                    f"{cur.window_start}..{last} (UTC)", title_justify="left")
+    for c in ("team", "flag", "output tokens before", "after", "cost before", "after ", "ratio", "threshold"):
+        t.add_column(c, justify="left" if c in ("team", "flag") else "right")
+    for w in rep.teams:
+        flag = {"up": "[red]up[/red]", "new": "[red]new[/red]", "drop": "[yellow]drop[/yellow]"}.get(
+            w.kind or "", "below floor" if w.below_floor else "")
+        t.add_row(w.team, flag, f"{w.prior_output_tokens:,}", f"{w.current_output_tokens:,}",
+                  _m(w.prior_cost), _m(w.current_cost), _ratio(w.ratio), str(w.threshold))
+    t.caption = (f"cost: estimated from span usage (tokens × contracted price), {rep.currency} · floor "
+                 f"{rep.min_output_tokens:,} output tokens or {_m(rep.min_cost_usd)} a week"
+                 + "".join(f" · {n}" for n in rep.notes))
+    tables = [t]
+    for f in rep.flags:
+        w = Table(title=f.message, title_justify="left")
+        for c in ("feature", "model", "project", "requests before", "after", "output tokens before",
+                  "after ", "cost before", "after  ", "driver"):
+            w.add_column(c, justify="left" if c in ("feature", "model", "project", "driver") else "right")
+        for c in f.contributors:
+            w.add_row(c.feature, c.model, c.project, f"{c.prior_requests:,}", f"{c.current_requests:,}",
+                      f"{c.prior_output_tokens:,}", f"{c.current_output_tokens:,}", _m(c.prior_cost),
+                      _m(c.current_cost), c.driver)
+        tables.append(w)
+    if rep.budgets:
+        b = Table(title=f"budgets as of {rep.budgets[0].as_of}", title_justify="left")
+        for c in ("team", "budget", "spent", "used", "projected", "projected %", "reached", "status"):
+            b.add_column(c, justify="left" if c in ("team", "reached", "status") else "right")
+        for s in rep.budgets:
+            status = ("[red]" + (f"{s.early_pct:g} % before mid-month" if s.early else "projected over")
+                      + "[/red]") if s.flagged else "on track"
+            b.add_row(s.team, _m(s.budget), _m(s.spent), f"{s.pct_used} %", _m(s.projected),
+                      f"{s.projected_pct} %", ", ".join(f"{x:g} %" for x in s.thresholds_reached) or "—",
+                      status)
+        b.caption = ("spent = billed (allocated) on settled days + span estimate on provisional days; "
+                     "projected = spent × days in month / days elapsed")
+        tables.append(b)
+    return tables
+
+
+def anomaly_output(rep: Any, fmt: str) -> str:
+    """``finops anomalies --format json | markdown``."""
+    from finops.anomalies import report_dict
+
+    if fmt == "json":
+        return json.dumps(report_dict(rep), indent=2) + "\n"
+    cur, prior = rep.current, rep.prior
+    lines = [f"## finops anomalies {rep.label}", "",
+             f"Current {cur.window_start}..{cur.window_end} vs prior "
+             f"{prior.window_start}..{prior.window_end} "
+             "(UTC, end exclusive); cost estimated from span usage.", ""]
+    if rep.flags:
+        lines += ["| team | flag | output tokens | cost | ratio | threshold |",
+                  "| --- | --- | ---: | ---: | ---: | ---: |"]
+        for f in rep.flags:
+            lines.append(f"| {f.team} | {f.kind} | {f.prior_output_tokens:,} → {f.current_output_tokens:,} | "
+                         f"{_m(f.prior_cost)} → {_m(f.current_cost)} | {_ratio(f.ratio)} | {f.threshold} |")
+        lines.append("")
+        lines += [f"- {f.message}" for f in rep.flags]
+    else:
+        lines.append("No team flagged.")
+    if rep.budgets:
+        lines += ["", "| team | budget | spent | used | projected | status |",
+                  "| --- | ---: | ---: | ---: | ---: | --- |"]
+        for s in rep.budgets:
+            status = ("**" + (f"{s.early_pct:g} % before mid-month" if s.early else "projected over") + "**"
+                      ) if s.flagged else "on track"
+            lines.append(f"| {s.team} | {_m(s.budget)} | {_m(s.spent)} | {s.pct_used} % | "
+                         f"{_m(s.projected)} ({s.projected_pct} %) | {status} |")
+    lines += [f"\n_{n}_" for n in rep.notes]
+    return "\n".join(lines) + "\n"

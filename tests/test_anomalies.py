@@ -22,6 +22,7 @@ from finops.anomalies import (
 from finops.config import parse_config
 from finops.errors import ConfigError
 from finops.warehouse import connect, replace_window
+from finops.windows import month_window
 
 AS_OF = date(2026, 11, 15)  # a Sunday: current = Nov 9..15 = 2026-W46, prior = Nov 2..8
 CURRENT, PRIOR = trailing_windows(AS_OF)
@@ -248,3 +249,94 @@ def test_config_validation(config):
     assert (c.anomalies.ratio, c.anomalies.min_output_tokens, c.anomalies.min_cost_usd) == (
         Decimal("3"), 10, Decimal("1.5"))
     assert replace(c.anomalies) == c.anomalies
+
+
+# ----------------------------------------------------------------------------- CLI and report
+
+def write_cli_config(tmp_path, prices_dir, extra=""):
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text(f'[warehouse]\npath = "w.duckdb"\n[pricing]\ndir = "{prices_dir}"\n'
+                   f'[reconcile]\ntoday = 2026-11-16\n{extra}')
+    return cfg
+
+
+def test_cli_exit_codes_and_formats(cli, tmp_path, prices_dir):
+    cfg = write_cli_config(tmp_path, prices_dir, "[teams.search]\nbudget_usd = 1000\n")
+    con = connect(tmp_path / "w.duckdb")
+    replace_window(con, "usage", "spans", LOAD_START, LOAD_END,
+                   usage(steady("calm", per_day=500_000)
+                         + day_rows("calm", date(2026, 10, 26), out_per_day=500_000)
+                         + day_rows("search", date(2026, 10, 26), out_per_day=500_000)
+                         + day_rows("search", PRIOR.window_start, out_per_day=500_000)
+                         + day_rows("search", CURRENT.window_start, out_per_day=1_500_000, requests=300)))
+    con.close()
+    c = str(cfg)
+    # nothing flagged in the week before: 0 even with --fail-on-anomaly
+    r = cli("-c", c, "anomalies", "--as-of", "2026-11-08", "--fail-on-anomaly")
+    assert r.code == 0, r.err
+    r = cli("-c", c, "anomalies", "--fail-on-anomaly")  # default: yesterday = 2026-11-15
+    assert r.code == 1, r.err
+    assert "search up" in r.out and "where" not in r.err
+    assert cli("-c", c, "anomalies").code == 0  # a finding without --fail-on-anomaly is not a failure
+    r = cli("-c", c, "anomalies", "--week", "2026-W46", "--format", "json")
+    assert r.code == 0
+    doc = json.loads(r.out)
+    assert doc["anomalies"]["label"] == "2026-W46" and doc["flagged"] is True
+    flags = doc["anomalies"]["flags"]
+    assert [(f["team"], f["kind"], f["ratio"]) for f in flags] == [("search", "up", "3.00")]
+    assert doc["budgets"][0]["team"] == "search"
+    r = cli("-c", c, "anomalies", "--format", "markdown")
+    assert r.code == 0 and "| search | up |" in r.out
+    for bad in (("--week", "2026-46"), ("--week", "2026-W99"), ("--as-of", "yesterday"),
+                ("--week", "2026-W46", "--as-of", "2026-11-15"), ("--format", "csv")):
+        r = cli("-c", c, "anomalies", *bad)
+        assert r.code == 2, (bad, r.err)
+    r = cli("-c", c, "anomalies", "--week", "2026-46")
+    assert "--week '2026-46': expected an ISO week YYYY-Www" in r.err
+
+
+def test_command_is_documented(cli):
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    r = cli("anomalies", "--help")
+    assert r.code == 0 and "--fail-on-anomaly" in r.out
+    for text in ("finops anomalies", "[anomalies]", "anomaly_ratio", "[budgets]", "min_output_tokens",
+                 '"anomalies"', '"budgets"'):
+        assert text in readme, text
+
+
+def test_report_carries_anomalies_and_budgets(tmp_path, prices_dir):
+    from finops import api
+    from finops.report.html import render_html
+    from finops.report.jsonout import report_dict as report_json
+
+    cfg = parse_config({"warehouse": {"path": str(tmp_path / "w.duckdb")},
+                        "pricing": {"dir": str(prices_dir)},
+                        "reconcile": {"today": date(2026, 11, 16)},
+                        "teams": {"search": {"budget_usd": 60}, "calm": {"budget_usd": 1000}}})
+    con = connect(cfg.warehouse)
+    replace_window(con, "usage", "spans", LOAD_START, LOAD_END,
+                   usage(steady("calm", per_day=500_000)
+                         + day_rows("search", PRIOR.window_start, out_per_day=500_000)
+                         + day_rows("search", CURRENT.window_start, out_per_day=1_500_000, requests=300,
+                                    feature="<agent>")))
+    con.close()
+    rep = api.report(cfg, month_window("2026-11"))
+    # the running month: as of yesterday (Nov 15), the last complete ISO week is 2026-W46
+    assert rep.anomalies.label == "2026-W46"
+    assert [f.team for f in rep.anomalies.flags] == ["search"]
+    doc = report_json(rep)
+    assert doc["anomalies"]["flags"][0]["contributors"][0]["feature"] == "<agent>"
+    by = {b["team"]: b for b in doc["budgets"]}
+    # search: 3.5M + 10.5M output tokens at $10/M = $140 (no billing: all estimated) of $60
+    assert (by["search"]["spent"], by["search"]["flagged"], by["calm"]["flagged"]) == ("140.00", True, False)
+    assert [b["team"] for b in report_json(rep, "calm")["budgets"]] == ["calm"]
+    assert report_json(rep, "calm")["anomalies"]["flags"] == []
+    html = render_html(rep)
+    assert "Anomalies (week over week)" in html and "Budgets as of 2026-11-15" in html
+    assert "&lt;agent&gt;" in html and "<agent>" not in html  # team data is escaped
+    team_page = render_html(rep, "search")
+    assert "Anomaly: where to look" in team_page and "Budget</h3>" in team_page
+    assert "Anomaly: where to look" not in render_html(rep, "calm")
+    # a future month has no anomaly section
+    assert api.report(cfg, month_window("2027-01")).anomalies is None

@@ -75,6 +75,10 @@ def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
                          for r in report.restatements],
         "notes": report.notes,
     }
+    if report.anomalies is not None:  # README "Anomalies and budgets"
+        from finops.anomalies import anomalies_dict, budgets_list
+        doc["anomalies"] = anomalies_dict(report.anomalies, team)
+        doc["budgets"] = budgets_list(report.anomalies, team)
     return doc
 
 

@@ -87,6 +87,9 @@ class Report:
     daily: list[tuple[date, Decimal, Decimal]]
     restatements: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # finops.anomalies.AnomalyReport: week-over-week flags and budget status as of the month's
+    # end (or yesterday for the running month); None for a month still in the future.
+    anomalies: Any = None
 
     @property
     def billed_total(self) -> Decimal:
