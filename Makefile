@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint bench clean
+.PHONY: help demo test lint bench clean focus-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,44 @@ lint: $(STAMP)  ## ruff on the package, tests and bench
 
 bench: $(STAMP)  ## ingest benchmark: 1M spans vs json-loop and orjson baselines (SPANS=N)
 	$(BIN)/python bench/ingest.py --spans $${SPANS:-1000000}
+
+# focus-check: the FinOps Foundation's focus-validator needs Python >= 3.12, so it gets its own venv.
+# It runs offline (--block-download: only FOCUS 1.2 ships in its wheel) from its site-packages
+# (it opens rules/currency_codes.csv by a relative path) and always exits 0, so its summary is
+# parsed here. Criteria: what LLM API billing has. PUBLIC_PRICE_LIST_SUPPORTED is left out: the
+# validator applies a rule when ANY of its criteria is given (spec: all), which drags in the
+# virtual-currency PricingCurrency* rules (see README). InvoiceId-C-004-C / -C-005-C contradict
+# each other (one always fails): reported, not counted. ConsumedQuantity-C-006-C ("not null") fails
+# only inside its parent C-005-C, whose condition names CommitmentDiscountStatus, a column an LLM
+# file does not have; it is re-run alone and must pass there, then that chain is reported, not counted.
+FOCUS_PY ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
+FOCUS_VENV ?= $(VENV)/focus-validator
+FOCUS_DIR ?= demo-out/focus-check
+FOCUS_CRITERIA ?= ACCOUNT_NAMING_SUPPORTED,MULTIPLE_SUB_ACCOUNT_TYPES_SUPPORTED,NEGOTIATED_PRICING_SUPPORTED,UNIT_PRICING_SUPPORTED,USAGE_MEASUREMENT_SUPPORTED,SUB_ACCOUNT_SUPPORTED,TAGGING_SUPPORTED
+FOCUS_KNOWN := InvoiceId-C-004-C InvoiceId-C-005-C
+FOCUS_CQ_CHAIN := ConsumedQuantity-C-000-C ConsumedQuantity-C-003-C ConsumedQuantity-C-004-C ConsumedQuantity-C-005-C ConsumedQuantity-C-006-C
+FOCUS_CSV = $(abspath $(FOCUS_DIR))/focus-2026-10.csv
+FOCUS_LOG = $(abspath $(FOCUS_DIR))/focus-validator.txt
+
+focus-check: $(STAMP)  ## export the demo month as FOCUS 1.2 and check it with focus-validator (Python 3.12)
+	@test -n "$(FOCUS_PY)" || { echo "focus-check: focus-validator needs Python 3.12: install it (pyenv install 3.12) or put python3.12 on PATH, or set FOCUS_PY=" >&2; exit 2; }
+	$(BIN)/finops demo --out $(FOCUS_DIR) > /dev/null
+	$(BIN)/finops -c $(FOCUS_DIR)/finops.toml report --month 2026-10 --format focus --focus-version 1.2 --out $(FOCUS_CSV)
+	@test -x $(FOCUS_VENV)/bin/focus-validator || { $(FOCUS_PY) -m venv $(FOCUS_VENV) && \
+	  $(FOCUS_VENV)/bin/pip install -q "focus-validator==2.2.1" "pyarrow<22"; }
+	cd "$$($(FOCUS_VENV)/bin/python -c 'import focus_validator, os; print(os.path.dirname(os.path.dirname(focus_validator.__file__)))')" && \
+	  $(abspath $(FOCUS_VENV))/bin/focus-validator --data-file $(FOCUS_CSV) --validate-version 1.2 \
+	  --block-download --applicability-criteria $(FOCUS_CRITERIA) > $(FOCUS_LOG) 2>&1; \
+	  grep -E '^Total: [0-9]+ \| Pass' $(FOCUS_LOG) || { tail -20 $(FOCUS_LOG); echo "focus-check: no validator summary (full output: $(FOCUS_LOG))" >&2; exit 1; }
+	@cd "$$($(FOCUS_VENV)/bin/python -c 'import focus_validator, os; print(os.path.dirname(os.path.dirname(focus_validator.__file__)))')" && \
+	  $(abspath $(FOCUS_VENV))/bin/focus-validator --data-file $(FOCUS_CSV) --validate-version 1.2 --block-download \
+	  --applicability-criteria USAGE_MEASUREMENT_SUPPORTED --filter-rules ConsumedQuantity-C-006-C > $(FOCUS_LOG).cq 2>&1; \
+	  known="$(FOCUS_KNOWN)"; if grep -qE '^Total: 1 \| Pass: 1 \| Fail: 0' $(FOCUS_LOG).cq; then \
+	  echo "ConsumedQuantity-C-006-C alone: $$(grep -E '^Total' $(FOCUS_LOG).cq)"; known="$$known $(FOCUS_CQ_CHAIN)"; fi; \
+	failed=$$(sed -nE 's/^❌ ([A-Za-z0-9-]+): FAIL.*/\1/p' $(FOCUS_LOG)); bad=""; \
+	for r in $$failed; do case " $$known " in *" $$r "*) echo "known validator fault, not counted: $$r: $$(grep -A1 -E "^- $$r:" $(FOCUS_LOG) | tail -1 | sed 's/^ *//')";; *) bad="$$bad $$r";; esac; done; \
+	if [ -n "$$bad" ]; then echo "focus-check: FAILED rules:$$bad (details: $(FOCUS_LOG))" >&2; exit 1; fi; \
+	echo "focus-check: ok ($(FOCUS_CSV))"
 
 clean:  ## remove the virtual environment and generated output
 	rm -rf $(VENV) demo-out .pytest_cache

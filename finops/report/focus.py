@@ -12,6 +12,9 @@ computed in ``sql/focus/rows.sql``; this module names the columns and formats th
 - ``BillingAccount*`` is the provider organization (the invoice scope), named after the
   configured billing source that loaded it; the OpenAI project / Anthropic workspace is the
   ``SubAccount*``: it groups usage inside one invoice, it is not invoiced on its own.
+- ``ConsumedQuantity``: tokens as a Decimal (FOCUS's type); a non-token line item comes as
+  money only and is one ``Charge``. ``Sku*``: provider/model/tier, the token type's price.
+- ``InvoiceId`` is empty: the provider APIs give no invoice id.
 - With 1.3: ``ServiceProviderName`` / ``HostProviderName`` and ``AllocatedMethodId`` /
   ``AllocatedMethodDetails`` (the row's share of its origin charge, the billed line).
 
