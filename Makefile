@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint bench clean focus-check
+.PHONY: help demo test lint bench clean chromium email-screenshot focus-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,13 @@ focus-check: $(STAMP)  ## export the demo month as FOCUS 1.2 and check it with f
 	for r in $$failed; do case " $$known " in *" $$r "*) echo "known validator fault, not counted: $$r: $$(grep -A1 -E "^- $$r:" $(FOCUS_LOG) | tail -1 | sed 's/^ *//')";; *) bad="$$bad $$r";; esac; done; \
 	if [ -n "$$bad" ]; then echo "focus-check: FAILED rules:$$bad (details: $(FOCUS_LOG))" >&2; exit 1; fi; \
 	echo "focus-check: ok ($(FOCUS_CSV))"
+
+chromium:  ## install Debian chromium + chromium-driver (browser tests skip without them)
+	@command -v chromium >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
+
+email-screenshot: $(STAMP) chromium  ## render a team's chargeback email in headless chromium to docs/email-chargeback.png
+	FINOPS_EMAIL_SCREENSHOT=docs/email-chargeback.png $(BIN)/pytest tests/test_email_render.py
 
 clean:  ## remove the virtual environment and generated output
 	rm -rf $(VENV) demo-out .pytest_cache
