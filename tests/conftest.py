@@ -57,3 +57,14 @@ def cli(capsys: pytest.CaptureFixture[str]):
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def demo_result(tmp_path_factory: pytest.TempPathFactory):
+    """The demo month, generated, loaded and reconciled once per test session.
+
+    Tests must treat it as read-only (copy the folder to change anything): several
+    modules share it.
+    """
+    from finops.demo.run import run_demo
+    return run_demo(tmp_path_factory.getbasetemp() / "demo-month", seed=7)

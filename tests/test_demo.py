@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from finops.demo.run import run_demo
 from finops.errors import ExitCode
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    return run_demo(out, seed=7)
+def demo(demo_result):
+    return demo_result
 
 
 def test_demo_ties_out_to_the_invoices_to_the_cent(demo):

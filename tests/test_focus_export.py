@@ -16,7 +16,7 @@ import pytest
 
 from finops import api
 from finops.config import load_config
-from finops.demo.run import DemoResult, run_demo
+from finops.demo.run import DemoResult
 from finops.report.focus import TAG_PREFIX, X_COLUMNS, columns, focus_export, render_focus_csv
 from finops.windows import month_window
 
@@ -35,9 +35,9 @@ ODD_TEAM = 'R&D "Labs", Zürich — 検索\\'
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    """The demo month, built once for the module."""
-    return run_demo(tmp_path_factory.mktemp("focus") / "demo")
+def demo(demo_result: DemoResult) -> DemoResult:
+    """The demo month, shared by the session (read-only)."""
+    return demo_result
 
 
 def _export(demo: DemoResult, version: str = "1.2") -> pl.DataFrame:

@@ -58,7 +58,7 @@ def run(root: Path, u_rows, b_rows, config=None):
     return con, config
 
 
-SETTINGS = settings(max_examples=40, deadline=None,
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
@@ -103,7 +103,7 @@ def test_loading_the_same_window_twice_changes_nothing(u_rows, b_rows):
         con.close()
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None, derandomize=True)
 @given(st.integers(2, 30), st.lists(st.integers(1, 31), min_size=1, max_size=10, unique=True))
 def test_price_change_mid_month_reprices_only_later_days(change_day, days):
     with tempfile.TemporaryDirectory() as d:
