@@ -250,5 +250,6 @@ def anomaly_output(rep: Any, fmt: str) -> str:
                       ) if s.flagged else "on track"
             lines.append(f"| {s.team} | {_m(s.budget)} | {_m(s.spent)} | {s.pct_used} % | "
                          f"{_m(s.projected)} ({s.projected_pct} %) | {status} |")
+        lines += [""] + [f"- {s.message}" for s in rep.budgets if s.flagged]
     lines += [f"\n_{n}_" for n in rep.notes]
     return "\n".join(lines) + "\n"
