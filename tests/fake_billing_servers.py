@@ -1,6 +1,6 @@
 """Loopback fakes of the OpenAI and Anthropic admin billing endpoints (pytest-httpserver).
 
-They speak the shapes of the fixtures in /work/shared/fixtures/billing: daily buckets built
+They speak the shapes of the fixtures in tests/fixtures/billing (copied from shared/fixtures): daily buckets built
 from the requested window (OpenAI's first bucket starts at the requested start_time,
 aligned or not; days without data come back with empty ``results``), cursor pages of
 ``limit`` buckets, auth checks, both ``group_by[]=`` and repeated ``group_by=`` encodings,
@@ -23,7 +23,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-FIXTURES = Path("/work/shared/fixtures/billing")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "billing"
 DATA = Path(__file__).parent / "data" / "billing"
 
 

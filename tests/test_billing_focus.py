@@ -15,7 +15,7 @@ from finops.config import BillingSource
 from finops.errors import ConfigError, DataError
 
 CSV = Path(__file__).parent / "data" / "billing" / "focus_1.2_llm_tokens.csv"
-SHARED = Path("/work/shared/fixtures/billing")
+SHARED = Path(__file__).resolve().parent / "fixtures" / "billing"
 W0, W1 = date(2025, 8, 1), date(2025, 8, 5)
 RULES = [
     {"ServiceName": "OpenAI API", "provider": "openai",

@@ -30,7 +30,7 @@ from finops.sources import openobserve, otlp_file
 from finops.sources import openobserve_sql as q
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "openobserve"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openobserve"
 ATTRS = AttributeMap.default()
 USER, PASSWORD = "root@example.com", "Complexpass#123"
 DAY1, DAY2, DAY3, DAY4 = (date(2026, 10, d) for d in (1, 2, 3, 4))

@@ -9,7 +9,7 @@ from otel_helpers import write_spans_file
 
 from finops.errors import ExitCode
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "billing"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "billing"
 
 
 def span(day: int, tokens: int, team: str = "search") -> dict:

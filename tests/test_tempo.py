@@ -30,7 +30,7 @@ from finops.sources.tempo_decode import (
 )
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tempo"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tempo"
 NS = 1_000_000_000
 DAY1 = date(2026, 10, 3)
 DAY3 = date(2026, 10, 6)
