@@ -23,7 +23,7 @@ import polars as pl
 
 from finops.anomalies import AnomalyReport, detect_on, for_month_report, windows_for
 from finops.config import Config
-from finops.errors import ConfigError, DataError, FinopsError, redact
+from finops.errors import ConfigError, FinopsError, redact
 from finops.pricing import load_overrides, load_prices, refresh_prices
 from finops.reconcile import reconcile
 from finops.reconcile.run import provisional_from, run_query, run_sql

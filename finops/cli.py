@@ -386,7 +386,7 @@ def nightly(ctx: typer.Context,
 # ----------------------------------------------------------------------------- demo
 
 @app.command()
-def demo(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for data, warehouse and report.")] = Path("demo-out"),
+def demo(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("demo-out"),
          seed: Annotated[int, typer.Option(help="Random seed (same seed, same month).")] = 7,
          month: Annotated[str, typer.Option("--month", "-m", help="Month to generate.")] = "2026-10") -> None:
     """Generate a realistic month, load it, reconcile it and write the HTML report."""

@@ -264,8 +264,9 @@ def _resolve(base: Path | None, value: str | None) -> Path | None:
 
 
 def _expand(patterns: list[str]) -> list[str]:
-    """Expand globs in file lists, sorted; a pattern matching nothing is kept as written
-    so the source can say which file is missing.
+    """Expand globs in file lists, sorted.
+
+    A pattern matching nothing is kept as written, so the source can say which file is missing.
     """
     out: list[str] = []
     for p in patterns:

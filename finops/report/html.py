@@ -19,12 +19,12 @@ BASIS_LABELS = {
 
 
 def money(v: Decimal | None) -> str:
-    """1,234.56"""
+    """Money to the cent with thousands separators: 1,234.56."""
     return f"{cents(v):,}"
 
 
 def pct(v: Decimal | None) -> str:
-    """+1.23 % or —"""
+    """A signed percentage, or a dash when there is none."""
     return "—" if v is None else f"{v:+.2f} %"
 
 
