@@ -54,7 +54,7 @@ def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
         ],
         "teams": [
             {"team": t.team, "billed": _money(t.billed), "estimated": _money(t.estimated),
-             "drift_pct": _pct(t.drift_pct),
+             "drift_pct": _pct(t.drift_pct), "unpriced_tokens": t.unpriced_tokens,
              "by_provider": [{"provider": p.name, "billed": _money(p.billed),
                               "estimated": _money(p.estimated)} for p in t.by_provider],
              "by_project": [_line(x) for x in t.by_project],

@@ -61,6 +61,7 @@ class TeamSection:
     by_feature: list[Line]
     by_model: list[Line]
     daily: list[tuple[date, Decimal, Decimal]]  # day, billed, estimated
+    unpriced_tokens: int = 0  # span tokens with no price: left out of ``estimated``
 
     @property
     def drift_pct(self) -> Decimal | None:
@@ -159,6 +160,7 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
             by_feature=breakdown.get((name, "feature"), []),
             by_model=breakdown.get((name, "model"), []),
             daily=team_daily.get(name, []),
+            unpriced_tokens=int(r["unpriced_tokens"]),
         ))
 
     gaps: dict[str, list[date]] = {}
