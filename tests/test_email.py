@@ -32,13 +32,9 @@ SMTP_USER, SMTP_PASSWORD, PASSWORD_ENV = "finops", "s3cret-smtp-pw", "FINOPS_TES
 # ----------------------------------------------------------------------------- the demo month
 
 @pytest.fixture(scope="session")
-def demo_month(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo month, loaded and reconciled once per session (shared with test_nightly)."""
-    base = tmp_path_factory.getbasetemp() / "demo-month"
-    if not (base / "finops.duckdb").exists():
-        from finops.demo.run import run_demo
-        run_demo(base)
-    return base
+def demo_month(demo_result) -> Path:
+    """The session's demo month folder (read-only: tests copy it with ``copy_demo``)."""
+    return demo_result.config_path.parent
 
 
 def copy_demo(demo: Path, target: Path, extra_toml: str) -> Path:
