@@ -78,3 +78,20 @@ def test_rerunning_the_demo_month_changes_nothing(demo):
     assert not api.pull(cfg, month_window("2026-10")).failed
     api.report(cfg, month_window("2026-10"))
     assert snapshot() == before
+
+
+def test_pricing_check_lists_the_unpriced_fine_tune_and_exits_1(demo, cli):
+    r = cli("-c", str(demo.config_path), "pricing", "check")
+    assert r.code == ExitCode.GATE_FAILED
+    assert "ft:gpt-4o-mini-2024-07-18:acme::mk7q2" in r.out and "input" in r.out
+
+
+def test_pricing_show_prints_the_table_in_force_on_a_date(demo, cli):
+    r = cli("-c", str(demo.config_path), "pricing", "show", "--date", "2025-06-01", "--provider", "openai")
+    assert r.code == 0
+    def o3_standard(out: str) -> list[str]:
+        return [c.strip() for c in next(line for line in out.splitlines()
+                                        if "│ o3-2025-04-16" in line and "standard" in line).split("│")]
+    assert o3_standard(r.out)[-2] == "40"  # output, before the 2025-06-10 price cut
+    r = cli("-c", str(demo.config_path), "pricing", "show", "--date", "2025-06-10", "--provider", "openai")
+    assert o3_standard(r.out)[-2] == "8"

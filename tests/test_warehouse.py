@@ -115,3 +115,17 @@ def test_restated_settled_day_is_recorded_not_silently_overwritten(tmp_path):
     assert con.execute("SELECT count(*) FROM restatements").fetchone()[0] == 1
     assert con.execute("SELECT sum(amount) FROM billing_daily").fetchone()[0] == Decimal("16.4")
     con.close()
+
+
+def test_overlapping_repull_leaves_totals_unchanged(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    days = {d: date(2026, 10, d) for d in range(1, 13)}
+    rows = {d: {"day": day, "amount": f"{d}.25", "billed_tokens": d * 1000} for d, day in days.items()}
+    replace_window(con, "billing", "openai", days[1], days[9],
+                   billing([rows[d] for d in range(1, 9)], source="openai"))
+    replace_window(con, "billing", "openai", days[5], days[12] + (days[2] - days[1]),
+                   billing([rows[d] for d in range(5, 13)], source="openai"))
+    total = con.execute("SELECT sum(amount), count(*) FROM billing_daily").fetchone()
+    from decimal import Decimal
+    assert total == (sum(Decimal(f"{d}.25") for d in range(1, 13)), 12)
+    con.close()
