@@ -22,13 +22,13 @@ import requests
 from finops.billing.lineitems import (
     Reader,
     Rows,
-    SecretHeaders,
+    admin_client,
     api_pages,
     error_message,
     in_window,
     read_pages,
 )
-from finops.config import BillingSource, secret_from_env
+from finops.config import BillingSource
 from finops.errors import ConfigError
 from finops.http import HttpClient
 from finops.schemas import DEFAULT_ACCOUNT, OTHER
@@ -286,19 +286,9 @@ def explain(key_env: str) -> Callable[[requests.Response], str | None]:
 
 def client(source: BillingSource, sleep: Callable[[float], None] | None = None) -> HttpClient:
     """An :class:`HttpClient` for the Admin API; the key only ever goes into its header."""
-    opts = source.options
-    key_env = opts.get("admin_key_env", DEFAULT_KEY_ENV)
-    key = secret_from_env(key_env, f"billing source {source.name}: admin_key_env")
-    assert key is not None
-    kwargs: dict[str, Any] = {}
-    if sleep is not None:
-        kwargs["sleep"] = sleep
-    if "attempts" in opts:
-        kwargs["attempts"] = int(opts["attempts"])
-    return HttpClient(
-        name=source.name, base_url=str(opts.get("base_url", DEFAULT_BASE_URL)),
-        headers=SecretHeaders({"x-api-key": key.reveal(), "anthropic-version": API_VERSION}),
-        timeout=float(opts.get("timeout", 30.0)), should_retry=_retry, **kwargs)
+    return admin_client(source, default_key_env=DEFAULT_KEY_ENV, default_base_url=DEFAULT_BASE_URL,
+                        headers=lambda key: {"x-api-key": key, "anthropic-version": API_VERSION},
+                        should_retry=_retry, sleep=sleep)
 
 
 def _rfc3339(d: date) -> str:

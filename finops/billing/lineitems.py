@@ -28,6 +28,7 @@ from typing import Any
 import polars as pl
 import requests
 
+from finops.config import BillingSource, secret_from_env
 from finops.errors import DataError, redact
 from finops.http import CursorPaginator, HttpClient
 from finops.schemas import (
@@ -363,6 +364,29 @@ class SecretHeaders(dict[str, str]):
         return "{" + ", ".join(f"{k!r}: '***'" for k in self) + "}"
 
     __str__ = __repr__
+
+
+def admin_client(source: BillingSource, *, default_key_env: str, default_base_url: str,
+                 headers: Callable[[str], dict[str, str]],
+                 should_retry: Callable[[requests.Response], bool] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> HttpClient:
+    """An :class:`HttpClient` for a provider's Admin API; the key only goes into ``headers(key)``.
+
+    Reads ``admin_key_env``, ``base_url``, ``timeout`` and ``attempts`` from the source options.
+    """
+    opts = source.options
+    key = secret_from_env(opts.get("admin_key_env", default_key_env),
+                          f"billing source {source.name}: admin_key_env")
+    assert key is not None
+    kwargs: dict[str, Any] = {}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    if "attempts" in opts:
+        kwargs["attempts"] = int(opts["attempts"])
+    return HttpClient(
+        name=source.name, base_url=str(opts.get("base_url", default_base_url)),
+        headers=SecretHeaders(headers(key.reveal())), timeout=float(opts.get("timeout", 30.0)),
+        should_retry=should_retry, **kwargs)
 
 
 def api_pages(client: HttpClient, path: str, params: dict[str, Any], where: str, *,

@@ -23,7 +23,7 @@ from finops.billing.lineitems import (
     LineItem,
     Reader,
     Rows,
-    SecretHeaders,
+    admin_client,
     api_pages,
     error_message,
     in_window,
@@ -31,7 +31,7 @@ from finops.billing.lineitems import (
     quantity_tokens,
     read_pages,
 )
-from finops.config import BillingSource, secret_from_env
+from finops.config import BillingSource
 from finops.errors import ConfigError
 from finops.http import HttpClient
 from finops.schemas import DEFAULT_ACCOUNT, OTHER
@@ -291,19 +291,8 @@ def explain(key_env: str) -> Callable[[requests.Response], str | None]:
 
 def client(source: BillingSource, sleep: Callable[[float], None] | None = None) -> HttpClient:
     """An :class:`HttpClient` for the Admin API; the key only ever goes into its header."""
-    opts = source.options
-    key_env = opts.get("admin_key_env", DEFAULT_KEY_ENV)
-    key = secret_from_env(key_env, f"billing source {source.name}: admin_key_env")
-    assert key is not None
-    kwargs: dict[str, Any] = {}
-    if sleep is not None:
-        kwargs["sleep"] = sleep
-    if "attempts" in opts:
-        kwargs["attempts"] = int(opts["attempts"])
-    return HttpClient(
-        name=source.name, base_url=str(opts.get("base_url", DEFAULT_BASE_URL)),
-        headers=SecretHeaders({"Authorization": f"Bearer {key.reveal()}"}),
-        timeout=float(opts.get("timeout", 30.0)), **kwargs)
+    return admin_client(source, default_key_env=DEFAULT_KEY_ENV, default_base_url=DEFAULT_BASE_URL,
+                        headers=lambda key: {"Authorization": f"Bearer {key}"}, sleep=sleep)
 
 
 def _pull_api(source: BillingSource, window_start: date, window_end: date,
