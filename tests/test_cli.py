@@ -47,7 +47,8 @@ def test_readme_opens_with_demo_and_test():
 
 
 @pytest.mark.parametrize("command", ["init", "pull", "reconcile", "report", "gate", "demo",
-                                     "pricing show", "pricing check", "sources check"])
+                                     "pricing show", "pricing check", "sources check",
+                                     "anomalies", "email", "nightly"])
 def test_every_command_has_help_and_is_documented(cli, command):
     r = cli(*command.split(), "--help")
     assert r.code == 0 and "Usage" in r.out
