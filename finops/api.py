@@ -170,21 +170,16 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
     return PullResult(window, results)
 
 
-def reconcile_window(config: Config, window: Window) -> None:
+def reconcile_window(config: Config, window: Window) -> Report:
     """Recompute the window's reconciliation and allocation (``finops reconcile``)."""
-    con = open_warehouse(config)
-    try:
-        with ledger(con, "reconcile", window):
-            reconcile(con, config, window, today_for(config))
-    finally:
-        con.close()
+    return report(config, window, command="reconcile")
 
 
-def report(config: Config, window: Window) -> Report:
+def report(config: Config, window: Window, *, command: str = "report") -> Report:
     """Reconcile ``window`` with the current prices and return its :class:`Report`."""
     con = open_warehouse(config)
     try:
-        with ledger(con, "report", window):
+        with ledger(con, command, window):
             reconcile(con, config, window, today_for(config))
         rep = build_report(con, window, currency=config.currency,
                            max_drift_pct=config.max_drift_pct,

@@ -135,9 +135,7 @@ def reconcile(ctx: typer.Context, month: MonthOpt) -> None:
     from finops.windows import month_window
 
     cfg = ctx.obj.config()
-    window = month_window(month)
-    api.reconcile_window(cfg, window)
-    rep = api.report(cfg, window)
+    rep = api.reconcile_window(cfg, month_window(month))
     from finops.render import summary_table
     out.print(summary_table(rep))
 
