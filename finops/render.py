@@ -177,6 +177,11 @@ def _ratio(v: Decimal | None) -> str:
     return "—" if v is None else f"×{v}"
 
 
+def _cell(v: object) -> str:
+    """A markdown table cell: ``|`` escaped (team names come from span attributes)."""
+    return str(v).replace("|", "\\|")
+
+
 def anomaly_tables(rep: Any) -> list[Table]:
     """``finops anomalies``: every team's two windows, where to look per flag, budgets."""
     cur, prior = rep.current, rep.prior
@@ -236,7 +241,7 @@ def anomaly_output(rep: Any, fmt: str) -> str:
         lines += ["| team | flag | output tokens | cost | ratio | threshold |",
                   "| --- | --- | ---: | ---: | ---: | ---: |"]
         for f in rep.flags:
-            lines.append(f"| {f.team} | {f.kind} | {f.prior_output_tokens:,} → {f.current_output_tokens:,} | "
+            lines.append(f"| {_cell(f.team)} | {f.kind} | {f.prior_output_tokens:,} → {f.current_output_tokens:,} | "
                          f"{_m(f.prior_cost)} → {_m(f.current_cost)} | {_ratio(f.ratio)} | {f.threshold} |")
         lines.append("")
         lines += [f"- {f.message}" for f in rep.flags]
@@ -248,7 +253,7 @@ def anomaly_output(rep: Any, fmt: str) -> str:
         for s in rep.budgets:
             status = ("**" + (f"{s.early_pct:g} % before mid-month" if s.early else "projected over") + "**"
                       ) if s.flagged else "on track"
-            lines.append(f"| {s.team} | {_m(s.budget)} | {_m(s.spent)} | {s.pct_used} % | "
+            lines.append(f"| {_cell(s.team)} | {_m(s.budget)} | {_m(s.spent)} | {s.pct_used} % | "
                          f"{_m(s.projected)} ({s.projected_pct} %) | {status} |")
         lines += [""] + [f"- {s.message}" for s in rep.budgets if s.flagged]
     lines += [f"\n_{n}_" for n in rep.notes]

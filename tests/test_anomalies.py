@@ -340,3 +340,21 @@ def test_report_carries_anomalies_and_budgets(tmp_path, prices_dir):
     assert "Anomaly: where to look" not in render_html(rep, "calm")
     # a future month has no anomaly section
     assert api.report(cfg, month_window("2027-01")).anomalies is None
+
+
+def test_markdown_escapes_pipes_in_team_names(cli, tmp_path, prices_dir):
+    cfg = write_cli_config(tmp_path, prices_dir, '[teams."web|app"]\nbudget_usd = 1000\n')
+    con = connect(tmp_path / "w.duckdb")
+    replace_window(con, "usage", "spans", LOAD_START, LOAD_END,
+                   usage(day_rows("web|app", PRIOR.window_start, out_per_day=500_000)
+                         + day_rows("web|app", CURRENT.window_start, out_per_day=1_500_000, requests=300)))
+    con.close()
+    r = cli("-c", str(cfg), "anomalies", "--format", "markdown")
+    assert r.code == 0, r.err
+    rows = [line for line in r.out.splitlines() if line.startswith("| web")]
+    assert len(rows) == 2, r.out  # the flag and the budget
+    assert rows[0].startswith("| web\\|app | up | ") and rows[1].startswith("| web\\|app | 1,000.00 | ")
+    # every row keeps its table's column count: 6 cells, 7 unescaped pipes
+    for line in rows:
+        assert line.replace("\\|", "").count("|") == 7, line
+    assert "- web|app up:" in r.out  # outside a table the name is left as it is

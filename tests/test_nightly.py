@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
-from test_email import Server, certificate, copy_demo, demo_month, smtp_server  # noqa: F401
+from otel_helpers import write_spans_file
+from test_email import Server, bodies, certificate, copy_demo, demo_month, smtp_server  # noqa: F401
+
+from finops.config import load_config
 
 NIGHTLY_TOML = '[nightly]\nout_dir = "nightly"\nchargeback_day = 2\n'
 DATE = "2026-11-02"
@@ -135,3 +142,122 @@ def test_a_failing_source_does_not_stop_the_others(cli, site: Path, smtp_server:
     assert smtp_server.handler.received == []  # chargebacks are held back until every source loads
     (status, errors), = [r[1:] for r in runs(site)]
     assert status == "partial" and "anthropic" in errors
+
+
+# ----------------------------------------------------------------------------- anomaly notices
+
+# A second span source, as a batch job's collector would add: growth's new bulk job writes
+# 20 requests × 30,000 output tokens a day from 2026-10-16 on, on top of its usual ~350k/day.
+SURGE_TOML = '[[sources]]\nname = "surge"\nkind = "otlp_files"\npaths = ["surge/*.jsonl"]\n'
+SURGE_TEAM, SURGE_PROJECT, SURGE_FEATURE = "growth", "landing", "bulk-variants"
+SURGE_MODEL = "claude-haiku-4-5-20251001"
+SURGE_DAYS = [date(2026, 10, 16) + timedelta(days=i) for i in range(7)]  # 16th..22nd
+SURGE_PER_DAY, SURGE_OUT = 20, 30_000
+
+
+def write_surge(site: Path) -> Path:
+    resource = {"service.name": "growth-bulk", "team.id": SURGE_TEAM, "project.id": SURGE_PROJECT,
+                "anthropic.workspace.id": "wrkspc_growth"}
+    spans = [{"resource": resource, "start": f"{d}T{1 + i:02d}:00:00Z",
+              "attributes": {"gen_ai.provider.name": "anthropic", "gen_ai.response.model": SURGE_MODEL,
+                             "gen_ai.usage.input_tokens": 2_000, "gen_ai.usage.output_tokens": SURGE_OUT,
+                             "feature.id": SURGE_FEATURE}}
+             for d in SURGE_DAYS for i in range(SURGE_PER_DAY)]
+    return write_spans_file(site.parent / "surge" / "growth-bulk.jsonl", spans)
+
+
+def output_tokens(cfg: Path, team: str, start: str, end: str, source: str = "spans") -> int:
+    """A team's output tokens (reasoning included) for days start..end inclusive."""
+    with duckdb.connect(str(cfg.parent / "finops.duckdb"), read_only=True) as con:
+        return con.execute("SELECT coalesce(sum(output_tokens + reasoning_tokens), 0) FROM usage_daily "
+                           "WHERE team = ? AND source = ? AND day BETWEEN ? AND ?",
+                           [team, source, start, end]).fetchone()[0]
+
+
+def anomaly_rows(cfg: Path) -> list[tuple]:
+    with duckdb.connect(str(cfg.parent / "finops.duckdb"), read_only=True) as con:
+        return con.execute("SELECT period, team, recipients, message_id, topics FROM emails_sent "
+                           "WHERE kind = 'anomaly' ORDER BY sent_at").fetchall()
+
+
+def _money(v) -> str:  # noqa: ANN001 - as the anomaly sentence prints an amount
+    from finops.anomalies import _money as fmt
+    return fmt(v)
+
+
+def test_a_doubled_team_is_notified_once_with_only_its_numbers(cli, demo_month: Path, smtp_server: Server,  # noqa: F811
+                                                                tmp_path: Path) -> None:
+    from finops.anomalies import detect
+
+    site = copy_demo(demo_month, tmp_path / "site", smtp_server.toml + NIGHTLY_TOML + SURGE_TOML)
+    write_surge(site)
+    config = load_config(site)
+    lead = config.teams[SURGE_TEAM].leads[0]
+    others = {n: t.leads[0] for n, t in config.teams.items() if n != SURGE_TEAM and t.leads}
+    assert len(others) == 11
+    # The nightly re-pulls only its trailing window (3 days): load the job's earlier days once.
+    pulled = cli("-c", str(site), "pull", "--month", "2026-10", "--source", "surge")
+    assert pulled.code == 0, pulled.err
+    assert output_tokens(site, SURGE_TEAM, "2026-10-01", "2026-10-31", "surge") == 7 * SURGE_PER_DAY * SURGE_OUT
+
+    # Run on the 22nd: current window 15th..21st (six days of the job), prior 8th..14th.
+    day = date(2026, 10, 22)
+    prior = output_tokens(site, SURGE_TEAM, "2026-10-08", "2026-10-14")
+    current = output_tokens(site, SURGE_TEAM, "2026-10-15", "2026-10-21") + 6 * SURGE_PER_DAY * SURGE_OUT
+    assert current >= 2 * prior  # the team's usage (more than) doubled week over week
+    rep = detect(replace(config, today=day), as_of=day - timedelta(days=1))
+    assert [(f.team, f.kind) for f in rep.flags] == [(SURGE_TEAM, "up")]
+    (flag,) = rep.flags
+    assert (flag.prior_output_tokens, flag.current_output_tokens) == (prior, current)
+
+    first = cli("-c", str(site), "nightly", "--date", day.isoformat())
+    assert first.code == 0, first.err
+    assert "1 anomaly flag(s)" in first.out
+    h = smtp_server.handler
+    alerts = [m for m in h.received if "LLM spend alert" in str(m.message["Subject"])]
+    assert len(alerts) == 1
+    (alert,) = alerts
+    assert alert.rcpt_tos == [lead] and alert.tls and alert.authenticated
+    assert str(alert.message["Subject"]) == f"[finops] LLM spend alert · {SURGE_TEAM}: up (2026-10-21)"
+    for name, other in others.items():  # no other lead got anything (the September run has no teams)
+        assert h.to(other) == [], name
+    text = bodies(alert.message)
+    ratio = max((flag.current_cost / flag.prior_cost), Decimal(current) / prior).quantize(Decimal("0.01"))
+    assert flag.ratio == ratio and ratio >= 2
+    metric = "cost" if flag.metric == "cost" else "output tokens"
+    for part in ("prior 2026-10-08..2026-10-14 vs current 2026-10-15..2026-10-21",  # the two windows
+                 f"output tokens {prior:,} → {current:,}",  # the two numbers
+                 f"estimated cost {_money(flag.prior_cost)} → {_money(flag.current_cost)} USD",
+                 f"ratio {ratio} ({metric}) ≥ threshold 2.0",  # the ratio and the threshold
+                 # the top contributor; claude-haiku-4-5 lists at $1 in / $5 out per million tokens:
+                 # 120 requests × (2,000 × $1 + 30,000 × $5) / 1M = 18.24
+                 f"Look at {SURGE_FEATURE} × {SURGE_MODEL} × {SURGE_PROJECT}: output tokens 0 → "
+                 f"{6 * SURGE_PER_DAY * SURGE_OUT:,}, cost 0.00 → 18.24, new usage"):
+        assert part in text, part
+    assert f"{SURGE_PROJECT} · {SURGE_FEATURE} · {SURGE_MODEL}" in text  # the where-to-look table
+    # Nothing about any other team: no name, no weekly number.
+    for w in rep.teams:
+        if w.team == SURGE_TEAM:
+            continue
+        assert not re.search(rf"(?<![\w-]){re.escape(w.team)}(?![\w-])", text), w.team
+        for n in (f"{w.prior_output_tokens:,}", f"{w.current_output_tokens:,}",
+                  _money(w.prior_cost), _money(w.current_cost)):
+            if len(n) >= 6:  # tiny amounts (0.45) could match a digit run by chance
+                assert not re.search(rf"(?<![\d.,]){re.escape(n)}(?![\d,]|\.\d)", text), (w.team, n)
+    summary = json.loads((site.parent / "nightly" / day.isoformat() / "nightly.json").read_text())
+    assert [(f["team"], f["kind"]) for f in summary["flags"]] == [(SURGE_TEAM, "up")]
+    assert [m["to"] for m in summary["mail"]["sent"] if m["kind"] == "anomaly"] == [[lead]]
+    assert anomaly_rows(site) == [("2026-10-21", SURGE_TEAM, [lead], str(alert.message["Message-ID"]),
+                                   ["anomaly:up"])]
+
+    # The next night the team is still flagged (the job runs on), but it was told yesterday.
+    nxt = day + timedelta(days=1)
+    second = cli("-c", str(site), "nightly", "--date", nxt.isoformat())
+    assert second.code == 0, second.err
+    summary = json.loads((site.parent / "nightly" / nxt.isoformat() / "nightly.json").read_text())
+    assert [(f["team"], f["kind"]) for f in summary["flags"]] == [(SURGE_TEAM, "up")]
+    assert "2026-10-16..2026-10-22" in summary["flags"][0]["message"]
+    assert [m for m in summary["mail"]["sent"] if m["kind"] == "anomaly"] == []
+    assert [m for m in h.received if "LLM spend alert" in str(m.message["Subject"])] == [alert]
+    assert anomaly_rows(site) == [("2026-10-21", SURGE_TEAM, [lead], str(alert.message["Message-ID"]),
+                                   ["anomaly:up"])]
