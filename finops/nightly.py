@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from finops import api
+from finops.anomalies import detect
 from finops.config import Config
 from finops.lock import warehouse_lock
 from finops.mail.compose import Draft, anomaly_email
@@ -107,14 +108,13 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
 
     outbox = out_dir / "outbox" if dry_run else None
     summary: dict[str, Any] = {"flags": [], "budgets": []}
-    anomalies = _detect(config, day - timedelta(days=1), result)
-    if anomalies is not None:
-        result.flags, result.budget_flags = len(anomalies.flags), len(anomalies.budget_flags)
-        summary["flags"] = [{"team": f.team, "kind": f.kind, "message": f.message} for f in anomalies.flags]
-        summary["budgets"] = [{"team": b.team, "message": b.message} for b in anomalies.budget_flags]
-        if config.nightly.notify_anomalies:
-            drafts = _anomaly_drafts(con, config, anomalies, day, result.notes)
-            result.mail.extend(deliver(con, config, drafts, dry_run=dry_run, out_dir=outbox, run_id=run_id))
+    anomalies = detect(config, as_of=day - timedelta(days=1))
+    result.flags, result.budget_flags = len(anomalies.flags), len(anomalies.budget_flags)
+    summary["flags"] = [{"team": f.team, "kind": f.kind, "message": f.message} for f in anomalies.flags]
+    summary["budgets"] = [{"team": b.team, "message": b.message} for b in anomalies.budget_flags]
+    if config.nightly.notify_anomalies:
+        drafts = _anomaly_drafts(con, config, anomalies, day, result.notes)
+        result.mail.extend(deliver(con, config, drafts, dry_run=dry_run, out_dir=outbox, run_id=run_id))
 
     cb_day = config.nightly.chargeback_day
     if cb_day is not None and day.day >= cb_day:
@@ -124,10 +124,16 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
                                 f"{', '.join(result.failed_sources)} failed; the next good run sends them")
         else:
             rep = reports.get(prev.label()) or api.report(config, prev)
-            drafts, notes = chargeback_drafts(rep, config)
-            result.chargeback_month = prev.label()
-            result.notes += notes
-            result.mail.extend(deliver(con, config, drafts, dry_run=dry_run, out_dir=outbox, run_id=run_id))
+            if rep.billing_gaps or not rep.billed_total:
+                # fail closed: never mail a chargeback that does not tie out to an invoice
+                why = ("billing missing for " + ", ".join(sorted(rep.billing_gaps))
+                       if rep.billing_gaps else "nothing billed")
+                result.notes.append(f"chargeback emails for {prev.label()} not sent: {why}")
+            else:
+                drafts, notes = chargeback_drafts(rep, config)
+                result.chargeback_month = prev.label()
+                result.notes += notes
+                result.mail.extend(deliver(con, config, drafts, dry_run=dry_run, out_dir=outbox, run_id=run_id))
 
     summary.update({
         "date": day.isoformat(), "window_start": window.window_start.isoformat(),
@@ -143,16 +149,6 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
     })
     (out_dir / "nightly.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return result
-
-
-def _detect(config: Config, as_of: date, result: NightlyResult) -> Any:
-    """Anomalies and budgets as of ``as_of`` (None if the anomalies module is not installed)."""
-    try:
-        from finops.anomalies import detect
-    except ImportError:
-        result.notes.append("anomaly detection unavailable: finops.anomalies is not installed")
-        return None
-    return detect(config, as_of=as_of)
 
 
 def _anomaly_drafts(con: duckdb.DuckDBPyConnection, config: Config, anomalies: Any, day: date,
