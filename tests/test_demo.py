@@ -95,3 +95,13 @@ def test_pricing_show_prints_the_table_in_force_on_a_date(demo, cli):
     assert o3_standard(r.out)[-2] == "40"  # output, before the 2025-06-10 price cut
     r = cli("-c", str(demo.config_path), "pricing", "show", "--date", "2025-06-10", "--provider", "openai")
     assert o3_standard(r.out)[-2] == "8"
+
+
+def test_readme_json_contract_names_every_top_level_key(demo):
+    import re
+
+    from finops.report.jsonout import report_dict
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("### JSON contract", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    documented = set(re.findall(r'"(\w+)":', block))
+    assert set(report_dict(demo.report)) <= documented
