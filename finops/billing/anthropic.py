@@ -21,11 +21,12 @@ import requests
 
 from finops.billing.lineitems import (
     Reader,
+    Report,
     Rows,
     admin_client,
-    api_pages,
     error_message,
     in_window,
+    pull_reports,
     read_pages,
 )
 from finops.config import BillingSource
@@ -309,20 +310,11 @@ def _pull_api(source: BillingSource, window_start: date, window_end: date,
     base = {"starting_at": _rfc3339(window_start),
             "ending_at": _rfc3339(window_end + timedelta(days=1)),
             "bucket_width": "1d", "limit": min(limit, MAX_LIMIT)}
-    costs: list[CostRow] = []
-    usage: list[UsageRow] = []
-    pages = 0
-    for path, group_by, parse, into, what in (
-        (COST_PATH, ["workspace_id", "description"], parse_cost_page, costs, "cost_report"),
-        (USAGE_PATH, ["model", "workspace_id", "service_tier", "context_window"],
-         parse_usage_page, usage, "usage_report"),
-    ):
-        params = {**base, "group_by[]": group_by}
-        for where, page in api_pages(http, path, params, f"{what} {window}",
-                                     explain=explain(key_env), progress=progress,
-                                     label=f"{source.name} {what}"):
-            into.extend(parse(page, where))  # type: ignore[operator]
-            pages += 1
+    (costs, usage), pages = pull_reports(http, [
+        Report("cost_report", COST_PATH, {"group_by[]": ["workspace_id", "description"]}, parse_cost_page),
+        Report("usage_report", USAGE_PATH,
+               {"group_by[]": ["model", "workspace_id", "service_tier", "context_window"]}, parse_usage_page),
+    ], base, window, explain=explain(key_env), source=source.name, progress=progress)
     pulled = assemble(costs, usage, source.name, window_start, window_end)
     pulled.stats.update(pages=pages, requests=http.requests_made)
     return pulled

@@ -410,6 +410,35 @@ def api_pages(client: HttpClient, path: str, params: dict[str, Any], where: str,
             progress(label or f"{client.name} {path}", state["n"], None)
 
 
+@dataclass(frozen=True)
+class Report:
+    """One report endpoint of a provider's Admin API: where it is and how to read a page."""
+
+    name: str  # for messages: "costs", "usage_report"
+    path: str
+    params: dict[str, Any]  # endpoint-specific: group_by[], limit
+    parse: Callable[[Any, str], list[Any]]
+
+
+def pull_reports(client: HttpClient, reports: list[Report], base: dict[str, Any], window: str, *,
+                 explain: Callable[[requests.Response], str | None], source: str,
+                 progress: ProgressFn | None = None) -> tuple[list[list[Any]], int]:
+    """Page through each report with the shared ``base`` params.
+
+    Returns the parsed rows of each report (in order) and the number of pages read.
+    """
+    out: list[list[Any]] = []
+    pages = 0
+    for r in reports:
+        rows: list[Any] = []
+        for where, page in api_pages(client, r.path, {**base, **r.params}, f"{r.name} {window}",
+                                     explain=explain, progress=progress, label=f"{source} {r.name}"):
+            rows.extend(r.parse(page, where))
+            pages += 1
+        out.append(rows)
+    return out, pages
+
+
 def error_message(resp: requests.Response) -> str:
     """The ``error.message`` of an OpenAI/Anthropic error body, redacted, or ``""``."""
     try:

@@ -22,12 +22,13 @@ import requests
 from finops.billing.lineitems import (
     LineItem,
     Reader,
+    Report,
     Rows,
     admin_client,
-    api_pages,
     error_message,
     in_window,
     parse_line_item,
+    pull_reports,
     quantity_tokens,
     read_pages,
 )
@@ -303,23 +304,13 @@ def _pull_api(source: BillingSource, window_start: date, window_end: date,
     if limit < 1:
         raise ConfigError(f"billing source {source.name}: page_limit must be ≥ 1")
     window = f"{window_start}..{window_end}"
-    base = {"start_time": _unix(window_start), "end_time": _unix(window_end),
-            "bucket_width": "1d"}
-    costs: list[CostRow] = []
-    usage: list[UsageRow] = []
-    pages = 0
-    for path, group_by, lim, parse, into, what in (
-        (COSTS_PATH, ["project_id", "line_item"], min(limit, COSTS_MAX_LIMIT),
-         parse_costs_page, costs, "costs"),
-        (USAGE_PATH, ["model", "project_id", "batch", "service_tier"],
-         min(limit, USAGE_MAX_LIMIT), parse_usage_page, usage, "usage"),
-    ):
-        params = {**base, "group_by[]": group_by, "limit": lim}
-        for where, page in api_pages(http, path, params, f"{what} {window}",
-                                     explain=explain(key_env), progress=progress,
-                                     label=f"{source.name} {what}"):
-            into.extend(parse(page, where))  # type: ignore[operator]
-            pages += 1
+    base = {"start_time": _unix(window_start), "end_time": _unix(window_end), "bucket_width": "1d"}
+    (costs, usage), pages = pull_reports(http, [
+        Report("costs", COSTS_PATH, {"group_by[]": ["project_id", "line_item"],
+                                     "limit": min(limit, COSTS_MAX_LIMIT)}, parse_costs_page),
+        Report("usage", USAGE_PATH, {"group_by[]": ["model", "project_id", "batch", "service_tier"],
+                                     "limit": min(limit, USAGE_MAX_LIMIT)}, parse_usage_page),
+    ], base, window, explain=explain(key_env), source=source.name, progress=progress)
     pulled = assemble(costs, usage, source.name, window_start, window_end)
     pulled.stats.update(pages=pages, requests=http.requests_made)
     return pulled
