@@ -27,7 +27,7 @@ from finops.billing.lineitems import (
     error_message,
     in_window,
     pull_reports,
-    read_pages,
+    read_saved_reports,
 )
 from finops.config import BillingSource
 from finops.errors import ConfigError
@@ -240,22 +240,9 @@ def pull(source: BillingSource, window_start: date, window_end: date, *,
 
 def _pull_files(source: BillingSource, window_start: date, window_end: date,
                 progress: ProgressFn | None) -> BillingPull:
-    costs: list[CostRow] = []
-    usage: list[UsageRow] = []
-    files = 0
-    for key, parse, into in (("costs", parse_cost_page, costs),
-                             ("usage", parse_usage_page, usage)):
-        paths = source.options.get(key, [])
-        paths = [paths] if isinstance(paths, str) else list(paths)
-        if key == "costs" and not paths:
-            raise ConfigError(f"billing source {source.name}: 'costs' lists no files")
-        for path in paths:
-            where = f"{source.name} {'cost_report' if key == 'costs' else 'usage_report'} {path}"
-            for base, page in read_pages(path, where):
-                into.extend(parse(page, where, base))  # type: ignore[operator]
-            files += 1
-            if progress:
-                progress(f"{source.name} files", files, None)
+    (costs, usage), files = read_saved_reports(
+        source, [("costs", "cost_report", parse_cost_page), ("usage", "usage_report", parse_usage_page)],
+        progress=progress)
     pulled = assemble(costs, usage, source.name, window_start, window_end)
     pulled.stats["files"] = files
     return pulled

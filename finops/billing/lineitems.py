@@ -29,7 +29,7 @@ import polars as pl
 import requests
 
 from finops.config import BillingSource, secret_from_env
-from finops.errors import DataError, redact
+from finops.errors import ConfigError, DataError, redact
 from finops.http import CursorPaginator, HttpClient
 from finops.schemas import (
     BILLING_SCHEMA,
@@ -437,6 +437,32 @@ def pull_reports(client: HttpClient, reports: list[Report], base: dict[str, Any]
             pages += 1
         out.append(rows)
     return out, pages
+
+
+def read_saved_reports(source: BillingSource, reports: list[tuple[str, str, Callable[..., list[Any]]]], *,
+                       progress: ProgressFn | None = None) -> tuple[list[list[Any]], int]:
+    """Parse saved response pages for each ``(option key, report name, parse)``.
+
+    The first report's option (the cost report) must list files; the others may be empty.
+    Returns the parsed rows of each report (in order) and the number of files read.
+    """
+    out: list[list[Any]] = []
+    files = 0
+    for i, (key, name, parse) in enumerate(reports):
+        paths = source.options.get(key, [])
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        if i == 0 and not paths:
+            raise ConfigError(f"billing source {source.name}: '{key}' lists no files")
+        rows: list[Any] = []
+        for path in paths:
+            where = f"{source.name} {name} {path}"
+            for base, page in read_pages(path, where):
+                rows.extend(parse(page, where, base))
+            files += 1
+            if progress:
+                progress(f"{source.name} files", files, None)
+        out.append(rows)
+    return out, files
 
 
 def error_message(resp: requests.Response) -> str:

@@ -30,7 +30,7 @@ from finops.billing.lineitems import (
     parse_line_item,
     pull_reports,
     quantity_tokens,
-    read_pages,
+    read_saved_reports,
 )
 from finops.config import BillingSource
 from finops.errors import ConfigError
@@ -241,29 +241,11 @@ def pull(source: BillingSource, window_start: date, window_end: date, *,
     raise ConfigError(f"billing source {source.name}: kind {source.kind!r} is not one of {KINDS}")
 
 
-def _paths(source: BillingSource, key: str, required: bool) -> list[str]:
-    paths = source.options.get(key, [])
-    if isinstance(paths, str):
-        paths = [paths]
-    if required and not paths:
-        raise ConfigError(f"billing source {source.name}: '{key}' lists no files")
-    return list(paths)
-
-
 def _pull_files(source: BillingSource, window_start: date, window_end: date,
                 progress: ProgressFn | None) -> BillingPull:
-    costs: list[CostRow] = []
-    usage: list[UsageRow] = []
-    files = 0
-    for key, parse, into in (("costs", parse_costs_page, costs),
-                             ("usage", parse_usage_page, usage)):
-        for path in _paths(source, key, required=key == "costs"):
-            where = f"{source.name} {key} {path}"
-            for base, page in read_pages(path, where):
-                into.extend(parse(page, where, base))  # type: ignore[operator]
-            files += 1
-            if progress:
-                progress(f"{source.name} files", files, None)
+    (costs, usage), files = read_saved_reports(
+        source, [("costs", "costs", parse_costs_page), ("usage", "usage", parse_usage_page)],
+        progress=progress)
     pulled = assemble(costs, usage, source.name, window_start, window_end)
     pulled.stats["files"] = files
     return pulled
