@@ -21,8 +21,9 @@ demo: $(STAMP)  ## generate a month of sample data, load, reconcile and write th
 test: $(STAMP)  ## run the test suite
 	$(BIN)/pytest
 
-lint: $(STAMP)  ## ruff on the package, tests and bench
+lint: $(STAMP)  ## ruff on the package, tests and bench; import-linter on the package's layers
 	$(BIN)/ruff check finops tests bench
+	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## ingest benchmark: 1M spans vs json-loop and orjson baselines (SPANS=N)
 	$(BIN)/python bench/ingest.py --spans $${SPANS:-1000000}

@@ -48,7 +48,7 @@ ANTHROPIC_MODELS = ["claude-sonnet-4-20250514", "claude-3-5-haiku-20241022",
 # --- generation ---------------------------------------------------------------------------
 
 def _gen_file(path: str, n_spans: int, seed: int) -> int:
-    from finops.sources.otlp_encode import SPAN_KIND_CLIENT, SpanSpec, encode_request, write_jsonl
+    from finops.demo.otlp_encode import SPAN_KIND_CLIENT, SpanSpec, encode_request, write_jsonl
 
     rng = random.Random(seed)
     day0 = (WINDOW_START.toordinal() - date(1970, 1, 1).toordinal()) * 86_400 * 10**9
@@ -172,8 +172,8 @@ def run_ingest(files: list[str], out: Path) -> dict:
 
 
 def run_jsonloop(files: list[str], out: Path) -> dict:
+    from finops.canonical import canonical_provider, canonical_tier, normalise
     from finops.config import DEFAULT_ATTRIBUTES
-    from finops.tokens import canonical_provider, canonical_tier, normalise
 
     fields = DEFAULT_ATTRIBUTES
     dims = ["provider", "model", "account", "service_tier", "team", "project", "feature"]

@@ -6,7 +6,6 @@ in the file: it names environment variables, read into :class:`Secret`, which pr
 
 from __future__ import annotations
 
-import difflib
 import glob
 import os
 import tomllib
@@ -17,7 +16,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from finops.errors import ConfigError, register_secret
+from finops.errors import ConfigError, did_you_mean, register_secret
+from finops.windows import utc_today
 
 DEFAULT_CONFIG = "finops.toml"
 DEFAULT_WAREHOUSE = "finops.duckdb"
@@ -232,12 +232,10 @@ class Config:
     anomalies: AnomalySettings = field(default_factory=AnomalySettings)
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
 
-    def rule_for(self, provider: str, account: str) -> str | None:
-        """The team owning ``provider``/``account`` by allocation rule, if any."""
-        for r in self.account_rules:
-            if r.provider == provider and r.account == account:
-                return r.team
-        return None
+    def run_date(self) -> date:
+        """The run date: pinned in config (reproducible runs) or today in UTC."""
+        return self.today or utc_today()
+
 
 
 _TOP_KEYS = {
@@ -249,9 +247,7 @@ _TOP_KEYS = {
 def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str, path: Path | None) -> None:
     for key in section:
         if key not in allowed:
-            near = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise ConfigError(f"{path or 'config'}: unknown key {where}{key!r}{hint}")
+            raise ConfigError(f"{path or 'config'}: unknown key {where}{key!r}{did_you_mean(key, allowed)}")
 
 
 def _resolve(base: Path | None, value: str | None) -> Path | None:

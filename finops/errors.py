@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from enum import IntEnum
 
 
@@ -37,6 +39,17 @@ class DataError(FinopsError):
 
 class SourceError(DataError):
     """A remote source failed after retries, or answered something we cannot use."""
+
+
+def did_you_mean(key: str, allowed: Iterable[str]) -> str:
+    """`` (did you mean 'y'?)`` for the nearest allowed key, or ``""``."""
+    near = difflib.get_close_matches(key, sorted(allowed), n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def unknown_key(key: str, allowed: Iterable[str], what: str, where: str) -> ConfigError:
+    """``<where>: unknown <what> 'x' (did you mean 'y'?)``."""
+    return ConfigError(f"{where}: unknown {what} {key!r}{did_you_mean(key, allowed)}")
 
 
 # Secrets are redacted from anything we print. Registered values are replaced

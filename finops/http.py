@@ -12,7 +12,7 @@ import email.utils
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import requests
@@ -199,6 +199,3 @@ class CursorPaginator:
         raise SourceError(f"{name} {where}: more than {self.max_pages} pages; stopping")
 
 
-def utc_stamp() -> str:
-    """Now, as an ISO UTC timestamp (for ledgers and messages)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -92,16 +92,6 @@ class BillingDaily(pa.DataFrameModel):
         unique = list(BILLING_KEYS)
 
 
-def empty_usage() -> pl.DataFrame:
-    """An empty usage frame with the canonical schema."""
-    return pl.DataFrame(schema=USAGE_SCHEMA)
-
-
-def empty_billing() -> pl.DataFrame:
-    """An empty billing frame with the canonical schema."""
-    return pl.DataFrame(schema=BILLING_SCHEMA)
-
-
 def validate(frame: pl.DataFrame, model: type[pa.DataFrameModel], where: str) -> pl.DataFrame:
     """Validate an eager frame; collect every failure into one :class:`DataError` naming ``where``."""
     try:

@@ -66,5 +66,5 @@ def demo_result(tmp_path_factory: pytest.TempPathFactory):
     Tests must treat it as read-only (copy the folder to change anything): several
     modules share it.
     """
-    from finops.demo.run import run_demo
+    from finops.api.demo import run_demo
     return run_demo(tmp_path_factory.getbasetemp() / "demo-month", seed=7)

@@ -1,4 +1,4 @@
-"""Week-over-week anomalies on synthetic weeks with known answers (finops.anomalies)."""
+"""Week-over-week anomalies on synthetic weeks with known answers (finops.reconcile.anomalies)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from decimal import Decimal
 import pytest
 from builders import usage
 
-from finops.anomalies import (
-    detect,
+from finops import api
+from finops.config import parse_config
+from finops.errors import ConfigError
+from finops.reconcile.anomalies import (
     find_flags,
     last_complete_week,
     parse_week,
     trailing_windows,
     week_windows,
 )
-from finops.config import parse_config
-from finops.errors import ConfigError
 from finops.warehouse import connect, replace_window
 from finops.windows import month_window
 
@@ -85,7 +85,7 @@ def test_doubled_team_is_flagged_with_the_right_top_contributor(config):
     rows += day_rows("search", CURRENT.window_start, out_per_day=400_000, requests=400,
                      feature="agent", project="bots")
     load(cfg, rows)
-    rep = detect(cfg, as_of=AS_OF)
+    rep = api.anomalies(cfg, as_of=AS_OF)
     assert [(f.team, f.kind) for f in rep.flags] == [("search", "up")]
     f = rep.flags[0]
     # prior 250k/day × 7 = 1.75M tokens = $17.50; current 550k/day = 3.85M = $38.50 → ratio 2.2
@@ -107,7 +107,7 @@ def test_size_driver_when_requests_are_steady_and_answers_longer(config):
     cfg = cfg_with(config, min_cost_usd=5)
     load(cfg, day_rows("search", PRIOR.window_start, out_per_day=200_000)
          + day_rows("search", CURRENT.window_start, out_per_day=500_000))
-    f = detect(cfg, as_of=AS_OF).flags[0]
+    f = api.anomalies(cfg, as_of=AS_OF).flags[0]
     assert (f.kind, f.driver, f.contributors[0].driver) == ("up", "size", "size")
     assert "more output tokens per request" in f.message
 
@@ -121,7 +121,7 @@ def test_steady_traffic_with_30pct_daily_noise_is_not_flagged(config):
         for feat in ("chat", "summarise"):
             rows += steady(f"team-{i:02d}", per_day=per_day, feature=feat, noise=rnd)
     load(cfg, rows)
-    rep = detect(cfg, as_of=AS_OF)
+    rep = api.anomalies(cfg, as_of=AS_OF)
     assert len(rep.teams) == 40
     assert rep.flags == []
     assert all(Decimal("0.6") < w.ratio < Decimal("1.6") for w in rep.teams)
@@ -132,12 +132,12 @@ def test_team_below_the_floor_is_not_flagged(config):
     # tiny: 10k → 50k output tokens a day (×5), $0.70 → $3.50 a week: below both floors
     load(cfg, day_rows("tiny", PRIOR.window_start, out_per_day=10_000)
          + day_rows("tiny", CURRENT.window_start, out_per_day=50_000))
-    rep = detect(cfg, as_of=AS_OF)
+    rep = api.anomalies(cfg, as_of=AS_OF)
     assert rep.flags == []
     assert rep.teams[0].ratio == Decimal("5.00") and rep.teams[0].below_floor
     # the same team above the token floor pages
     cfg2 = cfg_with(config, min_output_tokens=300_000)
-    assert [f.kind for f in detect(cfg2, as_of=AS_OF).flags] == ["up"]
+    assert [f.kind for f in api.anomalies(cfg2, as_of=AS_OF).flags] == ["up"]
 
 
 def test_new_team_and_vanished_team(config):
@@ -147,7 +147,7 @@ def test_new_team_and_vanished_team(config):
     rows += day_rows("gone", PRIOR.window_start, out_per_day=300_000)
     rows += day_rows("fresh-tiny", CURRENT.window_start, out_per_day=1_000)  # below the floor
     load(cfg, rows)
-    rep = detect(cfg, as_of=AS_OF)
+    rep = api.anomalies(cfg, as_of=AS_OF)
     kinds = {f.team: f for f in rep.flags}
     assert sorted(kinds) == ["fresh", "gone"]
     new, gone = kinds["fresh"], kinds["gone"]
@@ -167,7 +167,7 @@ def test_drop_at_the_inverse_threshold(config):
          + day_rows("halved", CURRENT.window_start, out_per_day=200_000)
          + day_rows("dipped", PRIOR.window_start, out_per_day=400_000, feature="x")
          + day_rows("dipped", CURRENT.window_start, out_per_day=220_000, feature="x"))
-    rep = detect(cfg, as_of=AS_OF)
+    rep = api.anomalies(cfg, as_of=AS_OF)
     assert [(f.team, f.kind, f.ratio) for f in rep.flags] == [("halved", "drop", Decimal("0.50"))]
 
 
@@ -178,9 +178,9 @@ def test_per_team_override_changes_only_that_team(config):
         rows += day_rows(team, CURRENT.window_start, out_per_day=1_600_000)
     base = cfg_with(config)
     load(base, rows)
-    assert detect(base, as_of=AS_OF).flags == []
+    assert api.anomalies(base, as_of=AS_OF).flags == []
     tuned = cfg_with(config, teams={"b": {"anomaly_ratio": 1.5}})
-    rep = detect(tuned, as_of=AS_OF)
+    rep = api.anomalies(tuned, as_of=AS_OF)
     assert [(f.team, f.ratio, f.threshold) for f in rep.flags] == [("b", Decimal("1.60"), Decimal("1.5"))]
     assert "threshold 1.5" in rep.flags[0].message
     assert {w.team: w.threshold for w in rep.teams} == {"a": Decimal("2.0"), "b": Decimal("1.5"),
@@ -192,7 +192,7 @@ def test_cost_ratio_catches_a_switch_to_a_pricier_model(config):
     # same output tokens, moved from gpt-4o-mini ($0.60/M) to gpt-4o ($10/M)
     load(cfg, day_rows("t", PRIOR.window_start, out_per_day=500_000, model="gpt-4o-mini")
          + day_rows("t", CURRENT.window_start, out_per_day=500_000, model="gpt-4o"))
-    f = detect(cfg, as_of=AS_OF).flags[0]
+    f = api.anomalies(cfg, as_of=AS_OF).flags[0]
     assert (f.kind, f.metric) == ("up", "cost")
     assert f.ratio == Decimal("16.67")  # 35.00 / 2.10
     assert "(cost)" in f.message
@@ -203,7 +203,7 @@ def test_unpriced_model_counts_in_tokens_and_is_noted(config):
     cfg = cfg_with(config)
     load(cfg, day_rows("t", PRIOR.window_start, out_per_day=200_000, model="gpt-9")
          + day_rows("t", CURRENT.window_start, out_per_day=600_000, model="gpt-9"))
-    rep = detect(cfg, as_of=AS_OF)
+    rep = api.anomalies(cfg, as_of=AS_OF)
     f = rep.flags[0]
     assert (f.kind, f.metric, f.ratio, f.current_cost) == ("up", "output_tokens", Decimal("3.00"), 0)
     assert any("unpriced" in n for n in rep.notes)
@@ -212,9 +212,9 @@ def test_unpriced_model_counts_in_tokens_and_is_noted(config):
 def test_iso_week_mode_and_json(config):
     cfg = cfg_with(config)
     load(cfg, day_rows("fresh", CURRENT.window_start, out_per_day=300_000))
-    rep = detect(cfg, week="2026-W46")
+    rep = api.anomalies(cfg, week="2026-W46")
     assert (rep.current, rep.prior, rep.mode, rep.label) == (CURRENT, PRIOR, "week", "2026-W46")
-    from finops.anomalies import report_dict
+    from finops.reconcile.anomalies import report_dict
     doc = json.loads(json.dumps(report_dict(rep)))
     assert doc["flagged"] is True
     assert doc["anomalies"]["current"] == {"window_start": "2026-11-09", "window_end": "2026-11-16"}

@@ -11,15 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from finops.billing.lineitems import (
-    LineItem,
-    Reader,
-    Rows,
-    SecretHeaders,
-    parse_line_item,
-    quantity_tokens,
-    read_pages,
-)
+from finops.billing.admin_api import SecretHeaders
+from finops.billing.lineitems import LineItem, parse_line_item, quantity_tokens
+from finops.billing.reader import Reader, read_pages
+from finops.billing.rows import Rows
 from finops.errors import DataError
 from finops.schemas import OTHER, SERVICE_TIERS, TOKEN_TYPES
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -402,3 +403,15 @@ def test_key_never_leaks(fake: FakeOpenAI, key: str, monkeypatch):
     assert "Incorrect API key" in str(e.value)
     for t in texts:
         assert key not in t and key[:20] not in t, t
+
+
+@pytest.mark.parametrize(("kind", "opts", "message"), [
+    # a mistyped base_url must not quietly send the admin key to api.openai.com
+    ("openai", {"base_ur": "http://127.0.0.1:1"}, "unknown option 'base_ur' (did you mean 'base_url'?)"),
+    ("openai", {"costs": ["c.json"]}, "unknown option 'costs'"),  # a files option on the API kind
+    ("openai_files", {"costs": ["c.json"], "usgae": ["u.json"]}, "unknown option 'usgae' (did you mean 'usage'?)"),
+])
+def test_unknown_billing_options_are_refused(fake: FakeOpenAI, kind: str, opts: dict, message: str):
+    with pytest.raises(ConfigError, match=re.escape(f"billing source oa: {message}")):
+        openai.pull(BillingSource("oa", kind, opts), W0, W1, sleep=Sleeps())
+    assert fake.requests("costs") == [] and fake.requests("usage") == []

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from builders import billing, usage
 
-from finops.anomalies import detect
-from finops.budgets import before_mid_month, days_in_month, evaluate, project_month_end
+from finops import api
 from finops.config import BudgetSettings, parse_config
 from finops.errors import ConfigError
+from finops.reconcile.budgets import before_mid_month, days_in_month, evaluate, project_month_end
 from finops.warehouse import connect, replace_window
 
 S = BudgetSettings()
@@ -55,7 +55,7 @@ def test_same_spend_after_mid_month_is_on_track():
     assert not s.early and s.over_projection and s.projected_pct == D("101.5")
     # Oct 25: 6,000 / 25 × 31 = 7,440: 60 % used, threshold 50 reached, not flagged
     s = evaluate("search", D(10000), D(6000), D(0), date(2026, 10, 25), S)
-    assert (s.level, s.flagged, s.projected) == (D(50), False, D(7440))
+    assert (s.thresholds_reached[-1], s.flagged, s.projected) == (D(50), False, D(7440))
 
 
 def test_start_and_end_of_a_30_day_month():
@@ -92,7 +92,7 @@ def test_settled_days_use_billed_money_provisional_days_the_estimate(tmp_path, p
     replace_window(con, "usage", "spans", date(2026, 11, 1), date(2026, 11, 16), u)
     replace_window(con, "billing", "bills", date(2026, 11, 1), date(2026, 11, 16), b)
     con.close()
-    rep = detect(cfg, as_of=date(2026, 11, 15))
+    rep = api.anomalies(cfg, as_of=date(2026, 11, 15))
     by = {s.team: s for s in rep.budgets}
     s = by["search"]
     # billed 12 × 3.00 = 36.00 (settled) + estimated 3 × 2.50 = 7.50 (provisional) = 43.50

@@ -121,7 +121,7 @@ def test_init_writes_a_config_that_loads(cli, tmp_path):
     assert cli("init", str(target)).code == 0
     cfg = load_config(target)
     assert [s.kind for s in cfg.billing_sources] == ["openai", "anthropic"]
-    assert cfg.rule_for("openai", "proj_search") == "search"
+    assert ("openai", "proj_search", "search") in [(r.provider, r.account, r.team) for r in cfg.account_rules]
     assert cli("init", str(target)).code == ExitCode.USAGE  # refuses to overwrite
 
 

@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from finops.config import load_config
-from finops.report.html import money
+from finops.money import fmt_money as money
 
 SMTP_USER, SMTP_PASSWORD, PASSWORD_ENV = "finops", "s3cret-smtp-pw", "FINOPS_TEST_SMTP_PASSWORD"
 

@@ -15,10 +15,13 @@ import shutil
 import socket
 import subprocess
 import threading
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from test_email import copy_demo, demo_month  # noqa: F401
+
+from finops.mail.compose import html_part
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make email-screenshot)")
@@ -124,7 +127,6 @@ def test_the_proxy_sees_external_requests(tmp_path: Path, proxy: RecordingProxy)
 
 def test_email_renders_with_no_broken_images_and_no_requests(support_email, tmp_path: Path,
                                                               proxy: RecordingProxy) -> None:
-    from finops.mail.compose import preview_html
 
     html = preview_html(support_email.message)
     assert "cid:" not in html
@@ -149,3 +151,16 @@ def test_email_renders_with_no_broken_images_and_no_requests(support_email, tmp_
     target = os.environ.get("FINOPS_EMAIL_SCREENSHOT")
     if target:
         shutil.copyfile(shot, target)
+
+
+def preview_html(msg: EmailMessage) -> str:  # as a mail client shows it
+    """The HTML body with each ``cid:`` image replaced by a ``data:`` URI, as a mail client shows it."""
+    import base64
+
+    html = html_part(msg)
+    for part in msg.walk():
+        cid = part.get("Content-ID")
+        if cid and part.get_content_maintype() == "image":
+            data = base64.b64encode(part.get_payload(decode=True)).decode("ascii")
+            html = html.replace(f"cid:{cid.strip('<>')}", f"data:{part.get_content_type()};base64,{data}")
+    return html

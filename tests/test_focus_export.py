@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 
 from finops import api
+from finops.api.demo import DemoResult
 from finops.config import load_config
-from finops.demo.run import DemoResult
-from finops.report.focus import TAG_PREFIX, X_COLUMNS, columns, focus_export, render_focus_csv
+from finops.report.focus import TAG_PREFIX, X_COLUMNS, columns, render_focus_csv
 from finops.windows import month_window
 
 MONTH = "2026-10"
@@ -42,7 +42,7 @@ def demo(demo_result: DemoResult) -> DemoResult:
 
 def _export(demo: DemoResult, version: str = "1.2") -> pl.DataFrame:
     config = load_config(demo.config_path)
-    return focus_export(config, demo.report, version=version)
+    return api.export(config, demo.report.window, "focus", focus_version=version).frame
 
 
 def _team(tags: str) -> str:
@@ -197,7 +197,7 @@ def test_odd_team_name_survives_tags_and_csv(demo: DemoResult, tmp_path: Path) -
     config = dataclasses.replace(config, warehouse=copy)
     rep = api.report(config, month_window(MONTH))
     assert rep.team(ODD_TEAM) is not None
-    text = render_focus_csv(focus_export(config, rep, version="1.3"))
+    text = api.export(config, month_window(MONTH), "focus", focus_version="1.3").text
     rows = _csv_rows(text)
     odd = [r for r in rows if _team(r["Tags"]) == ODD_TEAM]
     assert odd

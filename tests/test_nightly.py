@@ -102,7 +102,9 @@ def test_concurrent_run_is_refused_and_a_killed_run_leaves_the_warehouse_consist
     site = copy_demo(demo_month, tmp_path / "site", smtp_server.toml + NIGHTLY_TOML)
     untouched = snapshot(site, emails=False)
     marker = tmp_path / "paused"
-    env = {**os.environ, "FINOPS_TEST_PAUSE_LOAD": str(marker)}
+    hook = Path(__file__).parent / "hooks" / "pause_load"  # sitecustomize.py: pauses the load's COMMIT
+    env = {**os.environ, "FINOPS_TEST_PAUSE_LOAD": str(marker),
+           "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "finops", "-c", str(site), "nightly", "--date", DATE],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -181,13 +183,13 @@ def anomaly_rows(cfg: Path) -> list[tuple]:
 
 
 def _money(v) -> str:  # noqa: ANN001 - as the anomaly sentence prints an amount
-    from finops.anomalies import _money as fmt
+    from finops.reconcile.anomalies import _money as fmt
     return fmt(v)
 
 
 def test_a_doubled_team_is_notified_once_with_only_its_numbers(cli, demo_month: Path, smtp_server: Server,  # noqa: F811
                                                                 tmp_path: Path) -> None:
-    from finops.anomalies import detect
+    from finops import api
 
     site = copy_demo(demo_month, tmp_path / "site", smtp_server.toml + NIGHTLY_TOML + SURGE_TOML)
     write_surge(site)
@@ -205,7 +207,7 @@ def test_a_doubled_team_is_notified_once_with_only_its_numbers(cli, demo_month: 
     prior = output_tokens(site, SURGE_TEAM, "2026-10-08", "2026-10-14")
     current = output_tokens(site, SURGE_TEAM, "2026-10-15", "2026-10-21") + 6 * SURGE_PER_DAY * SURGE_OUT
     assert current >= 2 * prior  # the team's usage (more than) doubled week over week
-    rep = detect(replace(config, today=day), as_of=day - timedelta(days=1))
+    rep = api.anomalies(replace(config, today=day), as_of=day - timedelta(days=1))
     assert [(f.team, f.kind) for f in rep.flags] == [(SURGE_TEAM, "up")]
     (flag,) = rep.flags
     assert (flag.prior_output_tokens, flag.current_output_tokens) == (prior, current)

@@ -27,7 +27,7 @@ from finops.config import AttributeMap, SpanSource
 from finops.errors import ConfigError, DataError, SourceError
 from finops.schemas import USAGE_SCHEMA
 from finops.sources import openobserve, otlp_file
-from finops.sources import openobserve_sql as q
+from finops.sources.openobserve import sql as q
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openobserve"

@@ -21,9 +21,10 @@ from otel_helpers import (
 )
 
 from finops.config import AttributeMap, SpanSource
+from finops.demo import otlp_encode
 from finops.errors import DataError
 from finops.schemas import USAGE_SCHEMA, UsageDaily, validate
-from finops.sources import otlp_encode, otlp_file
+from finops.sources import otlp_file
 
 W0, W1 = date(2026, 10, 1), date(2026, 10, 8)
 

@@ -11,8 +11,8 @@ import pytest
 
 from finops.errors import ConfigError
 from finops.paths import data_dir
-from finops.pricing.tables import load_overrides, load_prices, refresh_prices
 from finops.warehouse.db import connect
+from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
 
 REQUIRED = {
     "openai": [

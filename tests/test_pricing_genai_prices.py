@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 from genai_prices import Usage, calc_price
 
-from finops.pricing.tables import load_prices
+from finops.warehouse.prices import load_prices
 
 CHECK_DAY = date(2026, 10, 15)
 TOKENS = 100_000  # below the 200k long-context threshold

@@ -20,7 +20,7 @@ from finops.config import AttributeMap, SpanSource
 from finops.errors import ConfigError, DataError, SourceError
 from finops.schemas import USAGE_SCHEMA
 from finops.sources import otlp_file, tempo
-from finops.sources.tempo_decode import (
+from finops.sources.tempo.decode import (
     Ctx,
     b64_id,
     full_trace,
@@ -143,7 +143,7 @@ def run(url: str, sleeps: list[float] | None = None, progress: list[Any] | None 
 
 def expected_rows() -> pl.DataFrame:
     """The rollup computed directly from the span dicts (independent of any source)."""
-    from finops.sources.tempo_rollup import Rollup
+    from finops.sources.rollup import Rollup
 
     rollup = Rollup(CONVENTION, "expected")
     fields = {"provider": "gen_ai.provider.name", "account": "llm.account.id",
@@ -647,7 +647,7 @@ def test_decoding_accepts_both_integer_forms_and_refuses_nan() -> None:
 
 
 def test_tls_verification_is_on_by_default() -> None:
-    from finops.sources.tempo_client import parse_options
+    from finops.sources.tempo.client import parse_options
     assert parse_options(source("https://t"), ATTRS).verify is True
     assert parse_options(source("https://t", verify_tls="/etc/ca.pem"), ATTRS).verify == \
         "/etc/ca.pem"

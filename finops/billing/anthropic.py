@@ -19,24 +19,13 @@ from typing import Any
 
 import requests
 
-from finops.billing.lineitems import (
-    Reader,
-    Report,
-    Rows,
-    admin_client,
-    error_message,
-    in_window,
-    pull_reports,
-    read_saved_reports,
-)
-from finops.config import BillingSource
-from finops.errors import ConfigError
-from finops.http import HttpClient
+from finops.billing.admin_api import AdminApi, Report, error_message
+from finops.billing.reader import Reader
+from finops.billing.rows import Rows, in_window
+from finops.frames import BillingPull
 from finops.schemas import DEFAULT_ACCOUNT, OTHER
-from finops.sources.base import BillingPull, ProgressFn
 
 PROVIDER = "anthropic"
-KINDS = ("anthropic", "anthropic_files")
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_KEY_ENV = "ANTHROPIC_ADMIN_KEY"
 API_VERSION = "2023-06-01"
@@ -83,6 +72,16 @@ class UsageRow:
     tokens: dict[str, int]
 
 
+def _dimensions(r: Reader, res: dict[str, Any], p: str) -> dict[str, Any]:
+    """What a cost row and a usage row share: workspace, model, tier and context window."""
+    return {
+        "account": r.get(res, "workspace_id", p, "string", required=False) or DEFAULT_ACCOUNT,
+        "model": r.get(res, "model", p, "string", required=False) or "",
+        "service_tier": r.tier(r.get(res, "service_tier", p, "string", required=False), f"{p}.service_tier"),
+        "context_window": r.get(res, "context_window", p, "string", required=False),
+    }
+
+
 def parse_cost_page(page: Any, where: str, base: str = "") -> list[CostRow]:
     """Parse one decoded ``cost_report`` page into rows.
 
@@ -94,29 +93,20 @@ def parse_cost_page(page: Any, where: str, base: str = "") -> list[CostRow]:
     """
     r = Reader(where)
     rows = []
-    for bp, bucket, results in r.buckets(page, base):
-        day = r.rfc3339_day(r.get(bucket, "starting_at", bp, "string"), f"{bp}.starting_at")
-        for j, res in enumerate(results):
-            p = f"{bp}.results[{j}]"
-            res = r.obj(res, p)
-            cents = r.decimal(r.get(res, "amount", p, "string"), f"{p}.amount")
-            currency = r.currency(r.get(res, "currency", p, "string"), f"{p}.currency")
-            raw_tt = r.get(res, "token_type", p, "string", required=False)
-            description = r.get(res, "description", p, "string", required=False)
-            cost_type = r.get(res, "cost_type", p, "string", required=False)
-            rows.append(CostRow(
-                day=day,
-                account=r.get(res, "workspace_id", p, "string", required=False)
-                or DEFAULT_ACCOUNT,
-                model=r.get(res, "model", p, "string", required=False) or "",
-                service_tier=r.tier(r.get(res, "service_tier", p, "string", required=False),
-                                    f"{p}.service_tier"),
-                context_window=r.get(res, "context_window", p, "string", required=False),
-                token_type=TOKEN_TYPES.get(raw_tt, OTHER) if raw_tt else OTHER,
-                raw_token_type=raw_tt,
-                line_item=description or cost_type or "",
-                amount=r.money(cents / CENTS, f"{p}.amount"),
-                currency=currency))
+    for day, p, res in r.results(page, base, "starting_at"):
+        cents = r.decimal(r.get(res, "amount", p, "string"), f"{p}.amount")
+        currency = r.currency(r.get(res, "currency", p, "string"), f"{p}.currency")
+        raw_tt = r.get(res, "token_type", p, "string", required=False)
+        description = r.get(res, "description", p, "string", required=False)
+        cost_type = r.get(res, "cost_type", p, "string", required=False)
+        rows.append(CostRow(
+            day=day,
+            **_dimensions(r, res, p),
+            token_type=TOKEN_TYPES.get(raw_tt, OTHER) if raw_tt else OTHER,
+            raw_token_type=raw_tt,
+            line_item=description or cost_type or "",
+            amount=r.money(cents / CENTS, f"{p}.amount"),
+            currency=currency))
     return rows
 
 
@@ -129,30 +119,21 @@ def parse_usage_page(page: Any, where: str, base: str = "") -> list[UsageRow]:
     """
     r = Reader(where)
     rows = []
-    for bp, bucket, results in r.buckets(page, base):
-        day = r.rfc3339_day(r.get(bucket, "starting_at", bp, "string"), f"{bp}.starting_at")
-        for j, res in enumerate(results):
-            p = f"{bp}.results[{j}]"
-            res = r.obj(res, p)
-            cc = r.get(res, "cache_creation", p, "object")
-            tokens = {
-                "input": r.get(res, "uncached_input_tokens", p, "count"),
-                "cache_read": r.get(res, "cache_read_input_tokens", p, "count"),
-                "cache_write": r.get(cc, "ephemeral_5m_input_tokens", f"{p}.cache_creation",
-                                     "count"),
-                "cache_write_1h": r.get(cc, "ephemeral_1h_input_tokens",
-                                        f"{p}.cache_creation", "count"),
-                "output": r.get(res, "output_tokens", p, "count"),
-            }
-            rows.append(UsageRow(
-                day=day,
-                account=r.get(res, "workspace_id", p, "string", required=False)
-                or DEFAULT_ACCOUNT,
-                model=r.get(res, "model", p, "string", required=False) or "",
-                service_tier=r.tier(r.get(res, "service_tier", p, "string", required=False),
-                                    f"{p}.service_tier"),
-                context_window=r.get(res, "context_window", p, "string", required=False),
-                tokens=tokens))
+    for day, p, res in r.results(page, base, "starting_at"):
+        cc = r.get(res, "cache_creation", p, "object")
+        tokens = {
+            "input": r.get(res, "uncached_input_tokens", p, "count"),
+            "cache_read": r.get(res, "cache_read_input_tokens", p, "count"),
+            "cache_write": r.get(cc, "ephemeral_5m_input_tokens", f"{p}.cache_creation",
+                                 "count"),
+            "cache_write_1h": r.get(cc, "ephemeral_1h_input_tokens",
+                                    f"{p}.cache_creation", "count"),
+            "output": r.get(res, "output_tokens", p, "count"),
+        }
+        rows.append(UsageRow(
+            day=day,
+            **_dimensions(r, res, p),
+            tokens=tokens))
     return rows
 
 
@@ -222,32 +203,6 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
 
 # --------------------------------------------------------------------------- pull
 
-def pull(source: BillingSource, window_start: date, window_end: date, *,
-         progress: ProgressFn | None = None,
-         sleep: Callable[[float], None] | None = None) -> BillingPull:
-    """Billing rows for ``[window_start, window_end)`` from the Admin API or saved pages.
-
-    ``anthropic_files`` reads ``options["costs"]`` and ``options["usage"]`` (lists of
-    files, each one page or a JSON array of pages). ``anthropic`` calls the Admin API with
-    the key named by ``admin_key_env`` (``ANTHROPIC_ADMIN_KEY``); ``sleep`` is for tests.
-    """
-    if source.kind == "anthropic_files":
-        return _pull_files(source, window_start, window_end, progress)
-    if source.kind == "anthropic":
-        return _pull_api(source, window_start, window_end, progress, sleep)
-    raise ConfigError(f"billing source {source.name}: kind {source.kind!r} is not one of {KINDS}")
-
-
-def _pull_files(source: BillingSource, window_start: date, window_end: date,
-                progress: ProgressFn | None) -> BillingPull:
-    (costs, usage), files = read_saved_reports(
-        source, [("costs", "cost_report", parse_cost_page), ("usage", "usage_report", parse_usage_page)],
-        progress=progress)
-    pulled = assemble(costs, usage, source.name, window_start, window_end)
-    pulled.stats["files"] = files
-    return pulled
-
-
 def _retry(resp: requests.Response) -> bool:
     # A spend-cap 429 has no retry-after and keeps failing until access resumes.
     return not (resp.status_code == 429 and not resp.headers.get("retry-after"))
@@ -272,36 +227,29 @@ def explain(key_env: str) -> Callable[[requests.Response], str | None]:
     return _explain
 
 
-def client(source: BillingSource, sleep: Callable[[float], None] | None = None) -> HttpClient:
-    """An :class:`HttpClient` for the Admin API; the key only ever goes into its header."""
-    return admin_client(source, default_key_env=DEFAULT_KEY_ENV, default_base_url=DEFAULT_BASE_URL,
-                        headers=lambda key: {"x-api-key": key, "anthropic-version": API_VERSION},
-                        should_retry=_retry, sleep=sleep)
-
-
 def _rfc3339(d: date) -> str:
     return f"{d.isoformat()}T00:00:00Z"
 
 
-def _pull_api(source: BillingSource, window_start: date, window_end: date,
-              progress: ProgressFn | None, sleep: Callable[[float], None] | None) -> BillingPull:
-    http = client(source, sleep)
-    key_env = source.options.get("admin_key_env", DEFAULT_KEY_ENV)
-    limit = int(source.options.get("page_limit", MAX_LIMIT))
-    if limit < 1:
-        raise ConfigError(f"billing source {source.name}: page_limit must be ≥ 1")
-    window = f"{window_start}..{window_end}"
+def _window(start: date, end: date) -> dict[str, str]:
     # "Time buckets that end before ending_at": ask one day past the window so the last
     # day's bucket (which ends exactly at window_end) cannot be dropped by a strict reading;
     # rows outside the window are filtered by assemble().
-    base = {"starting_at": _rfc3339(window_start),
-            "ending_at": _rfc3339(window_end + timedelta(days=1)),
-            "bucket_width": "1d", "limit": min(limit, MAX_LIMIT)}
-    (costs, usage), pages = pull_reports(http, [
-        Report("cost_report", COST_PATH, {"group_by[]": ["workspace_id", "description"]}, parse_cost_page),
-        Report("usage_report", USAGE_PATH,
-               {"group_by[]": ["model", "workspace_id", "service_tier", "context_window"]}, parse_usage_page),
-    ], base, window, explain=explain(key_env), source=source.name, progress=progress)
-    pulled = assemble(costs, usage, source.name, window_start, window_end)
-    pulled.stats.update(pages=pages, requests=http.requests_made)
-    return pulled
+    return {"starting_at": _rfc3339(start), "ending_at": _rfc3339(end + timedelta(days=1)), "bucket_width": "1d"}
+
+
+API = AdminApi(
+    provider=PROVIDER, base_url=DEFAULT_BASE_URL, key_env=DEFAULT_KEY_ENV,
+    headers=lambda key: {"x-api-key": key, "anthropic-version": API_VERSION}, explain=explain,
+    reports=(
+        Report("cost_report", COST_PATH, {"group_by[]": ["workspace_id", "description"]}, parse_cost_page,
+               option="costs", max_limit=MAX_LIMIT),
+        Report("usage_report", USAGE_PATH, {"group_by[]": ["model", "workspace_id", "service_tier", "context_window"]},
+               parse_usage_page, option="usage", max_limit=MAX_LIMIT),
+    ),
+    window_params=_window, assemble=assemble, should_retry=_retry,
+)
+KINDS = API.kinds
+# Billing rows for a window from the Admin API (``anthropic``) or saved pages (``anthropic_files``).
+pull = API.pull
+client = API.client

@@ -32,12 +32,13 @@ from typing import Any
 
 import polars as pl
 
-from finops.billing.lineitems import Reader, Rows, in_window
+from finops.billing.reader import Reader
+from finops.billing.rows import Rows, in_window
+from finops.canonical import canonical_tier
 from finops.config import BillingSource
 from finops.errors import ConfigError, DataError
+from finops.frames import BillingPull, ProgressFn
 from finops.schemas import OTHER, SERVICE_TIERS, TOKEN_TYPES
-from finops.sources.base import BillingPull, ProgressFn
-from finops.tokens import canonical_tier
 
 KINDS = ("focus_files",)
 MATCH_COLUMNS = ("ServiceName", "SkuId", "ChargeDescription")

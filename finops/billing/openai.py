@@ -19,27 +19,14 @@ from typing import Any
 
 import requests
 
-from finops.billing.lineitems import (
-    LineItem,
-    Reader,
-    Report,
-    Rows,
-    admin_client,
-    error_message,
-    in_window,
-    parse_line_item,
-    pull_reports,
-    quantity_tokens,
-    read_saved_reports,
-)
-from finops.config import BillingSource
-from finops.errors import ConfigError
-from finops.http import HttpClient
+from finops.billing.admin_api import AdminApi, Report, error_message
+from finops.billing.lineitems import LineItem, parse_line_item, quantity_tokens
+from finops.billing.reader import Reader
+from finops.billing.rows import Rows, in_window
+from finops.frames import BillingPull
 from finops.schemas import DEFAULT_ACCOUNT, OTHER
-from finops.sources.base import BillingPull, ProgressFn
 
 PROVIDER = "openai"
-KINDS = ("openai", "openai_files")
 DEFAULT_BASE_URL = "https://api.openai.com"
 DEFAULT_KEY_ENV = "OPENAI_ADMIN_KEY"
 COSTS_PATH = "/v1/organization/costs"
@@ -81,27 +68,23 @@ def parse_costs_page(page: Any, where: str, base: str = "") -> list[CostRow]:
     """
     r = Reader(where)
     rows = []
-    for bp, bucket, results in r.buckets(page, base):
-        day = r.unix_day(r.get(bucket, "start_time", bp, "integer"), f"{bp}.start_time")
-        for j, res in enumerate(results):
-            p = f"{bp}.results[{j}]"
-            res = r.obj(res, p)
-            amount = r.get(res, "amount", p, "object")
-            value = r.get(amount, "value", f"{p}.amount", "number")
-            currency = r.currency(r.get(amount, "currency", f"{p}.amount", "string"),
-                                  f"{p}.amount.currency")
-            line_item = r.get(res, "line_item", p, "string", required=False) or ""
-            project = r.get(res, "project_id", p, "string", required=False)
-            qty = r.get(res, "quantity", p, "number", required=False)
-            unit = r.get(res, "quantity_unit", p, "string", required=False)
-            if qty is not None and qty < 0:
-                raise r.fail(f"{p}.quantity", f"is negative ({qty})")
-            quantity = Decimal(str(qty)) if qty is not None else None
-            rows.append(CostRow(
-                day=day, account=project or DEFAULT_ACCOUNT, line_item=line_item,
-                item=parse_line_item(line_item),
-                amount=r.money(Decimal(str(value)), f"{p}.amount.value"),
-                currency=currency, quantity_tokens=quantity_tokens(quantity, unit)))
+    for day, p, res in r.results(page, base, "start_time"):
+        amount = r.get(res, "amount", p, "object")
+        value = r.get(amount, "value", f"{p}.amount", "number")
+        currency = r.currency(r.get(amount, "currency", f"{p}.amount", "string"),
+                              f"{p}.amount.currency")
+        line_item = r.get(res, "line_item", p, "string", required=False) or ""
+        project = r.get(res, "project_id", p, "string", required=False)
+        qty = r.get(res, "quantity", p, "number", required=False)
+        unit = r.get(res, "quantity_unit", p, "string", required=False)
+        if qty is not None and qty < 0:
+            raise r.fail(f"{p}.quantity", f"is negative ({qty})")
+        quantity = Decimal(str(qty)) if qty is not None else None
+        rows.append(CostRow(
+            day=day, account=project or DEFAULT_ACCOUNT, line_item=line_item,
+            item=parse_line_item(line_item),
+            amount=r.money(Decimal(str(value)), f"{p}.amount.value"),
+            currency=currency, quantity_tokens=quantity_tokens(quantity, unit)))
     return rows
 
 
@@ -115,32 +98,28 @@ def parse_usage_page(page: Any, where: str, base: str = "") -> list[UsageRow]:
     """
     r = Reader(where)
     rows = []
-    for bp, bucket, results in r.buckets(page, base):
-        day = r.unix_day(r.get(bucket, "start_time", bp, "integer"), f"{bp}.start_time")
-        for j, res in enumerate(results):
-            p = f"{bp}.results[{j}]"
-            res = r.obj(res, p)
-            total_in = r.get(res, "input_tokens", p, "count")
-            output = r.get(res, "output_tokens", p, "count")
-            cached = r.get(res, "input_cached_tokens", p, "count", required=False) or 0
-            writes = r.get(res, "input_cache_write_tokens", p, "count", required=False) or 0
-            uncached = r.get(res, "input_uncached_tokens", p, "count", required=False)
-            if uncached is None:
-                uncached = total_in - cached - writes
-                if uncached < 0:
-                    raise r.fail(f"{p}.input_cached_tokens",
-                                 f"plus cache writes ({cached + writes}) exceed "
-                                 f"input_tokens ({total_in})")
-            batch = r.get(res, "batch", p, "boolean", required=False)
-            tier = r.tier(r.get(res, "service_tier", p, "string", required=False),
-                          f"{p}.service_tier", batch)
-            rows.append(UsageRow(
-                day=day,
-                account=r.get(res, "project_id", p, "string", required=False) or DEFAULT_ACCOUNT,
-                model=r.get(res, "model", p, "string", required=False) or "",
-                service_tier=tier,
-                tokens={"input": uncached, "cache_read": cached, "cache_write": writes,
-                        "output": output}))
+    for day, p, res in r.results(page, base, "start_time"):
+        total_in = r.get(res, "input_tokens", p, "count")
+        output = r.get(res, "output_tokens", p, "count")
+        cached = r.get(res, "input_cached_tokens", p, "count", required=False) or 0
+        writes = r.get(res, "input_cache_write_tokens", p, "count", required=False) or 0
+        uncached = r.get(res, "input_uncached_tokens", p, "count", required=False)
+        if uncached is None:
+            uncached = total_in - cached - writes
+            if uncached < 0:
+                raise r.fail(f"{p}.input_cached_tokens",
+                             f"plus cache writes ({cached + writes}) exceed "
+                             f"input_tokens ({total_in})")
+        batch = r.get(res, "batch", p, "boolean", required=False)
+        tier = r.tier(r.get(res, "service_tier", p, "string", required=False),
+                      f"{p}.service_tier", batch)
+        rows.append(UsageRow(
+            day=day,
+            account=r.get(res, "project_id", p, "string", required=False) or DEFAULT_ACCOUNT,
+            model=r.get(res, "model", p, "string", required=False) or "",
+            service_tier=tier,
+            tokens={"input": uncached, "cache_read": cached, "cache_write": writes,
+                    "output": output}))
     return rows
 
 
@@ -225,32 +204,6 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
 
 # --------------------------------------------------------------------------- pull
 
-def pull(source: BillingSource, window_start: date, window_end: date, *,
-         progress: ProgressFn | None = None,
-         sleep: Callable[[float], None] | None = None) -> BillingPull:
-    """Billing rows for ``[window_start, window_end)`` from the API or saved pages.
-
-    ``openai_files`` reads ``options["costs"]`` and ``options["usage"]`` (lists of files,
-    each one page or a JSON array of pages). ``openai`` calls the Admin API with the key
-    named by ``admin_key_env`` (``OPENAI_ADMIN_KEY``); ``sleep`` is for tests.
-    """
-    if source.kind == "openai_files":
-        return _pull_files(source, window_start, window_end, progress)
-    if source.kind == "openai":
-        return _pull_api(source, window_start, window_end, progress, sleep)
-    raise ConfigError(f"billing source {source.name}: kind {source.kind!r} is not one of {KINDS}")
-
-
-def _pull_files(source: BillingSource, window_start: date, window_end: date,
-                progress: ProgressFn | None) -> BillingPull:
-    (costs, usage), files = read_saved_reports(
-        source, [("costs", "costs", parse_costs_page), ("usage", "usage", parse_usage_page)],
-        progress=progress)
-    pulled = assemble(costs, usage, source.name, window_start, window_end)
-    pulled.stats["files"] = files
-    return pulled
-
-
 def _unix(d: date) -> int:
     return int(datetime.combine(d, time(), UTC).timestamp())
 
@@ -272,27 +225,19 @@ def explain(key_env: str) -> Callable[[requests.Response], str | None]:
     return _explain
 
 
-def client(source: BillingSource, sleep: Callable[[float], None] | None = None) -> HttpClient:
-    """An :class:`HttpClient` for the Admin API; the key only ever goes into its header."""
-    return admin_client(source, default_key_env=DEFAULT_KEY_ENV, default_base_url=DEFAULT_BASE_URL,
-                        headers=lambda key: {"Authorization": f"Bearer {key}"}, sleep=sleep)
-
-
-def _pull_api(source: BillingSource, window_start: date, window_end: date,
-              progress: ProgressFn | None, sleep: Callable[[float], None] | None) -> BillingPull:
-    http = client(source, sleep)
-    key_env = source.options.get("admin_key_env", DEFAULT_KEY_ENV)
-    limit = int(source.options.get("page_limit", 31))
-    if limit < 1:
-        raise ConfigError(f"billing source {source.name}: page_limit must be ≥ 1")
-    window = f"{window_start}..{window_end}"
-    base = {"start_time": _unix(window_start), "end_time": _unix(window_end), "bucket_width": "1d"}
-    (costs, usage), pages = pull_reports(http, [
-        Report("costs", COSTS_PATH, {"group_by[]": ["project_id", "line_item"],
-                                     "limit": min(limit, COSTS_MAX_LIMIT)}, parse_costs_page),
-        Report("usage", USAGE_PATH, {"group_by[]": ["model", "project_id", "batch", "service_tier"],
-                                     "limit": min(limit, USAGE_MAX_LIMIT)}, parse_usage_page),
-    ], base, window, explain=explain(key_env), source=source.name, progress=progress)
-    pulled = assemble(costs, usage, source.name, window_start, window_end)
-    pulled.stats.update(pages=pages, requests=http.requests_made)
-    return pulled
+API = AdminApi(
+    provider=PROVIDER, base_url=DEFAULT_BASE_URL, key_env=DEFAULT_KEY_ENV,
+    headers=lambda key: {"Authorization": f"Bearer {key}"}, explain=explain,
+    reports=(
+        Report("costs", COSTS_PATH, {"group_by[]": ["project_id", "line_item"]}, parse_costs_page,
+               option="costs", max_limit=COSTS_MAX_LIMIT),
+        Report("usage", USAGE_PATH, {"group_by[]": ["model", "project_id", "batch", "service_tier"]},
+               parse_usage_page, option="usage", max_limit=USAGE_MAX_LIMIT),
+    ),
+    window_params=lambda start, end: {"start_time": _unix(start), "end_time": _unix(end), "bucket_width": "1d"},
+    assemble=assemble,
+)
+KINDS = API.kinds
+# Billing rows for a window from the Admin API (``openai``) or saved pages (``openai_files``).
+pull = API.pull
+client = API.client

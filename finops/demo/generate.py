@@ -23,8 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
-from finops.pricing import load_prices
-from finops.sources.otlp_encode import SPAN_KIND_CLIENT, SpanSpec, encode_request, write_jsonl
+from finops.demo.otlp_encode import SPAN_KIND_CLIENT, SpanSpec, encode_request, write_jsonl
+from finops.warehouse.prices import load_prices
 from finops.windows import Window
 
 SAMPLING_LOSS = 0.02
@@ -108,7 +108,6 @@ TEAM_LEADS = {
 class DemoData:
     """What was written, and the month's true totals (for tests)."""
 
-    spans_written: int = 0
     spans_dropped: int = 0
     files: list[Path] = field(default_factory=list)
     billed_usd: dict[str, Decimal] = field(default_factory=dict)
@@ -228,7 +227,6 @@ def generate(out_dir: Path, window: Window, seed: int = 7) -> DemoData:
                     start_ns=start_ns, end_ns=start_ns + rng.randrange(200_000_000, 9_000_000_000),
                     attributes=_span_attrs(svc, svc.model, feature, inp, cr, cw, out, reasoning),
                     kind=SPAN_KIND_CLIENT))
-                data.spans_written += 1
             for project, spans in by_project.items():
                 for i in range(0, len(spans), 200):  # a collector batch per line
                     lines.append(encode_request(_resource(svc, project), spans[i:i + 200],

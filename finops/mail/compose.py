@@ -22,8 +22,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from finops.config import EmailConfig
 from finops.mail.png import daily_png
+from finops.money import fmt_money as money
+from finops.money import fmt_pct as pct
 from finops.paths import data_dir
-from finops.report.html import money, pct
 from finops.report.model import Line, Report, TeamSection
 
 TOP_ROWS = 8  # rows per breakdown before the rest is summed as "other"
@@ -181,22 +182,3 @@ def html_part(msg: EmailMessage) -> str:
     """The HTML body of a composed message."""
     part = msg.get_body(preferencelist=("html",))
     return part.get_content() if part is not None else ""
-
-
-def text_part(msg: EmailMessage) -> str:
-    """The plain-text body of a composed message."""
-    part = msg.get_body(preferencelist=("plain",))
-    return part.get_content() if part is not None else ""
-
-
-def preview_html(msg: EmailMessage) -> str:
-    """The HTML body with each ``cid:`` image replaced by a ``data:`` URI, as a mail client shows it."""
-    import base64
-
-    html = html_part(msg)
-    for part in msg.walk():
-        cid = part.get("Content-ID")
-        if cid and part.get_content_maintype() == "image":
-            data = base64.b64encode(part.get_payload(decode=True)).decode("ascii")
-            html = html.replace(f"cid:{cid.strip('<>')}", f"data:{part.get_content_type()};base64,{data}")
-    return html

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from finops.config import Config
-from finops.errors import ConfigError
+from finops.errors import ConfigError, ExitCode
 from finops.mail.compose import Draft, chargeback_email, summary_email
 from finops.mail.record import SentMail, delivered_to, record
 from finops.mail.send import SendError, SmtpTransport
@@ -44,6 +44,11 @@ class MailOutcome:
     failed: list[Failure] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 when a recipient (or a whole message) did not get through."""
+        return ExitCode.DATA if self.failed else ExitCode.OK
 
     def extend(self, other: MailOutcome) -> None:
         """Add another batch's outcome to this one."""

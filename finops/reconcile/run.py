@@ -14,8 +14,9 @@ import polars as pl
 
 from finops.config import Config
 from finops.errors import DataError
-from finops.pricing import load_overrides, load_prices, refresh_prices
-from finops.sqlfiles import run_query, run_sql, sql_names
+from finops.warehouse.db import transaction
+from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
+from finops.warehouse.sql import run_sql, sql_names
 from finops.windows import Window
 
 
@@ -53,18 +54,13 @@ def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, to
         "window_end": window.window_end,
         "provisional_from": provisional_from(config, today),
     }
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.register("_rules", rules.to_arrow())
         con.execute("CREATE OR REPLACE TEMP TABLE account_rules AS SELECT * FROM _rules")
         con.unregister("_rules")
         for name in sql_names("reconcile"):
             run_sql(con, name, params)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 
-__all__ = ["check_currency", "provisional_from", "reconcile", "run_query", "run_sql"]
+__all__ = ["check_currency", "provisional_from", "reconcile"]

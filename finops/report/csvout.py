@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from finops.report.model import Report, cents, drift_pct
+from finops.money import cents, drift_pct
+from finops.report.model import Report
 
 COLUMNS = ["month", "team", "provider", "currency", "billed", "estimated", "drift_pct", "provisional"]
 

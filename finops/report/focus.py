@@ -29,15 +29,14 @@ import json
 from datetime import datetime, time
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
-from finops.config import Config
 from finops.errors import ConfigError
-from finops.reconcile.run import run_sql
 from finops.report.model import Report
-from finops.sqlfiles import sql
-from finops.warehouse import connect
 from finops.warehouse.db import fetch_frame
+from finops.warehouse.sql import run_sql, sql
+from finops.windows import Window
 
 VERSIONS = ("1.2", "1.3")
 SUFFIXES = (".csv", ".parquet")
@@ -103,24 +102,14 @@ def check_path(path: Path) -> Path:
     return path
 
 
-def focus_export(config: Config, report: Report, *, version: str = "1.2",
-                 team: str | None = None) -> pl.DataFrame:
-    """The FOCUS rows of ``report``'s month (reconciled by :func:`finops.api.report`).
+def focus_rows(con: duckdb.DuckDBPyConnection, window: Window) -> pl.DataFrame:
+    """The allocation rows of a reconciled month with list and contracted prices (``sql/focus/rows.sql``).
 
-    Σ ``BilledCost`` equals ``report.billed_total`` and, per team, the report's team total.
+    Σ ``billed_cost`` equals the month's billed total and, per team, the report's team total.
     """
-    check_version(version)
-    con = connect(config.warehouse, read_only=True)
-    try:
-        params = {"window_start": report.window.window_start,
-                  "window_end": report.window.window_end}
-        run_sql(con, "reconcile/10_price_keys", params)  # temp table: list and contracted prices
-        rows = fetch_frame(con, sql("focus/rows"), params)
-    finally:
-        con.close()
-    if team is not None:
-        rows = rows.filter(pl.col("team") == team)
-    return focus_frame(rows, report, version)
+    params = {"window_start": window.window_start, "window_end": window.window_end}
+    run_sql(con, "reconcile/10_price_keys", params)  # temp table: list and contracted prices
+    return fetch_frame(con, sql("focus/rows"), params)
 
 
 def focus_frame(rows: pl.DataFrame, report: Report, version: str) -> pl.DataFrame:

@@ -7,9 +7,10 @@ from functools import cache
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from finops.money import fmt_money, fmt_pct
 from finops.paths import data_dir
 from finops.report.charts import daily_chart, share_bars
-from finops.report.model import Report, cents
+from finops.report.model import Report
 
 BASIS_LABELS = {
     "cost": "span cost share", "tokens": "span token share (unpriced model)",
@@ -18,24 +19,14 @@ BASIS_LABELS = {
 }
 
 
-def money(v: Decimal | None) -> str:
-    """Money to the cent with thousands separators: 1,234.56."""
-    return f"{cents(v):,}"
-
-
-def pct(v: Decimal | None) -> str:
-    """A signed percentage, or a dash when there is none."""
-    return "—" if v is None else f"{v:+.2f} %"
-
-
 @cache
 def environment() -> Environment:
     """The template environment: autoescape on for every template."""
     env = Environment(loader=FileSystemLoader(str(data_dir("templates"))),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters["money"] = money
-    env.filters["pct"] = pct
+    env.filters["money"] = fmt_money
+    env.filters["pct"] = fmt_pct
     env.globals.update(daily_chart=daily_chart, share_bars=share_bars, basis_labels=BASIS_LABELS)
     return env
 

@@ -10,13 +10,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from finops.report.model import Report, cents
+from finops.money import json_money as _money
+from finops.report.model import Report
 
 SCHEMA_VERSION = 1
-
-
-def _money(v: Decimal | None) -> str:
-    return str(cents(v))
 
 
 def _pct(v: Decimal | None) -> str | None:
@@ -76,7 +73,7 @@ def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
         "notes": report.notes,
     }
     if report.anomalies is not None:  # README "Anomalies and budgets"
-        from finops.anomalies import anomalies_dict, budgets_list
+        from finops.reconcile.anomalies import anomalies_dict, budgets_list
         doc["anomalies"] = anomalies_dict(report.anomalies, team)
         doc["budgets"] = budgets_list(report.anomalies, team)
     return doc

@@ -9,28 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 
-from finops.reconcile.run import run_query
+from finops.money import cents, drift_pct
+from finops.warehouse.sql import run_query
 from finops.windows import Window
 
-CENT = Decimal("0.01")
 EXPLANATION_PARTS = ("volume", "rate", "unpriced", "unmatched", "unexplained")
-
-
-def cents(value: Decimal | None) -> Decimal:
-    """Round to the cent, half away from zero."""
-    return (value or Decimal(0)).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def drift_pct(estimated: Decimal, billed: Decimal) -> Decimal | None:
-    """(E − B) / B in percent, two decimals; None when nothing was billed."""
-    if not billed:
-        return None
-    return ((estimated - billed) / billed * 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -88,7 +76,7 @@ class Report:
     daily: list[tuple[date, Decimal, Decimal]]
     restatements: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # finops.anomalies.AnomalyReport: week-over-week flags and budget status as of the month's
+    # finops.reconcile.anomalies.AnomalyReport: week-over-week flags and budget status as of the month's
     # end (or yesterday for the running month); None for a month still in the future.
     anomalies: Any = None
 

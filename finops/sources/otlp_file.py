@@ -27,12 +27,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
+from finops.canonical import AUTO, canonical_dims, canonical_tier, convention_for, normalise, provider_for
 from finops.errors import DataError
-from finops.tokens import AUTO, canonical_provider, canonical_tier, convention_for, normalise
 
 if TYPE_CHECKING:  # polars and pandera are imported lazily: worker processes never need them
     from finops.config import AttributeMap, SpanSource
-    from finops.sources.base import ProgressFn, SpanPull
+    from finops.frames import ProgressFn, SpanPull
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -110,7 +110,8 @@ class _Plan:
     conventions: tuple[tuple[str, str], ...]
 
 
-# rollup key: (day, provider, account, model, tier, team, project, feature)
+# rollup key: (day, provider, account, model, tier, team, project, feature); the provider and
+# tier are canonical, the other values raw (None where the span has none: see _to_pull)
 # value: [requests, input, cache_read, cache_write, output, reasoning]
 Rollup = dict[tuple[Any, ...], list[int]]
 
@@ -122,7 +123,7 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     """Roll up the LLM spans of ``source``'s files that start in ``[window_start, window_end)``.
 
     Returns a ``USAGE_SCHEMA`` frame (one row per usage grain, ``requests`` = spans, token
-    fields disjoint after :func:`finops.tokens.normalise`) and stats: ``files``, ``lines``,
+    fields disjoint after :func:`finops.canonical.normalise`) and stats: ``files``, ``lines``,
     ``spans``, ``llm_spans``, ``outside_window``, ``exclusive_detected``. Bad input (a
     malformed line, a token count that is not a non-negative integer, cache tokens above
     an inclusive input count) raises :class:`DataError` naming the file and line.
@@ -370,12 +371,10 @@ def _scan(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
                         (kv.value.stringValue if kv.value.stringValue is not None
                          else text(kv.value))
                         for kv in vals[:_FIRST_TOKEN]]
-                    model = model or "unknown"
-
                     pkey = (raw_prov, model)
                     provider = prov_cache.get(pkey)
                     if provider is None:
-                        provider = prov_cache[pkey] = _provider(raw_prov, model)
+                        provider = prov_cache[pkey] = provider_for(raw_prov, model)
                     tier = tier_cache.get(raw_tier)
                     if tier is None:
                         tier = tier_cache[raw_tier] = canonical_tier(raw_tier)
@@ -390,8 +389,8 @@ def _scan(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
                             f"(input_convention for {provider} is {conv})") from None
                     if c.detected_exclusive:
                         exclusive += 1
-                    key = (day, provider, account or "default", model, tier,
-                           team or "unattributed", project or "unknown", feature or "unknown")
+                    # raw values: the defaults for missing ones are applied per row in _to_pull
+                    key = (day, provider, account, model, tier, team, project, feature)
                     acc = rollup.get(key)
                     if acc is None:
                         rollup[key] = [1, c.input_tokens, c.cache_read_tokens,
@@ -460,39 +459,20 @@ def _start_ns(value: int | str, path: str, lineno: int, span_id: str) -> int:
                         f"integer, got {msgspec.json.encode(value).decode()}") from None
 
 
-def _provider(raw: str | None, model: str) -> str:
-    if raw:
-        return canonical_provider(raw)
-    m = model.strip().lower()
-    if m.startswith(("gpt-", "o1", "o3", "o4", "chatgpt")):
-        return "openai"
-    if "claude" in m:  # also Bedrock and Vertex ids such as anthropic.claude-3-5-sonnet
-        return "anthropic"
-    return "unknown"
-
-
 def _to_pull(name: str, rollup: Rollup, stats: dict[str, int], workers: int) -> SpanPull:
-    import polars as pl
+    from finops.frames import SpanPull
+    from finops.sources.rollup import usage_frame
 
-    from finops.schemas import USAGE_SCHEMA
-    from finops.sources.base import SpanPull
-
-    rows = sorted(rollup.items())
-    cols: dict[str, list[Any]] = {c: [] for c in USAGE_SCHEMA}
-    for (day, provider, account, model, tier, team, project, feature), acc in rows:
-        cols["day"].append(date.fromordinal(_EPOCH_ORDINAL + day))
-        cols["provider"].append(provider)
-        cols["account"].append(account)
-        cols["model"].append(model)
-        cols["service_tier"].append(tier)
-        cols["team"].append(team)
-        cols["project"].append(project)
-        cols["feature"].append(feature)
-        cols["source"].append(name)
-        cols["requests"].append(acc[0])
-        for t, v in zip(_TOKENS, acc[1:], strict=True):
-            cols[t].append(v)
-    frame = pl.DataFrame(cols, schema=USAGE_SCHEMA)
+    rows: dict[tuple[date, Any], list[int]] = {}
+    for (day, *raw), acc in rollup.items():
+        key = (date.fromordinal(_EPOCH_ORDINAL + day), canonical_dims(*raw))
+        cur = rows.get(key)
+        if cur is None:
+            rows[key] = acc
+        else:
+            for i in range(6):
+                cur[i] += acc[i]
+    frame = usage_frame(rows, name, f"{name} otlp_files")
     notes = []
     if stats["exclusive_detected"]:
         notes.append(f"{stats['exclusive_detected']} span(s) had cache tokens above their input "

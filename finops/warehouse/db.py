@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -35,6 +38,26 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
+@contextmanager
+def transaction(con: Any) -> Iterator[None]:
+    """Run the block in one transaction: committed whole, or rolled back and the error raised.
+
+    ``con`` is a DuckDB connection (or an object that forwards ``execute`` to one). When the
+    rollback itself fails (the transaction was already aborted, e.g. by a full disk), the
+    original error is the one raised: it names the cause.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    con.execute("COMMIT")
+
+
 def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> int:
     """Apply pending migrations, each in its own transaction; returns the new version."""
     con.execute(
@@ -45,16 +68,11 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> int:
     for version, path in migrations():
         if version <= current or (upto is not None and version > upto):
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(path.read_text(encoding="utf-8"))
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, path.stem]
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         current = version
     return current
 

@@ -13,7 +13,8 @@ import polars as pl
 
 from finops.errors import DataError
 from finops.schemas import BILLING_SCHEMA, USAGE_SCHEMA, BillingDaily, UsageDaily, validate
-from finops.sqlfiles import run_sql
+from finops.warehouse.db import transaction
+from finops.warehouse.sql import run_sql
 
 _TABLES = {
     "usage": ("usage_daily", USAGE_SCHEMA, UsageDaily),
@@ -50,30 +51,26 @@ def replace_window(
         if frame["source"].unique().to_list() != [source]:
             raise DataError(f"{where}: frame carries rows of another source")
     covered = providers if providers is not None else sorted(frame["provider"].unique().to_list())
-    con.execute("BEGIN TRANSACTION")
-    con.register("_incoming", frame.to_arrow())
     try:
-        if kind == "billing" and settled_before is not None:
-            run_sql(con, "warehouse/record_restatements", {
-                "source": source, "window_start": window_start, "window_end": window_end,
-                "settled_before": settled_before, "run_id": run_id})
-        con.execute(
-            f"DELETE FROM {table} WHERE source = ? AND day >= ? AND day < ?",  # table is ours
-            [source, window_start, window_end],
-        )
-        if frame.height:
-            cols = ", ".join(schema)
-            con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
-        for prov in covered:
+        with transaction(con):  # registered inside: BEGIN first settles any pending result
+            con.register("_incoming", frame.to_arrow())
+            if kind == "billing" and settled_before is not None:
+                run_sql(con, "warehouse/record_restatements", {
+                    "source": source, "window_start": window_start, "window_end": window_end,
+                    "settled_before": settled_before, "run_id": run_id})
             con.execute(
-                "INSERT OR REPLACE INTO load_windows VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
-                [source, kind, prov, window_start, window_end,
-                 frame.filter(pl.col("provider") == prov).height, run_id],
+                f"DELETE FROM {table} WHERE source = ? AND day >= ? AND day < ?",  # table is ours
+                [source, window_start, window_end],
             )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+            if frame.height:
+                cols = ", ".join(schema)
+                con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
+            for prov in covered:
+                con.execute(
+                    "INSERT OR REPLACE INTO load_windows VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+                    [source, kind, prov, window_start, window_end,
+                     frame.filter(pl.col("provider") == prov).height, run_id],
+                )
     finally:
-        con.unregister("_incoming")
+        con.unregister("_incoming")  # after the rollback: an aborted transaction refuses it
     return frame.height

@@ -1,13 +1,13 @@
-"""The in-memory rollup both Tempo modes feed: one entry per ``usage_daily`` key.
+"""The in-memory rollup of a span source: one entry per ``usage_daily`` key, and its frame.
 
 Memory is bounded by the number of groups (day × provider × account × model × tier × team
 × project × feature), never by the number of spans.
 
-Search mode sees single spans and normalises each (per-span ``auto`` detection, as the
-OTLP file source does). Pushdown sees sums per group, so the provider's convention is
-applied to the sums: ``auto`` reads a group as inclusive unless its cache sum exceeds its
-input sum, which only exclusive counts can produce (then it is read as exclusive, counted
-and noted).
+A source that sees single spans (Tempo search) normalises each one (per-span ``auto``
+detection, as the OTLP file source does). A source that pushes the aggregation down (Tempo
+metrics) sees sums per group, so the provider's convention is applied to the sums: ``auto``
+reads a group as inclusive unless its cache sum exceeds its input sum, which only exclusive
+counts can produce (then it is read as exclusive, counted and noted).
 """
 
 from __future__ import annotations
@@ -17,64 +17,28 @@ from datetime import date
 
 import polars as pl
 
+from finops.canonical import AUTO, canonical_dims, convention_for, normalise, text
 from finops.errors import DataError
-from finops.schemas import (
-    DEFAULT_ACCOUNT,
-    UNATTRIBUTED,
-    UNKNOWN,
-    USAGE_KEYS,
-    USAGE_SCHEMA,
-    USAGE_TOKENS,
-    UsageDaily,
-    validate,
-)
-from finops.sources.tempo_traceql import GROUP_FIELDS
-from finops.tokens import AUTO, canonical_provider, canonical_tier, convention_for, normalise
+from finops.schemas import USAGE_KEYS, USAGE_SCHEMA, USAGE_TOKENS, UsageDaily, validate
 
 Scalar = str | int | float | bool
-RawGroup = tuple[Scalar | None, ...]  # values in GROUP_FIELDS order; None = attribute missing
+RawGroup = tuple[Scalar | None, ...]  # values in DIMS order; None = attribute missing
 # [requests, input, cache_read, cache_write, output, reasoning]
 Counts = list[int]
+Dims = tuple[str, str, str, str, str, str, str]
 
 
-def text(value: Scalar | None) -> str | None:
-    """An attribute value as text (None or "" when missing)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def canonical_group(raw: RawGroup) -> Dims:
+    """Raw attribute values (DIMS order) → the canonical key fields (:func:`canonical_dims`)."""
+    return canonical_dims(*(text(x) for x in raw))
 
 
-def canonical_group(raw: RawGroup) -> tuple[str, ...]:
-    """Raw attribute values (GROUP_FIELDS order) → the canonical key fields.
-
-    Missing team is ``unattributed``; missing project, feature or model is ``unknown``;
-    missing account is ``default``; missing tier is ``standard``; a missing provider is
-    read from the model name. The same rules as the OTLP file source.
-    """
-    v = dict(zip(GROUP_FIELDS, (text(x) for x in raw), strict=True))
-    return (
-        canonical_provider(v["provider"]) if v["provider"] else provider_of(v["model"] or ""),
-        v["account"] or DEFAULT_ACCOUNT,
-        v["model"] or UNKNOWN,
-        canonical_tier(v["service_tier"]),
-        v["team"] or UNATTRIBUTED,
-        v["project"] or UNKNOWN,
-        v["feature"] or UNKNOWN,
-    )
-
-
-def provider_of(model: str) -> str:
-    """The provider a model name implies (spans without a provider attribute)."""
-    m = model.strip().lower()
-    if m.startswith(("gpt-", "o1", "o3", "o4", "chatgpt")):
-        return "openai"
-    if "claude" in m:
-        return "anthropic"
-    return UNKNOWN
+def usage_frame(rows: Mapping[tuple[date, Dims], Counts], source: str, where: str) -> pl.DataFrame:
+    """Rolled-up rows ``(day, dims) -> counts`` as a validated ``USAGE_SCHEMA`` frame, sorted by key."""
+    data = [(day, *key, source, *c) for (day, key), c in sorted(rows.items())]
+    cols = [*USAGE_KEYS, "requests", *USAGE_TOKENS]
+    frame = pl.DataFrame(data, schema={c: USAGE_SCHEMA[c] for c in cols}, orient="row")
+    return validate(frame.select(list(USAGE_SCHEMA)), UsageDaily, where)
 
 
 class Rollup:
@@ -83,8 +47,8 @@ class Rollup:
     def __init__(self, conventions: Mapping[str, str] | None, prefix: str) -> None:
         self.conventions = dict(conventions or {})
         self.prefix = prefix
-        self.canon: dict[tuple[date, tuple[str, ...]], Counts] = {}
-        self.sums: dict[tuple[date, tuple[str, ...]], Counts] = {}  # pushdown: raw sums
+        self.canon: dict[tuple[date, Dims], Counts] = {}
+        self.sums: dict[tuple[date, Dims], Counts] = {}  # pushdown: raw sums
         self.exclusive_detected = 0
 
     def convention(self, provider: str) -> str:
@@ -147,9 +111,4 @@ class Rollup:
 
     def frame(self, source: str, where: str) -> pl.DataFrame:
         """The rollup as a validated ``USAGE_SCHEMA`` frame, sorted by key."""
-        rows = []
-        for (day, key), c in sorted(self.canon.items()):
-            rows.append((day, *key, source, *c))
-        cols = [*USAGE_KEYS, "requests", *USAGE_TOKENS]
-        frame = pl.DataFrame(rows, schema={c: USAGE_SCHEMA[c] for c in cols}, orient="row")
-        return validate(frame.select(list(USAGE_SCHEMA)), UsageDaily, where)
+        return usage_frame(self.canon, source, where)

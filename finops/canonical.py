@@ -1,6 +1,9 @@
-"""Token semantics: turn a source's counts into the disjoint canonical fields.
+"""What a span means in the canonical model: token semantics, provider, tier, missing values.
 
-Both span conventions (OpenInference ``llm.token_count.prompt`` and OTel GenAI
+Every span source applies these rules, and only these: the OTLP files, Tempo and OpenObserve
+give the same rows for the same spans because they share this module.
+
+Token semantics. Both span conventions (OpenInference ``llm.token_count.prompt`` and OTel GenAI
 ``gen_ai.usage.input_tokens``) count cache reads and cache writes *inside* the input
 count. Some Anthropic instrumentations copy Anthropic's API, whose ``input_tokens`` is
 *exclusive* of cache tokens. The canonical ``input_tokens`` is always exclusive.
@@ -9,6 +12,9 @@ count. Some Anthropic instrumentations copy Anthropic's API, whose ``input_token
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from finops.schemas import DEFAULT_ACCOUNT, UNATTRIBUTED, UNKNOWN
 
 INCLUSIVE = "inclusive"
 EXCLUSIVE = "exclusive"
@@ -67,6 +73,21 @@ def canonical_provider(name: str) -> str:
     return _PROVIDER_ALIASES.get(key, key)
 
 
+def guess_provider(model: str) -> str:
+    """The provider a model name implies, for spans with no provider attribute."""
+    m = model.strip().lower()
+    if m.startswith(("gpt-", "o1", "o3", "o4", "chatgpt")):
+        return "openai"
+    if "claude" in m:  # also Bedrock and Vertex ids such as anthropic.claude-3-5-sonnet
+        return "anthropic"
+    return UNKNOWN
+
+
+def provider_for(raw: str | None, model: str | None) -> str:
+    """The canonical provider of a span: its attribute, else what its model name implies."""
+    return canonical_provider(raw) if raw else guess_provider(model or "")
+
+
 # Service tiers: OpenAI says "default"/"auto"/"scale", Anthropic "standard"; both have batch.
 _TIER_ALIASES = {
     "": "standard", "default": "standard", "auto": "standard", "standard": "standard",
@@ -81,3 +102,31 @@ def canonical_tier(name: str | None, batch: bool | None = None) -> str:
         return "batch"
     key = (name or "").strip().lower()
     return _TIER_ALIASES.get(key, key)
+
+
+def text(value: Any) -> str | None:
+    """An attribute value used where a name belongs (``team.id`` = 42) as text; None if missing."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# The dimensions of a usage row, in key order (after day).
+DIMS = ("provider", "account", "model", "service_tier", "team", "project", "feature")
+
+
+def canonical_dims(provider: str | None, account: str | None, model: str | None,
+                   service_tier: str | None, team: str | None, project: str | None,
+                   feature: str | None) -> tuple[str, str, str, str, str, str, str]:
+    """Raw attribute values of a span (or a group of spans) -> the usage row's dimensions.
+
+    Spend never vanishes: a missing team is ``unattributed``; a missing project, feature or
+    model ``unknown``; a missing account ``default``; a missing tier ``standard``; a missing
+    provider is read from the model name.
+    """
+    return (provider_for(provider, model), account or DEFAULT_ACCOUNT, model or UNKNOWN,
+            canonical_tier(service_tier), team or UNATTRIBUTED, project or UNKNOWN, feature or UNKNOWN)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from finops.canonical import DIMS
 from finops.errors import ConfigError
 
 Scalar = str | int | float | bool
@@ -20,7 +21,7 @@ _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 TOKEN_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                 "reasoning_tokens")
 # Canonical fields a usage row is keyed by (besides the day); provider is always a filter.
-GROUP_FIELDS = ("provider", "account", "model", "service_tier", "team", "project", "feature")
+GROUP_FIELDS = DIMS
 DEFAULT_GROUP_BY = ("team", "project", "feature", "model", "service_tier")
 MAX_BY = 5  # Tempo's by() accepts at most 5 attributes
 

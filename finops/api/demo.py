@@ -6,14 +6,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from finops import api
+from finops.api.month import report
+from finops.api.pull import pull
 from finops.config import load_config
 from finops.demo.generate import DemoData, demo_config, generate
 from finops.errors import DataError
+from finops.frames import ProgressFn
 from finops.report.model import Report
 from finops.report.write import write_report
-from finops.sources.base import ProgressFn
 from finops.windows import month_window
+
+__all__ = ["DemoResult", "run_demo"]
 
 
 @dataclass
@@ -44,9 +47,9 @@ def run_demo(out_dir: Path, *, seed: int = 7, month: str = "2026-10",
     for stale in (warehouse, warehouse.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
     config = load_config(config_path)
-    pulled = api.pull(config, window, progress=progress)
+    pulled = pull(config, window, progress=progress)
     if pulled.failed:
         raise DataError("; ".join(f"{s.name}: {s.error}" for s in pulled.failed))
-    report = api.report(config, window)
-    paths = write_report(report, out_dir / "reports", fmt="table")
-    return DemoResult(report, paths[0], warehouse, config_path, data)
+    rep = report(config, window)
+    paths = write_report(rep, out_dir / "reports", fmt="table")
+    return DemoResult(rep, paths[0], warehouse, config_path, data)

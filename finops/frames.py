@@ -1,4 +1,7 @@
-"""What every source returns, and how it reports progress.
+"""The contracts where sources meet the library: what a pull returns, and how it reports progress.
+
+Both sides import this module and nothing of each other: span sources (``finops.sources``)
+and billing sources (``finops.billing``) meet only in the warehouse.
 
 A span source is a module with::
 

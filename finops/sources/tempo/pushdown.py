@@ -28,10 +28,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from finops.errors import SourceError
-from finops.sources.tempo_client import DAY, QueryTooLong, TempoClient, TooRecent, tile_label
-from finops.sources.tempo_decode import Ctx, Scalar, metrics_range
-from finops.sources.tempo_rollup import Rollup
-from finops.sources.tempo_traceql import (
+from finops.sources.rollup import Rollup
+from finops.sources.tempo.client import DAY, QueryTooLong, TempoClient, TooRecent, tile_label
+from finops.sources.tempo.decode import Ctx, Scalar, metrics_range
+from finops.sources.tempo.traceql import (
     GROUP_FIELDS,
     TOKEN_FIELDS,
     Attr,

@@ -33,15 +33,17 @@ from typing import Any
 
 import duckdb
 
-from finops.budgets import BudgetStatus, budget_status
 from finops.config import Config
-from finops.errors import ConfigError
-from finops.pricing import load_overrides, load_prices, refresh_prices
-from finops.reconcile.run import reconcile, run_query, run_sql
-from finops.warehouse import connect
-from finops.windows import Window, month_window, utc_today
+from finops.errors import ConfigError, ExitCode
+from finops.money import CENT
+from finops.money import fmt_money as _money
+from finops.money import json_money as _m
+from finops.reconcile.budgets import BudgetStatus, budget_status
+from finops.reconcile.run import reconcile
+from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
+from finops.warehouse.sql import run_query, run_sql
+from finops.windows import Window, month_window
 
-CENT = Decimal("0.01")
 TOP_SHARE = Decimal("0.8")  # contributors listed until they explain this share of the change
 TOP_MAX = 5
 SCHEMA_VERSION = 1
@@ -73,18 +75,6 @@ class Contributor:
         """Current − prior output tokens."""
         return self.current_output_tokens - self.prior_output_tokens
 
-    @property
-    def requests_ratio(self) -> Decimal | None:
-        """Current / prior requests (None when there were none before)."""
-        return _ratio(Decimal(self.current_requests), Decimal(self.prior_requests))
-
-    @property
-    def size_ratio(self) -> Decimal | None:
-        """Output tokens per request, current / prior."""
-        if not (self.prior_requests and self.current_requests and self.prior_output_tokens):
-            return None
-        return _ratio(Decimal(self.current_output_tokens) / self.current_requests,
-                      Decimal(self.prior_output_tokens) / self.prior_requests)
 
 
 @dataclass
@@ -139,6 +129,12 @@ class AnomalyReport:
     min_output_tokens: int = 0
     min_cost_usd: Decimal = Decimal(0)
     notes: list[str] = field(default_factory=list)
+    fail_on_anomaly: bool = False  # exit 1 when flagged (``--fail-on-anomaly``)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when asked to fail on a flag and a team or a budget is flagged, else 0."""
+        return ExitCode.GATE_FAILED if self.fail_on_anomaly and self.flagged else ExitCode.OK
 
     @property
     def budget_flags(self) -> list[BudgetStatus]:
@@ -149,6 +145,10 @@ class AnomalyReport:
     def flagged(self) -> bool:
         """Anything to page about (``--fail-on-anomaly`` exits 1)."""
         return bool(self.flags or self.budget_flags)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plain data of ``finops anomalies --format json`` (README "Anomalies and budgets")."""
+        return report_dict(self)
 
     def for_team(self, team: str) -> tuple[list[Flag], list[BudgetStatus]]:
         """The flags and budget status of one team."""
@@ -188,10 +188,6 @@ def last_complete_week(on_or_before: date) -> str:
     return f"{y}-W{w:02d}"
 
 
-def _today(config: Config) -> date:
-    return config.today or utc_today()
-
-
 def windows_for(config: Config, *, as_of: date | None = None, week: str | None = None
                 ) -> tuple[Window, Window, str]:
     """The (current, prior, mode) windows for the options given."""
@@ -200,7 +196,7 @@ def windows_for(config: Config, *, as_of: date | None = None, week: str | None =
     if week is not None:
         cur, prior = week_windows(week)
         return cur, prior, "week"
-    cur, prior = trailing_windows(as_of or _today(config) - timedelta(days=1))
+    cur, prior = trailing_windows(as_of or config.run_date() - timedelta(days=1))
     return cur, prior, "trailing"
 
 
@@ -244,10 +240,6 @@ DRIVER_WORDS = {
 def _at_floor(tokens: int, cost: Decimal, config: Config) -> bool:
     a = config.anomalies
     return tokens >= a.min_output_tokens or cost >= a.min_cost_usd
-
-
-def _money(v: Decimal) -> str:
-    return f"{v.quantize(CENT, rounding=ROUND_HALF_UP):,}"
 
 
 def _span(w: Window) -> str:
@@ -364,7 +356,7 @@ def detect_on(con: duckdb.DuckDBPyConnection, config: Config, current: Window, p
     Budgets are as of ``budget_as_of`` (default: the current window's last day); their month
     is reconciled first unless ``reconciled``.
     """
-    today = _today(config)
+    today = config.run_date()
     refresh_prices(con, load_prices(config.pricing_dir), load_overrides(config.overrides))
     budgets: list[BudgetStatus] = []
     b_as_of = budget_as_of or current.window_end - timedelta(days=1)
@@ -392,27 +384,13 @@ def detect_on(con: duckdb.DuckDBPyConnection, config: Config, current: Window, p
     return rep
 
 
-def detect(config: Config, *, as_of: date | None = None, week: str | None = None) -> AnomalyReport:
-    """Week-over-week flags per team and budget status (see the module docstring for the rules).
-
-    ``as_of`` (default yesterday UTC): trailing 7 days ending on it, inclusive, vs the 7 before.
-    ``week`` (``YYYY-Www``): that ISO week vs the week before. Costs are estimated from usage.
-    """
-    current, prior, mode = windows_for(config, as_of=as_of, week=week)
-    con = connect(config.warehouse)
-    try:
-        return detect_on(con, config, current, prior, mode=mode)
-    finally:
-        con.close()
-
-
 def for_month_report(con: duckdb.DuckDBPyConnection, config: Config, month: Window) -> AnomalyReport | None:
     """Anomalies and budgets for a month's report, on its reconciled warehouse.
 
     As of the month's last day, or yesterday for the running month: budgets as of that day,
     anomalies for the last complete ISO week ending on or before it. None for a future month.
     """
-    as_of = min(month.window_end, _today(config)) - timedelta(days=1)
+    as_of = min(month.window_end, config.run_date()) - timedelta(days=1)
     if as_of < month.window_start:
         return None
     current, prior = week_windows(last_complete_week(as_of))
@@ -420,10 +398,6 @@ def for_month_report(con: duckdb.DuckDBPyConnection, config: Config, month: Wind
 
 
 # ----------------------------------------------------------------------------- plain data (JSON)
-
-def _m(v: Decimal) -> str:
-    return str(v.quantize(CENT, rounding=ROUND_HALF_UP))
-
 
 def _w(w: Window) -> dict[str, str]:
     return {"window_start": w.window_start.isoformat(), "window_end": w.window_end.isoformat()}

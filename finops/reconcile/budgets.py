@@ -27,7 +27,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 
 from finops.config import BudgetSettings, Config
-from finops.reconcile.run import run_query
+from finops.money import fmt_money as _m
+from finops.warehouse.sql import run_query
 from finops.windows import Window, next_month
 
 CENT = Decimal("0.01")
@@ -51,10 +52,6 @@ def before_mid_month(as_of: date) -> bool:
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal:
     return (part / whole * 100).quantize(TENTH, rounding=ROUND_HALF_UP)
-
-
-def _m(v: Decimal) -> str:
-    return f"{v.quantize(CENT, rounding=ROUND_HALF_UP):,}"
 
 
 @dataclass
@@ -92,7 +89,7 @@ class BudgetStatus:
     @property
     def projected(self) -> Decimal:
         """Month-end projection: spent × days_in_month / days_elapsed."""
-        return self.spent * self.days_in_month / self.days_elapsed
+        return project_month_end(self.spent, self.as_of)
 
     @property
     def projected_pct(self) -> Decimal:
@@ -103,11 +100,6 @@ class BudgetStatus:
     def over_projection(self) -> bool:
         """The run-rate projection passes 100 % of the budget."""
         return self.projected > self.budget
-
-    @property
-    def level(self) -> Decimal | None:
-        """The highest threshold reached, if any."""
-        return self.thresholds_reached[-1] if self.thresholds_reached else None
 
     @property
     def flagged(self) -> bool:

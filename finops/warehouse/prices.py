@@ -33,6 +33,7 @@ import polars as pl
 from finops.errors import ConfigError
 from finops.paths import data_dir
 from finops.schemas import SERVICE_TIERS, TOKEN_TYPES
+from finops.warehouse.db import transaction
 
 PRICE_SCHEMA = {
     "provider": pl.String(), "model_match": pl.String(), "match_kind": pl.String(),
@@ -154,8 +155,7 @@ def load_overrides(path: Path | None) -> pl.DataFrame:
 def refresh_prices(con: duckdb.DuckDBPyConnection, prices: pl.DataFrame,
                    overrides: pl.DataFrame) -> None:
     """Replace the warehouse price tables with ``prices`` and ``overrides`` in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM prices")
         con.execute("DELETE FROM price_overrides")
         con.register("_prices", prices.drop("model_id").to_arrow())
@@ -164,7 +164,3 @@ def refresh_prices(con: duckdb.DuckDBPyConnection, prices: pl.DataFrame,
         con.execute("INSERT INTO price_overrides SELECT * FROM _overrides")
         con.unregister("_prices")
         con.unregister("_overrides")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise

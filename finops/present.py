@@ -1,6 +1,7 @@
-"""Terminal rendering (rich tables) and the gate's text/markdown/json output.
+"""What the CLI shows: rich tables, the gate's text/markdown/json, and the lines a run prints.
 
-Only the CLI imports this module; the library never prints.
+Only the CLI imports this module; the library never prints. It reads the result objects of
+:mod:`finops.api` and nothing below it.
 """
 
 from __future__ import annotations
@@ -13,18 +14,53 @@ from typing import Any
 import polars as pl
 from rich.table import Table
 
-from finops.report.model import Report, cents
+from finops.api import AnomalyReport, GateResult, MailOutcome, NightlyResult, PullResult, Report
+from finops.money import cents
+from finops.money import fmt_money as _m
+from finops.money import fmt_pct as _p
 
 
-def _m(v: Decimal | None) -> str:
-    return f"{cents(v):,}"
+def pull_problems(result: PullResult) -> list[str]:
+    """Stderr lines for the sources that failed (their previous windows are untouched)."""
+    if not result.failed:
+        return []
+    names = ", ".join(s.name for s in result.failed)
+    return ([f"finops: error: {s.error}" for s in result.failed]
+            + [f"finops: {len(result.failed)} source(s) failed: {names}; the others were loaded"])
 
 
-def _p(v: Decimal | None) -> str:
-    return "—" if v is None else f"{v:+.2f} %"
+def mail_lines(outcome: MailOutcome) -> tuple[list[str], list[str]]:
+    """What a batch of mail did: (stdout lines: sent, written; stderr lines: notes, failures)."""
+    out = []
+    for m in outcome.sent:
+        what = "organisation summary" if m.team == "*" else f"{m.kind} {m.team}"
+        out.append(f"sent {what} {m.period} to {', '.join(m.recipients)}")
+    out += [f"wrote {p}" for p in outcome.written]
+    err = [f"finops: {line}" for line in outcome.skipped + outcome.notes]
+    err += [f"finops: error: not delivered: {f}" for f in outcome.failed]
+    return out, err
 
 
-def pull_table(result: Any) -> Table:
+def undelivered(outcome: MailOutcome) -> str:
+    """``3 recipient(s) not delivered: a@x, b@y``."""
+    names = ", ".join(sorted({f.recipient for f in outcome.failed}))
+    return f"{len(outcome.failed)} recipient(s) not delivered: {names}"
+
+
+def nightly_lines(result: NightlyResult) -> tuple[list[str], list[str]]:
+    """What the night did: (stdout lines, stderr lines), after its pull table."""
+    out = [f"reconciled {', '.join(result.months)}; {result.flags} anomaly flag(s), "
+           f"{result.budget_flags} budget flag(s); reports in {result.out_dir}"]
+    sent, err = mail_lines(result.mail)
+    err += [f"finops: error: {s.error}" for s in result.pulled.failed]
+    if result.failed_sources:
+        err.append(f"finops: source(s) failed: {', '.join(result.failed_sources)}; the others were loaded")
+    if result.mail.failed:
+        err.append(f"finops: {undelivered(result.mail)}")
+    return out + sent, err
+
+
+def pull_table(result: PullResult) -> Table:
     """One row per source: rows loaded or the error."""
     t = Table(title=f"pull {result.window}", title_justify="left")
     for c in ("source", "kind", "rows", "status"):
@@ -122,7 +158,7 @@ def sources_table(rows: list[dict[str, str]]) -> Table:
     return t
 
 
-def gate_output(result: Any, fmt: str) -> str:
+def gate_output(result: GateResult, fmt: str) -> str:
     """The gate verdict as text, markdown (CI job summary) or JSON."""
     window = result.window.label()
     status = "PASS" if result.passed else ("BILLING MISSING" if result.billing_missing else "FAIL")
@@ -182,7 +218,7 @@ def _cell(v: object) -> str:
     return str(v).replace("|", "\\|")
 
 
-def anomaly_tables(rep: Any) -> list[Table]:
+def anomaly_tables(rep: AnomalyReport) -> list[Table]:
     """``finops anomalies``: every team's two windows, where to look per flag, budgets."""
     cur, prior = rep.current, rep.prior
     last = date.fromordinal(cur.window_end.toordinal() - 1)
@@ -226,12 +262,10 @@ def anomaly_tables(rep: Any) -> list[Table]:
     return tables
 
 
-def anomaly_output(rep: Any, fmt: str) -> str:
+def anomaly_output(rep: AnomalyReport, fmt: str) -> str:
     """``finops anomalies --format json | markdown``."""
-    from finops.anomalies import report_dict
-
     if fmt == "json":
-        return json.dumps(report_dict(rep), indent=2) + "\n"
+        return json.dumps(rep.as_dict(), indent=2) + "\n"
     cur, prior = rep.current, rep.prior
     lines = [f"## finops anomalies {rep.label}", "",
              f"Current {cur.window_start}..{cur.window_end} vs prior "

@@ -12,7 +12,7 @@ plus ``count_over_time()`` for requests. The numeric filter on the summed attrib
 what keeps Tempo's ``sum_over_time`` correct (grafana/tempo#7857). The number of requests
 depends on days, tiles and providers, never on the number of spans. *Search* mode (Tempo
 < 2.8, or ``mode = "search"``) pulls LLM spans through ``/api/search`` instead, see
-:mod:`finops.sources.tempo_search`. ``auto`` picks pushdown when the version allows it and
+:mod:`finops.sources.tempo.search`. ``auto`` picks pushdown when the version allows it and
 falls back to search when the server answers no TraceQL metrics.
 
 Configuration (``finops.toml``)::
@@ -53,8 +53,9 @@ from datetime import date
 
 from finops.config import AttributeMap, SpanSource
 from finops.errors import ConfigError, FinopsError, SourceError, redact
-from finops.sources.base import ProgressFn, SpanPull
-from finops.sources.tempo_client import (
+from finops.frames import ProgressFn, SpanPull
+from finops.sources.rollup import Rollup
+from finops.sources.tempo.client import (
     DAY,
     MetricsUnavailable,
     ServerInfo,
@@ -62,10 +63,9 @@ from finops.sources.tempo_client import (
     TempoOptions,
     parse_options,
 )
-from finops.sources.tempo_decode import Ctx
-from finops.sources.tempo_pushdown import Pushdown, days_of
-from finops.sources.tempo_rollup import Rollup
-from finops.sources.tempo_search import Search
+from finops.sources.tempo.decode import Ctx
+from finops.sources.tempo.pushdown import Pushdown, days_of
+from finops.sources.tempo.search import Search
 
 __all__ = ["check", "pull"]
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from finops.errors import SourceError
-from finops.sources.tempo_client import DAY, TempoClient, tile_label
-from finops.sources.tempo_decode import Ctx, Scalar, full_trace, search_traces
-from finops.sources.tempo_rollup import Rollup
-from finops.sources.tempo_traceql import GROUP_FIELDS, TOKEN_FIELDS, Attr, llm_span, search_query
+from finops.sources.rollup import Rollup
+from finops.sources.tempo.client import DAY, TempoClient, tile_label
+from finops.sources.tempo.decode import Ctx, Scalar, full_trace, search_traces
+from finops.sources.tempo.traceql import GROUP_FIELDS, TOKEN_FIELDS, Attr, llm_span, search_query
 
 
 def _tokens(value: Scalar | None) -> int | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -12,11 +11,12 @@ from typing import Any
 
 import requests
 
-from finops.config import AttributeMap, SpanSource, secret_from_env
-from finops.errors import ConfigError, SourceError, redact
+from finops.config import AttributeMap, SpanSource
+from finops.errors import ConfigError, SourceError, did_you_mean, redact
 from finops.http import HttpClient, body_excerpt
-from finops.sources.tempo_decode import Ctx, json_body
-from finops.sources.tempo_traceql import (
+from finops.options import OptionReader
+from finops.sources.tempo.decode import Ctx, json_body
+from finops.sources.tempo.traceql import (
     DEFAULT_GROUP_BY,
     GROUP_FIELDS,
     MAX_BY,
@@ -69,48 +69,25 @@ def _seconds(value: Any, key: str, where: str) -> int:
 def parse_options(source: SpanSource, attributes: AttributeMap) -> TempoOptions:
     """Check a Tempo source's options (errors name ``sources.<name>.<key>``)."""
     where = f"sources.{source.name}"
-    o = dict(source.options)
-    for key in o:
-        if key not in OPTIONS:
-            near = difflib.get_close_matches(key, sorted(OPTIONS), n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise ConfigError(f"{where}: unknown option {key!r}{hint}")
-    url = o.get("url")
-    if not isinstance(url, str) or not re.match(r"https?://", url):
-        raise ConfigError(f"{where}: url must be an http(s) URL such as "
-                          "\"https://tempo-prod-01-eu-west-0.grafana.net/tempo\"")
-    user = o.get("user_env")
-    basic = None
+    o = OptionReader(source.options, where, OPTIONS)
+    url = o.url(example="https://tempo-prod-01-eu-west-0.grafana.net/tempo")
+    basic = o.basic_auth()
     bearer = None
-    if user or o.get("password_env"):
-        if not (user and o.get("password_env")):
-            raise ConfigError(f"{where}: basic auth needs both user_env and password_env")
-        u = secret_from_env(user, f"{where}.user_env")
-        p = secret_from_env(o["password_env"], f"{where}.password_env")
-        assert u is not None and p is not None
-        basic = (u.reveal(), p.reveal())
     if o.get("token_env"):
         if basic:
             raise ConfigError(f"{where}: set either user_env/password_env or token_env, not both")
-        t = secret_from_env(o["token_env"], f"{where}.token_env")
-        assert t is not None
-        bearer = t.reveal()
-    verify = o.get("verify_tls", True)
-    if not isinstance(verify, bool | str):
-        raise ConfigError(f"{where}: verify_tls must be true, false or a CA bundle path")
+        bearer = o.secret("token_env")
+    verify = o.verify_tls()
     mode = o.get("mode", "auto")
     if mode not in MODES:
         raise ConfigError(f"{where}: mode must be one of {', '.join(MODES)}, not {mode!r}")
 
-    scope = o.get("scope", {})
-    keys = o.get("keys", {})
+    scope = o.table("scope", example='{ team = "resource" }')
+    keys = o.table("keys", example='{ model = "gen_ai.request.model" }')
     for name, table in (("scope", scope), ("keys", keys)):
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{where}: {name} must be a table, e.g. {{ team = \"resource\" }}")
         for f in table:
             if f not in (*GROUP_FIELDS, *TOKEN_FIELDS):
-                near = difflib.get_close_matches(f, [*GROUP_FIELDS, *TOKEN_FIELDS], n=1)
-                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                hint = did_you_mean(f, [*GROUP_FIELDS, *TOKEN_FIELDS])
                 raise ConfigError(f"{where}: {name}.{f}: not a canonical field{hint}")
     attrs: dict[str, Attr] = {}
     for f in (*GROUP_FIELDS, *TOKEN_FIELDS):
@@ -132,32 +109,24 @@ def parse_options(source: SpanSource, attributes: AttributeMap) -> TempoOptions:
             f"{', '.join(g for g in GROUP_FIELDS if g != 'provider')} (provider is always a "
             f"filter; fields left out are split through filters), not {list(group_by)}")
 
-    step = _seconds(o["step"], "step", where) if "step" in o else None
+    step = _seconds(o.get("step"), "step", where) if "step" in o else None
     if step is not None and DAY % step:
-        raise ConfigError(f"{where}: step must divide a day (e.g. 1h, 3h, 24h), not {o['step']!r}")
+        raise ConfigError(f"{where}: step must divide a day (e.g. 1h, 3h, 24h), not {o.get('step')!r}")
     search_step = _seconds(o.get("search_step", "1h"), "search_step", where)
     if DAY % search_step:
-        raise ConfigError(f"{where}: search_step must divide a day, not {o['search_step']!r}")
+        raise ConfigError(f"{where}: search_step must divide a day, not {o.get('search_step')!r}")
     spss = o.get("spss", 100)
     if not isinstance(spss, int) or not 1 <= spss <= 100:
         raise ConfigError(f"{where}: spss must be between 1 and 100 (Tempo's maximum), "
                           f"not {spss!r}")
-    limit = o.get("search_limit", 5000)
-    if not isinstance(limit, int) or limit < 1:
-        raise ConfigError(f"{where}: search_limit must be a positive integer")
-    timeout = o.get("timeout", 60)
-    attempts = o.get("attempts", 5)
-    if not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError(f"{where}: timeout must be a number of seconds")
-    if not isinstance(attempts, int) or attempts < 1:
-        raise ConfigError(f"{where}: attempts must be a positive integer")
-    tenant = o.get("tenant")
-    if tenant is not None and (not isinstance(tenant, str) or not tenant):
-        raise ConfigError(f"{where}: tenant must be a non-empty string (the X-Scope-OrgID)")
+    limit = o.positive_int("search_limit", 5000)
+    timeout = o.seconds("timeout", 60)
+    attempts = o.positive_int("attempts", 5)
+    tenant = o.string("tenant", what="a non-empty string (the X-Scope-OrgID)")
     return TempoOptions(
         url=url, tenant=tenant, basic=basic, bearer=bearer, verify=verify, mode=mode,
-        timeout=float(timeout), attempts=attempts, step=step,
-        max_duration=_seconds(o["max_duration"], "max_duration", where)
+        timeout=timeout, attempts=attempts, step=step,
+        max_duration=_seconds(o.get("max_duration"), "max_duration", where)
         if "max_duration" in o else None,
         search_step=search_step, search_limit=limit, spss=spss, attrs=attrs, group_by=group_by)
 

@@ -13,8 +13,6 @@ window either as it was or fully reloaded; the run records itself in the ledger 
 from __future__ import annotations
 
 import json
-import os
-import time
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,16 +20,22 @@ from typing import Any
 
 import duckdb
 
-from finops import api
-from finops.anomalies import detect
+from finops.api.month import report
+from finops.api.pull import PullResult, pull
 from finops.config import Config
-from finops.lock import warehouse_lock
+from finops.errors import ExitCode
+from finops.frames import ProgressFn
 from finops.mail.compose import Draft, anomaly_email
 from finops.mail.deliver import MailOutcome, chargeback_drafts, deliver
 from finops.mail.record import topics_between
+from finops.reconcile.anomalies import AnomalyReport, detect_on, trailing_windows
 from finops.report.write import write_report
-from finops.sources.base import ProgressFn
+from finops.warehouse import connect
+from finops.warehouse.ledger import ledger, mark_killed
+from finops.warehouse.lock import warehouse_lock
 from finops.windows import Window, month_window
+
+__all__ = ["NightlyResult", "months_to_reconcile", "nightly"]
 
 # A flag already mailed to a team within this many days is not mailed again.
 QUIET_DAYS = 7
@@ -43,7 +47,7 @@ class NightlyResult:
 
     day: date
     window: Window
-    pulled: api.PullResult
+    pulled: PullResult
     months: list[str]
     out_dir: Path
     reports: list[Path]
@@ -58,6 +62,11 @@ class NightlyResult:
         """Names of the sources that did not load (their previous windows are untouched)."""
         return [s.name for s in self.pulled.failed]
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 when a source failed or a recipient was not delivered (read the notes), else 0."""
+        return ExitCode.DATA if self.failed_sources or self.mail.failed else ExitCode.OK
+
 
 def months_to_reconcile(day: date, window: Window) -> list[Window]:
     """The month of yesterday, and the month before while the pull window still reaches into it."""
@@ -68,27 +77,26 @@ def months_to_reconcile(day: date, window: Window) -> list[Window]:
     return months
 
 
-def run_nightly(config: Config, *, day: date | None = None, dry_run: bool = False,
-                progress: ProgressFn | None = None) -> NightlyResult:
+def nightly(config: Config, *, day: date | None = None, dry_run: bool = False,
+            progress: ProgressFn | None = None) -> NightlyResult:
     """Run the night for ``day`` (default: today, UTC, or the config's pinned date).
 
-    Raises :class:`~finops.lock.LockedError` if another run holds the warehouse.
+    Raises :class:`~finops.warehouse.lock.LockedError` if another run holds the warehouse.
     """
-    day = day or api.today_for(config)
+    day = day or config.run_date()
     config = replace(config, today=day)
     window = Window(day - timedelta(days=config.provisional_days), day)
     out_dir = config.nightly.out_dir / day.isoformat()
     sources = sorted([s.name for s in config.span_sources] + [b.name for b in config.billing_sources])
     with warehouse_lock(config.warehouse, "nightly"):
-        con = api.open_warehouse(config)
+        con = connect(config.warehouse)
         try:
-            # We hold the lock: a nightly row still 'running' is a run that was killed.
-            con.execute("UPDATE runs SET status = 'killed' WHERE command = 'nightly' AND status = 'running'")
-            with api.ledger(con, "nightly", window, sources) as run:
-                result = _night(con, config, day, window, out_dir, dry_run, run["run_id"], progress)
-                run["rows"] = sum(s.rows for s in result.pulled.sources)
-                run["errors"] = ([f"{s.name}: {s.error}" for s in result.pulled.failed]
-                                 + [f"mail {f}" for f in result.mail.failed])
+            mark_killed(con, "nightly")  # we hold the lock: a nightly still 'running' was killed
+            with ledger(con, "nightly", window, sources) as run:
+                result = _night(con, config, day, window, out_dir, dry_run, run.run_id, progress)
+                run.rows = sum(s.rows for s in result.pulled.sources)
+                run.errors = ([f"{s.name}: {s.error}" for s in result.pulled.failed]
+                              + [f"mail {f}" for f in result.mail.failed])
         finally:
             con.close()
     return result
@@ -96,19 +104,19 @@ def run_nightly(config: Config, *, day: date | None = None, dry_run: bool = Fals
 
 def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Window, out_dir: Path,
            dry_run: bool, run_id: str, progress: ProgressFn | None) -> NightlyResult:
-    _test_pause_hook()
-    pulled = api.pull(config, window, progress=progress)
+    pulled = pull(config, window, progress=progress)
     months = months_to_reconcile(day, window)
     result = NightlyResult(day, window, pulled, [m.label() for m in months], out_dir, [])
     reports = {}
     for m in months:
-        rep = api.report(config, m)
+        rep = report(config, m)
         reports[m.label()] = rep
         result.reports += write_report(rep, out_dir, fmt="table")
 
     outbox = out_dir / "outbox" if dry_run else None
     summary: dict[str, Any] = {"flags": [], "budgets": []}
-    anomalies = detect(config, as_of=day - timedelta(days=1))
+    current, prior = trailing_windows(day - timedelta(days=1))
+    anomalies = detect_on(con, config, current, prior)
     result.flags, result.budget_flags = len(anomalies.flags), len(anomalies.budget_flags)
     summary["flags"] = [{"team": f.team, "kind": f.kind, "message": f.message} for f in anomalies.flags]
     summary["budgets"] = [{"team": b.team, "message": b.message} for b in anomalies.budget_flags]
@@ -123,7 +131,7 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
             result.notes.append(f"chargeback emails for {prev.label()} held back: "
                                 f"{', '.join(result.failed_sources)} failed; the next good run sends them")
         else:
-            rep = reports.get(prev.label()) or api.report(config, prev)
+            rep = reports.get(prev.label()) or report(config, prev)
             if rep.billing_gaps or not rep.billed_total:
                 # fail closed: never mail a chargeback that does not tie out to an invoice
                 why = ("billing missing for " + ", ".join(sorted(rep.billing_gaps))
@@ -151,7 +159,7 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
     return result
 
 
-def _anomaly_drafts(con: duckdb.DuckDBPyConnection, config: Config, anomalies: Any, day: date,
+def _anomaly_drafts(con: duckdb.DuckDBPyConnection, config: Config, anomalies: AnomalyReport, day: date,
                     notes: list[str]) -> list[Draft]:
     """One notice per team with flags not already mailed in the last :data:`QUIET_DAYS` days."""
     teams = sorted({f.team for f in anomalies.flags} | {b.team for b in anomalies.budget_flags})
@@ -174,38 +182,3 @@ def _anomaly_drafts(con: duckdb.DuckDBPyConnection, config: Config, anomalies: A
         drafts.append(anomaly_email(team, flags, budgets, day - timedelta(days=1), list(leads),
                                     config.email, currency=config.currency, label=anomalies.label))
     return drafts
-
-
-# ----------------------------------------------------------------------------- test hook
-
-class _PauseBeforeCommit:
-    """Wraps a connection; on COMMIT it writes ``marker`` and sleeps (the test then kills us)."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, marker: Path) -> None:
-        self._con, self._marker = con, marker
-
-    def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        if query.strip().upper() == "COMMIT":
-            self._marker.write_text(str(os.getpid()), encoding="utf-8")
-            time.sleep(3600)
-        return self._con.execute(query, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-
-def _test_pause_hook() -> None:
-    """``FINOPS_TEST_PAUSE_LOAD=<marker file>``: pause the first window load just before its COMMIT.
-
-    Used only by the kill test (tests/test_nightly.py), which SIGKILLs the run while a load's
-    delete and insert are done but not committed.
-    """
-    marker = os.environ.get("FINOPS_TEST_PAUSE_LOAD")
-    if not marker:
-        return
-    real = api.replace_window
-
-    def paused(con: duckdb.DuckDBPyConnection, *args: Any, **kwargs: Any) -> int:
-        return real(_PauseBeforeCommit(con, Path(marker)), *args, **kwargs)  # type: ignore[arg-type]
-
-    api.replace_window = paused  # type: ignore[assignment]

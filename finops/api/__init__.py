@@ -1,0 +1,52 @@
+"""The library API: every CLI command is one call here, usable from Python without typer or rich.
+
+Functions take a :class:`~finops.config.Config` and return a result object whose
+``exit_code`` says how the command ends; they raise :class:`~finops.errors.FinopsError`
+subclasses (each with its own exit code) for what stops them. Nothing here prints.
+
+=====================  ============================================  ====================
+command                function                                      returns
+=====================  ============================================  ====================
+``init``               :func:`init`                                  the path written
+``pull``               :func:`pull`                                  :class:`PullResult`
+``reconcile``          :func:`reconcile_window`                      :class:`Report`
+``report``             :func:`report` (table), :func:`export`        :class:`Report`, :class:`Export`
+``gate``               :func:`gate`                                  :class:`GateResult`
+``anomalies``          :func:`anomalies`                             :class:`AnomalyReport`
+``pricing show/check`` :func:`pricing_table`, :func:`pricing_check`  frame, :class:`PricingCheck`
+``sources check``      :func:`check_sources`                         :class:`SourcesCheck`
+``email``              :func:`email`                                 :class:`MailOutcome`
+``nightly``            :func:`nightly`                               :class:`NightlyResult`
+``demo``               :func:`run_demo`                              :class:`DemoResult`
+=====================  ============================================  ====================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from finops.api.anomalies import anomalies
+from finops.api.demo import DemoResult, run_demo
+from finops.api.mail import email
+from finops.api.month import EXPORT_FORMATS, Export, GateResult, export, gate, reconcile_window, report
+from finops.api.nightly import NightlyResult, nightly
+from finops.api.pricing import PricingCheck, pricing_check, pricing_table
+from finops.api.pull import PullResult, SourceResult, SourcesCheck, check_sources, pull
+from finops.config import Config, load_config
+from finops.mail.deliver import MailOutcome
+from finops.reconcile.anomalies import AnomalyReport
+from finops.report.model import Report
+from finops.starter import write_starter
+
+__all__ = [
+    "EXPORT_FORMATS", "AnomalyReport", "Config", "DemoResult", "Export", "GateResult", "MailOutcome",
+    "NightlyResult", "PricingCheck", "PullResult", "Report", "SourceResult", "SourcesCheck", "anomalies",
+    "check_sources", "email", "export", "gate", "init", "load_config", "nightly", "pricing_check",
+    "pricing_table", "pull", "reconcile_window", "report", "run_demo",
+]
+
+
+def init(path: Path, *, force: bool = False) -> Path:
+    """Write a commented starter ``finops.toml`` at ``path`` (refuses to overwrite unless ``force``)."""
+    write_starter(path, force=force)
+    return path

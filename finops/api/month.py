@@ -1,0 +1,151 @@
+"""A month's reconciliation and what is read from it: the report, its exports, and the CI gate.
+
+Every function here reconciles the window with the current prices and rules first (a changed
+price file re-prices history), then reads the results on the same connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from finops.config import Config
+from finops.errors import ConfigError, ExitCode
+from finops.reconcile import reconcile
+from finops.reconcile.anomalies import for_month_report
+from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
+from finops.report.model import Report, build_report
+from finops.report.write import render, write_report
+from finops.warehouse import connect
+from finops.warehouse.ledger import ledger
+from finops.windows import Window
+
+__all__ = ["EXPORT_FORMATS", "Export", "GateResult", "export", "gate", "reconcile_window", "report"]
+
+EXPORT_FORMATS = ("table", "html", "csv", "json", "focus")
+
+
+def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str) -> Report:
+    """Reconcile ``window`` on ``con`` (recorded in the ledger) and read its :class:`Report`."""
+    with ledger(con, command, window):
+        reconcile(con, config, window, config.run_date())
+    rep = build_report(con, window, currency=config.currency, max_drift_pct=config.max_drift_pct,
+                       generated_at=datetime.now(UTC).replace(microsecond=0))
+    rep.anomalies = for_month_report(con, config, window)
+    return rep
+
+
+def _check_team(rep: Report, team: str | None) -> None:
+    if team is not None and rep.team(team) is None:
+        known = ", ".join(t.team for t in rep.teams) or "none"
+        raise ConfigError(f"--team {team!r}: no spend for that team in {rep.window.label()} (teams: {known})")
+
+
+def report(config: Config, window: Window, *, team: str | None = None, command: str = "report") -> Report:
+    """Reconcile ``window`` with the current prices and return its :class:`Report`.
+
+    ``team`` must have spend in the window (else a usage error listing the teams that do).
+    """
+    con = connect(config.warehouse)
+    try:
+        rep = _reconciled(con, config, window, command)
+    finally:
+        con.close()
+    _check_team(rep, team)
+    return rep
+
+
+def reconcile_window(config: Config, window: Window) -> Report:
+    """Recompute the window's reconciliation and allocation (``finops reconcile``)."""
+    return report(config, window, command="reconcile")
+
+
+@dataclass
+class Export:
+    """An export: its text (for stdout) or the files it wrote; ``frame`` holds a FOCUS export's rows."""
+
+    text: str | None = None
+    paths: list[Path] = field(default_factory=list)
+    frame: pl.DataFrame | None = None
+    exit_code: ExitCode = ExitCode.OK
+
+
+def export(config: Config, window: Window, fmt: str, *, team: str | None = None, out: Path | None = None,
+           focus_version: str = "1.2") -> Export:
+    """The month's chargeback as ``html``, ``csv``, ``json`` or a ``focus`` file.
+
+    With ``out`` the files are written there (a folder; for ``focus`` a ``.csv`` or
+    ``.parquet`` file; ``table`` writes the HTML, JSON and CSV files); without it the text is
+    returned, except HTML, which is written into the current folder.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"--format {fmt!r}: not one of {', '.join(EXPORT_FORMATS)}")
+    if fmt == "focus":
+        check_version(focus_version)
+        if out is not None:
+            check_path(out)
+    con = connect(config.warehouse)
+    try:
+        rep = _reconciled(con, config, window, "report")
+        _check_team(rep, team)
+        rows = focus_rows(con, window) if fmt == "focus" else None
+    finally:
+        con.close()
+    if rows is not None:
+        frame = focus_frame(rows if team is None else rows.filter(rows["team"] == team), rep, focus_version)
+        if out is None:
+            return Export(text=render_focus_csv(frame), frame=frame)
+        return Export(paths=[write_focus(frame, out)], frame=frame)
+    if out is not None or fmt in ("html", "table"):
+        return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team))
+    return Export(text=render(rep, fmt, team))
+
+
+@dataclass
+class GateResult:
+    """The CI gate's verdict. ``billing_missing`` means fail closed (exit 3)."""
+
+    window: Window
+    max_drift_pct: Decimal
+    drift_pct: Decimal | None
+    passed: bool
+    per_provider: list[dict[str, Any]]
+    billing_missing: dict[str, list[date]]
+    provisional_days: list[date]
+    report: Report
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 when billing is missing (fail closed), 1 when drift is above the threshold, else 0."""
+        if self.billing_missing:
+            return ExitCode.DATA
+        return ExitCode.OK if self.passed else ExitCode.GATE_FAILED
+
+
+def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
+         per_provider: bool = False) -> GateResult:
+    """Check reconciliation drift against the threshold (default from config)."""
+    if max_drift_pct is not None and max_drift_pct < 0:
+        raise ConfigError("--max-drift: must be ≥ 0")
+    threshold = Decimal(str(config.max_drift_pct if max_drift_pct is None else max_drift_pct))
+    rep = report(config, window)
+    rows = []
+    for p in rep.providers:
+        d = p.drift_pct
+        rows.append({"provider": p.name, "billed": p.billed, "estimated": p.estimated,
+                     "drift_pct": d, "passed": d is not None and abs(d) <= threshold})
+    org = rep.drift_pct
+    passed = org is not None and abs(org) <= threshold
+    if per_provider:
+        passed = passed and all(r["passed"] for r in rows)
+    missing = dict(rep.billing_gaps)
+    if rep.billed_total == 0 and not missing:
+        missing = {"*": []}  # nothing billed at all for the window: fail closed
+    return GateResult(window, threshold, org, passed and not missing, rows, missing,
+                      rep.provisional_days, rep)

@@ -1,0 +1,153 @@
+"""Loading sources into the warehouse (``finops pull``), and checking them (``finops sources check``).
+
+The registries below are the only place that knows which module reads which ``kind``: span
+sources and billing sources never see each other, and never the warehouse.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import NamedTuple
+
+from finops.config import Config
+from finops.errors import ConfigError, ExitCode, FinopsError, redact
+from finops.frames import BillingPull, ProgressFn, SpanPull
+from finops.reconcile.run import provisional_from
+from finops.warehouse import connect, replace_window
+from finops.warehouse.ledger import ledger
+from finops.windows import Window
+
+__all__ = ["BILLING_KINDS", "SPAN_KINDS", "PullResult", "SourceResult", "SourcesCheck", "check_sources", "pull"]
+
+SPAN_KINDS = {
+    "otlp_files": "finops.sources.otlp_file",
+    "tempo": "finops.sources.tempo",
+    "openobserve": "finops.sources.openobserve",
+}
+BILLING_KINDS = {
+    "openai_files": "finops.billing.openai",
+    "openai": "finops.billing.openai",
+    "anthropic_files": "finops.billing.anthropic",
+    "anthropic": "finops.billing.anthropic",
+    "focus_files": "finops.billing.focus",
+}
+
+
+def source_module(kinds: dict[str, str], kind: str, where: str) -> ModuleType:
+    """The module that reads ``kind``; an unknown kind is a config error naming ``where``."""
+    if kind not in kinds:
+        raise ConfigError(f"{where}: unknown kind {kind!r} (one of {', '.join(sorted(kinds))})")
+    return importlib.import_module(kinds[kind])
+
+
+@dataclass
+class SourceResult:
+    """What one source did in a pull."""
+
+    name: str
+    kind: str
+    rows: int = 0
+    error: str | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PullResult:
+    """Every source's outcome for a window; ``failed`` names the sources that did not load."""
+
+    window: Window
+    sources: list[SourceResult]
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        """Sources that raised an error (their previous windows are untouched)."""
+        return [s for s in self.sources if s.error]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 when a source failed (the others were loaded), else 0."""
+        return ExitCode.DATA if self.failed else ExitCode.OK
+
+
+def pull(config: Config, window: Window, *, only: list[str] | None = None,
+         progress: ProgressFn | None = None) -> PullResult:
+    """Load every configured source (or ``only`` those named) for ``window``.
+
+    Each source's window is replaced atomically. A failing source does not stop the others;
+    :attr:`PullResult.failed` names them.
+    """
+    names = {s.name for s in config.span_sources} | {b.name for b in config.billing_sources}
+    for n in only or []:
+        if n not in names:
+            raise ConfigError(f"--source {n!r}: no such source in {config.path or 'config'}")
+    if not names:
+        raise ConfigError(f"{config.path or 'config'}: no [[sources]] or [[billing]] configured")
+    results: list[SourceResult] = []
+    settled = provisional_from(config, config.run_date())
+    con = connect(config.warehouse)
+    try:
+        with ledger(con, "pull", window, sorted(only or names)) as run:
+            jobs = [("usage", s) for s in config.span_sources] + [("billing", b) for b in config.billing_sources]
+            for kind, source in jobs:
+                if only and source.name not in only:
+                    continue
+                res = SourceResult(source.name, source.kind)
+                try:
+                    got: SpanPull | BillingPull
+                    start, end = window.window_start, window.window_end
+                    if kind == "usage":
+                        got = source_module(SPAN_KINDS, source.kind, f"sources.{source.name}").pull(
+                            source, config.attributes, start, end, progress=progress)
+                        res.rows = replace_window(con, kind, source.name, start, end, got.frame, run_id=run.run_id)
+                    else:
+                        got = source_module(BILLING_KINDS, source.kind, f"billing.{source.name}").pull(
+                            source, start, end, progress=progress)
+                        res.rows = replace_window(con, kind, source.name, start, end, got.frame,
+                                                  providers=got.providers, run_id=run.run_id, settled_before=settled)
+                    res.stats, res.notes = got.stats, got.notes
+                except FinopsError as e:
+                    res.error = redact(str(e))
+                results.append(res)
+            run.rows = sum(r.rows for r in results)
+            run.errors = [f"{r.name}: {r.error}" for r in results if r.error]
+    finally:
+        con.close()
+    return PullResult(window, results)
+
+
+class SourcesCheck(NamedTuple):
+    """``finops sources check``: one row per source and finding, and the sources that failed."""
+
+    rows: list[dict[str, str]]
+    failed: list[str]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 when a source could not be checked."""
+        return ExitCode.DATA if self.failed else ExitCode.OK
+
+
+def check_sources(config: Config) -> SourcesCheck:
+    """Ask each source that can be checked what it sees."""
+    rows: list[dict[str, str]] = []
+    failed: list[str] = []
+    for kinds, items in ((SPAN_KINDS, config.span_sources), (BILLING_KINDS, config.billing_sources)):
+        for s in items:
+            try:
+                mod = source_module(kinds, s.kind, s.name)
+                check = getattr(mod, "check", None)
+                if check is None:
+                    rows.append({"source": s.name, "kind": s.kind, "check": "-",
+                                 "result": "nothing to check (files are read at pull time)"})
+                    continue
+                found = check(s, config.attributes) if kinds is SPAN_KINDS else check(s)
+                for key, value in found:
+                    rows.append({"source": s.name, "kind": s.kind, "check": key, "result": value})
+            except FinopsError as e:
+                failed.append(s.name)
+                rows.append({"source": s.name, "kind": s.kind, "check": "error",
+                             "result": redact(str(e))})
+    return SourcesCheck(rows, failed)
