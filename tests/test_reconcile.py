@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import polars as pl
 import pytest
 from builders import billing, usage
 
@@ -166,3 +167,27 @@ def test_provisional_days_are_marked(config):
     rep = report_of(con, cfg)
     assert rep.provisional_days == [date(2026, 10, 17), date(2026, 10, 18), date(2026, 10, 19)]
     con.close()
+
+
+def test_pricing_show_applies_the_discount_reconciliation_charges(tmp_path, config):
+    # The case: a model override, then a provider-wide one later in the file. The
+    # most specific wins in both places; the file order decides nothing.
+    from dataclasses import replace
+
+    from finops import api
+    ov = tmp_path / "overrides.toml"
+    ov.write_text('[[override]]\nprovider = "openai"\nmodel = "gpt-4o"\nmatch = "exact"\n'
+                  'discount_pct = 12.5\neffective_from = 2026-01-01\n\n'
+                  '[[override]]\nprovider = "openai"\ndiscount_pct = 5\neffective_from = 2026-01-01\n')
+    cfg = replace(config, overrides=ov)
+    shown = {r["model_match"]: r["discount_pct"] for r in
+             api.pricing_table(cfg, date(2026, 10, 1)).filter(pl.col("provider") == "openai").iter_rows(named=True)}
+    assert shown["gpt-4o"] == Decimal("12.5")
+    assert shown["gpt-4o-mini"] == Decimal("5")  # only the provider-wide override covers it
+    u = usage([{"input_tokens": 1_000_000}, {"model": "gpt-4o-mini", "input_tokens": 1_000_000}])
+    con = load(cfg, u, billing([{"amount": "2.1875", "billed_tokens": 1_000_000}]))
+    reconcile(con, cfg, OCT, TODAY)
+    charged = dict(con.execute("SELECT model, usd_per_mtok FROM recon_lines WHERE token_type = 'input'").fetchall())
+    con.close()
+    assert charged["gpt-4o"] == Decimal("2.5") * (100 - shown["gpt-4o"]) / 100 == Decimal("2.1875")
+    assert charged["gpt-4o-mini"] == Decimal("0.15") * (100 - shown["gpt-4o-mini"]) / 100

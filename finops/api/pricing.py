@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
+import duckdb
 import polars as pl
 
 from finops.config import Config
 from finops.errors import ExitCode
 from finops.warehouse import connect
+from finops.warehouse.db import define_macros, migrate
 from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
 from finops.warehouse.sql import run_query, run_sql
 
@@ -17,29 +19,33 @@ __all__ = ["PricingCheck", "pricing_check", "pricing_table"]
 
 
 def pricing_table(config: Config, on: date) -> pl.DataFrame:
-    """The list prices (and overrides) in force on ``on``, one row per model match · tier · type."""
+    """The list prices in force on ``on``, one row per model entry · tier, a column per token type.
+
+    With overrides, ``discount_pct`` is the discount reconciliation applies to a model named
+    like the entry on that day (the same SQL rule: the most specific override wins).
+    """
     prices = load_prices(config.pricing_dir)
+    overrides = load_overrides(config.overrides)
     live = prices.filter((pl.col("effective_from") <= on) &
                          (pl.col("effective_to").is_null() | (pl.col("effective_to") > on)))
-    ov = load_overrides(config.overrides).filter(
-        (pl.col("effective_from") <= on) &
-        (pl.col("effective_to").is_null() | (pl.col("effective_to") > on)))
     wide = (live.pivot(on="token_type", index=["provider", "model_id", "model_match", "match_kind",
                                                 "service_tier", "effective_from", "checked"],
                        values="usd_per_mtok")
             .sort(["provider", "model_id", "model_match", "service_tier"]))
-    if ov.height:
-        wide = wide.with_columns(pl.lit(None, pl.Decimal(9, 4)).alias("discount_pct"))
-        for o in ov.iter_rows(named=True):
-            cond = pl.col("provider") == o["provider"]
-            if o["match_kind"] == "exact":
-                cond &= pl.col("model_match") == o["model_match"]
-            elif o["match_kind"] == "prefix":
-                cond &= pl.col("model_match").str.starts_with(o["model_match"])
-            wide = wide.with_columns(
-                pl.when(cond).then(pl.lit(o["discount_pct"])).otherwise(pl.col("discount_pct"))
-                .alias("discount_pct"))
-    return wide
+    if not overrides.height:
+        return wide
+    con = duckdb.connect(":memory:")
+    try:
+        migrate(con)
+        define_macros(con)
+        refresh_prices(con, prices, overrides)
+        con.register("price_entries", wide.select("provider", "model_match", "match_kind").unique().to_arrow())
+        discounts = pl.DataFrame(run_query(con, "pricing/entry_discounts", {"day": on}),
+                                 schema={"provider": pl.String, "model_match": pl.String, "match_kind": pl.String,
+                                         "discount_pct": pl.Decimal(9, 4)})
+    finally:
+        con.close()
+    return wide.join(discounts, on=["provider", "model_match", "match_kind"], how="left", maintain_order="left")
 
 
 class PricingCheck(NamedTuple):

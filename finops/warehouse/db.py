@@ -13,6 +13,7 @@ import polars as pl
 
 from finops.errors import ConfigError, DataError
 from finops.paths import data_dir
+from finops.warehouse.sql import sql
 
 _MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -92,7 +93,14 @@ def connect(path: str | Path, *, read_only: bool = False, upto: int | None = Non
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
         migrate(con, upto=upto)
+    if schema_version(con) >= 1:  # the macros read the price tables of migration 1
+        define_macros(con)
     return con
+
+
+def define_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The rules several statements share (``sql/warehouse/macros.sql``), for this connection."""
+    con.execute(sql("warehouse/macros"))
 
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> pl.DataFrame:

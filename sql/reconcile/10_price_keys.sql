@@ -3,8 +3,8 @@
 -- The most specific model entry wins (exact name over prefix, longer prefix over shorter),
 -- chosen per model and day across token types, so a dated snapshot priced differently
 -- never borrows its family's price for a token type it lacks. Overrides: the most specific
--- negotiated discount (exact > prefix > whole provider); contracted = list × (1 − pct/100),
--- kept to 6 decimals per million tokens (1e-12 USD per token).
+-- negotiated discount in force (the contracted_discount macro, sql/warehouse/macros.sql);
+-- contracted = list × (1 − pct/100), kept to 6 decimals per million tokens (1e-12 USD per token).
 CREATE OR REPLACE TEMP TABLE price_keys AS
 WITH keys AS (
     SELECT DISTINCT day, provider, model, service_tier, token_type FROM (
@@ -28,32 +28,20 @@ best_entry AS (
      AND md.day >= p.effective_from AND (p.effective_to IS NULL OR md.day < p.effective_to)
      AND (p.model_match = md.model OR (p.match_kind = 'prefix' AND starts_with(md.model, p.model_match)))
 ),
-best_override AS (
-    SELECT md.day, md.provider, md.model, o.discount_pct,
-           row_number() OVER (
-               PARTITION BY md.day, md.provider, md.model
-               ORDER BY CASE o.match_kind WHEN 'exact' THEN 2 WHEN 'prefix' THEN 1 ELSE 0 END DESC,
-                        length(coalesce(o.model_match, '')) DESC
-           ) AS rn
-    FROM model_days md
-    JOIN price_overrides o
-      ON o.provider = md.provider
-     AND md.day >= o.effective_from AND (o.effective_to IS NULL OR md.day < o.effective_to)
-     AND (o.match_kind = 'any' OR o.model_match = md.model
-          OR (o.match_kind = 'prefix' AND starts_with(md.model, o.model_match)))
+model_discount AS (
+    SELECT day, provider, model, contracted_discount(provider, model, day) AS discount_pct FROM model_days
 )
 SELECT k.day, k.provider, k.model, k.service_tier, k.token_type,
        be.model_match AS price_match,
        p.usd_per_mtok AS list_usd_per_mtok,
-       CAST(round(p.usd_per_mtok * (100 - coalesce(bo.discount_pct, 0)) * 0.01, 6) AS DECIMAL(18,6))
+       CAST(round(p.usd_per_mtok * (100 - md.discount_pct) * 0.01, 6) AS DECIMAL(18,6))
            AS usd_per_mtok,
-       coalesce(bo.discount_pct, 0) AS discount_pct
+       md.discount_pct
 FROM keys k
+JOIN model_discount md ON md.day = k.day AND md.provider = k.provider AND md.model = k.model
 LEFT JOIN best_entry be
   ON be.rn = 1 AND be.day = k.day AND be.provider = k.provider AND be.model = k.model
 LEFT JOIN prices p
   ON p.provider = k.provider AND p.model_match = be.model_match AND p.match_kind = be.match_kind
  AND p.token_type = k.token_type AND p.service_tier = k.service_tier
  AND k.day >= p.effective_from AND (p.effective_to IS NULL OR k.day < p.effective_to)
-LEFT JOIN best_override bo
-  ON bo.rn = 1 AND bo.day = k.day AND bo.provider = k.provider AND bo.model = k.model
