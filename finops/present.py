@@ -21,11 +21,12 @@ from finops.money import fmt_pct as _p
 
 
 def pull_problems(result: PullResult) -> list[str]:
-    """Stderr lines for the sources that failed (their previous windows are untouched)."""
+    """Stderr lines: each source's notes (never silent), then the sources that failed."""
+    lines = [f"finops: note: {note}" for s in result.sources for note in s.notes]
     if not result.failed:
-        return []
+        return lines
     names = ", ".join(s.name for s in result.failed)
-    return ([f"finops: error: {s.error}" for s in result.failed]
+    return (lines + [f"finops: error: {s.error}" for s in result.failed]
             + [f"finops: {len(result.failed)} source(s) failed: {names}; the others were loaded"])
 
 

@@ -106,7 +106,8 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
                         got = source_module(BILLING_KINDS, source.kind, f"billing.{source.name}").pull(
                             source, start, end, progress=progress)
                         res.rows = replace_window(con, kind, source.name, start, end, got.frame,
-                                                  providers=got.providers, run_id=run.run_id, settled_before=settled)
+                                                  providers=got.providers, run_id=run.run_id, settled_before=settled,
+                                                  excluded=got.excluded)
                     res.stats, res.notes = got.stats, got.notes
                 except FinopsError as e:
                     res.error = redact(str(e))
