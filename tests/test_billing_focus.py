@@ -108,7 +108,7 @@ def test_explicit_exclude_rule_comes_first_and_is_reported_apart():
              *RULES, {"ServiceName": "OpenAI API", "provider": "openai", "token_type": "other"}]
     pulled = focus.pull(source(CSV, rules=rules), W0, W1)
     assert sum(pulled.frame["amount"]) == TOTAL + Decimal("0.10")
-    assert pulled.notes == ["focus: excluded 1 rows, 0.42 USD by exclude rules "
+    assert pulled.notes == ["focus: excluded 1 row, 0.42 USD by exclude rules "
                             "(top services: OpenAI API 0.42 USD)"]
 
 

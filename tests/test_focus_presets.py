@@ -234,7 +234,7 @@ def test_explicit_rules_come_before_the_preset(toolkit_bill, tmp_path):
                     for v in s3["BilledCost"]), Decimal(0))
     want = sum((Decimal(s["cost"]) for s in BEDROCK_ROWS), Decimal(0)) - Decimal("0.75")
     assert sum(pulled.frame["amount"]) == want + s3_money
-    assert pulled.notes[1] == ("cloud: excluded 1 rows, 0.75 USD by exclude rules "
+    assert pulled.notes[1] == ("cloud: excluded 1 row, 0.75 USD by exclude rules "
                                "(top services: Amazon Bedrock 0.75 USD)")
 
 

@@ -55,7 +55,8 @@ def notes(rows: Iterable[Mapping[str, Any]], prefix: str = "") -> list[str]:
                           key=lambda kv: (-sum(abs(v) for v in kv[1].values()), kv[0]))
         top = ", ".join(f"{name or '(no ServiceName)'} {_money(amt)}" for name, amt in services[:TOP])
         more = f" and {len(services) - TOP} more" if len(services) > TOP else ""
-        out.append(f"{prefix}excluded {count[reason]:,} rows, {_money(total[reason])} "
+        rows_ = "row" if count[reason] == 1 else "rows"
+        out.append(f"{prefix}excluded {count[reason]:,} {rows_}, {_money(total[reason])} "
                    f"{_WHY[reason]} (top services: {top}{more})")
     return out
 
