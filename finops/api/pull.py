@@ -85,6 +85,7 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
             raise ConfigError(f"--source {n!r}: no such source in {config.path or 'config'}")
     if not names:
         raise ConfigError(f"{config.path or 'config'}: no [[sources]] or [[billing]] configured")
+    validate_billing(config, only)
     results: list[SourceResult] = []
     settled = provisional_from(config, config.run_date())
     con = connect(config.warehouse)
@@ -119,6 +120,20 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
     return PullResult(window, results)
 
 
+def validate_billing(config: Config, only: list[str] | None = None) -> None:
+    """Check billing sources' options before anything runs.
+
+    A mistake is a config error (exit 2), not a failed source. Kinds without a
+    ``validate(source)`` are not checked here.
+    """
+    for b in config.billing_sources:
+        if only and b.name not in only:
+            continue
+        check = getattr(source_module(BILLING_KINDS, b.kind, f"billing.{b.name}"), "validate", None)
+        if check is not None:
+            check(b)
+
+
 class SourcesCheck(NamedTuple):
     """``finops sources check``: one row per source and finding, and the sources that failed."""
 
@@ -133,6 +148,7 @@ class SourcesCheck(NamedTuple):
 
 def check_sources(config: Config) -> SourcesCheck:
     """Ask each source that can be checked what it sees."""
+    validate_billing(config)
     rows: list[dict[str, str]] = []
     failed: list[str] = []
     for kinds, items in ((SPAN_KINDS, config.span_sources), (BILLING_KINDS, config.billing_sources)):

@@ -61,6 +61,14 @@ def notes(rows: Iterable[Mapping[str, Any]], prefix: str = "") -> list[str]:
     return out
 
 
+def report_notes(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The notes of rows that also carry ``source``: one set per source, named."""
+    by_source: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_source[r["source"]].append(r)
+    return [n for src in sorted(by_source) for n in notes(by_source[src], f"{src}: ")]
+
+
 def frame(acc: Mapping[tuple[Any, str, str, str], tuple[int, Decimal]]) -> pl.DataFrame:
     """The ``EXCLUDED_SCHEMA`` frame from ``{(day, reason, service, currency): (rows, amount)}``."""
     records = [{"day": k[0], "reason": k[1], "service": k[2], "currency": k[3], "rows": v[0],

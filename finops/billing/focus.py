@@ -57,7 +57,8 @@ from finops.errors import ConfigError, DataError
 from finops.frames import BillingPull, ProgressFn
 from finops.schemas import MONEY, SERVICE_TIERS
 
-__all__ = ["KINDS", "MATCH_COLUMNS", "SETS", "Rule", "check", "parse_rules", "pull", "read"]
+__all__ = ["KINDS", "MATCH_COLUMNS", "SETS", "Rule", "check", "parse_rules", "pull", "read",
+           "validate"]
 
 KINDS = ("focus_files",)
 OPTIONS = ("paths", "preset", "rules")
@@ -132,6 +133,11 @@ def setup(source: BillingSource) -> Setup:
     providers = sorted({r.sets["provider"].strip().lower() for r in rules
                         if "provider" in r.sets})
     return Setup(list(paths), rules, providers, preset)
+
+
+def validate(source: BillingSource) -> None:
+    """Raise :class:`ConfigError` for a bad option, rule or preset (before any file is read)."""
+    setup(source)
 
 
 def _read(path: str, where: str) -> pl.DataFrame:
@@ -341,20 +347,27 @@ def check(source: BillingSource) -> list[tuple[str, str]]:
             out.append(("matched", f"... and {groups.height - 20} more service/SKU group(s)"))
     else:
         out.append(("matched", "nothing: no charge in the files matches a rule"))
-    by_service: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, 0, defaultdict(Decimal)])
-    for (reason, service, _sku), (n, amounts) in parsed.skipped.items():
+    def weight(amounts: Mapping[str, Decimal]) -> Decimal:
+        return sum((abs(v) for v in amounts.values()), Decimal(0))
+
+    def money(amounts: Mapping[str, Decimal]) -> str:
+        return " + ".join(f"{v:,.2f} {c}" for c, v in sorted(amounts.items()))
+
+    by_service: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, [], defaultdict(Decimal)])
+    for (reason, service, sku), (n, amounts) in parsed.skipped.items():
         acc = by_service[(reason, service)]
         acc[0] += n
-        acc[1] += 1
+        acc[1].append((sku, amounts))
         for cur, v in amounts.items():
             acc[2][cur] += v
-    ranked = sorted(by_service.items(), key=lambda kv: (-sum(abs(v) for v in kv[1][2].values()),
-                                                        kv[0]))
+    ranked = sorted(by_service.items(), key=lambda kv: (-weight(kv[1][2]), kv[0]))
     for (reason, service), (n, skus, amounts) in ranked[:20]:
         label = "excluded" if reason == exclusions.UNMATCHED else "excluded by rule"
-        money = " + ".join(f"{v:,.2f} {c}" for c, v in sorted(amounts.items()))
-        out.append((label, f"{service or '(no ServiceName)'}: {n:,} row(s) in {skus} SKU(s), "
-                           f"{money}"))
+        top = sorted(skus, key=lambda sa: (-weight(sa[1]), sa[0]))[:3]
+        shown = "; ".join(f"{sku or '(no SKU)'} {money(a)}" for sku, a in top)
+        more = f"; {len(skus) - 3} more" if len(skus) > 3 else ""
+        out.append((label, f"{service or '(no ServiceName)'}: {n:,} row(s) in {len(skus)} "
+                           f"SKU(s), {money(amounts)} (top SKUs: {shown}{more})"))
     if len(ranked) > 20:
         out.append(("excluded", f"... and {len(ranked) - 20} more service(s)"))
     out += [("summary", n) for n in exclusions.notes(parsed.excluded.iter_rows(named=True))]

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from finops.billing.exclusions import notes as exclusion_notes
+from finops.billing.exclusions import report_notes as exclusion_notes
 from finops.money import cents, drift_pct
 from finops.warehouse.sql import run_query
 from finops.windows import Window
