@@ -20,11 +20,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from finops.tokens import canonical_provider
 from otel_helpers import write_spans_file
 
 from finops.billing import focus
 from finops.billing.exclusions import notes as exclusion_notes
+from finops.canonical import canonical_provider
 from finops.config import BillingSource
 
 W0, W1 = date(2026, 5, 1), date(2026, 6, 1)

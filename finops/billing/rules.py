@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finops.canonical import canonical_tier
 from finops.errors import ConfigError
 from finops.schemas import OTHER, SERVICE_TIERS, TOKEN_TYPES
-from finops.tokens import canonical_tier
 
 MATCH_COLUMNS = ("ServiceName", "SkuId", "ChargeDescription", "SkuMeter")
 SETS = ("provider", "model", "token_type", "service_tier", "deployment", "context")
