@@ -231,6 +231,8 @@ class Config:
     nightly: NightlyConfig = field(default_factory=NightlyConfig)
     anomalies: AnomalySettings = field(default_factory=AnomalySettings)
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
+    # [[notify]] tables as written: finops.notify.targets reads them (unknown keys refused there)
+    notify: tuple[Mapping[str, Any], ...] = ()
 
     def run_date(self) -> date:
         """The run date: pinned in config (reproducible runs) or today in UTC."""
@@ -240,7 +242,7 @@ class Config:
 
 _TOP_KEYS = {
     "warehouse", "currency", "pricing", "attributes", "sources", "billing", "teams",
-    "gate", "reconcile", "anomalies", "budgets", "smtp", "email", "nightly",
+    "gate", "reconcile", "anomalies", "budgets", "smtp", "email", "nightly", "notify",
 }
 
 
@@ -356,6 +358,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
     anomalies, budgets = _anomaly_settings(sect("anomalies"), sect("budgets"), path)
     currency = str(data.get("currency", "USD")).upper()
     smtp, email, nightly = _delivery(sect("smtp"), sect("email"), sect("nightly"), base, path)
+    notify = data.get("notify", [])
+    if not isinstance(notify, list) or not all(isinstance(n, Mapping) for n in notify):
+        raise ConfigError(f"{path or 'config'}: notify must be [[notify]] tables (one per chat or webhook target)")
     return Config(
         path=path,
         warehouse=wh_path,
@@ -375,6 +380,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         smtp=smtp,
         email=email,
         nightly=nightly,
+        notify=tuple(notify),
     )
 
 
