@@ -397,6 +397,14 @@ def test_gate_dry_run_writes_the_posts(cli, demo_site: Path, recorder: Recorder,
     assert recorder.to("/teams") == [written]
 
 
+def test_gate_notify_needs_a_target_that_takes_gate_events(cli, tmp_path: Path) -> None:
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text('[warehouse]\npath = "w.duckdb"\n[[notify]]\nname = "a"\nkind = "slack"\nurl_env = "U"\n'
+                   'events = ["anomaly", "budget"]\n')
+    r = cli("-c", str(cfg), "gate", "--month", "2026-10", "--notify")
+    assert r.code == 2 and "--notify: no [[notify]] target in" in r.err and "takes gate events" in r.err
+
+
 @pytest.mark.parametrize("args, message", [
     (("--dry-run",), "--dry-run"),
     (("--notify", "--out", "x"), "--out"),
@@ -414,15 +422,16 @@ def test_the_webhook_url_appears_nowhere(cli, demo_month: Path, tmp_path: Path, 
     canary = "T0LEAKCANARY/B0LEAKCANARY/LEAKCANARYtoken0123456789"
     echo = recorder.url(f"/gone/{canary}")
     monkeypatch.setenv("FINOPS_DEMO_SLACK_URL", recorder.url(f"/slack/{canary}"))
-    monkeypatch.setenv("FINOPS_DEMO_TEAMS_URL", echo + "?sig=LEAKCANARYsig")
+    monkeypatch.setenv("FINOPS_DEMO_TEAMS_URL", echo + "?sv=1.0&sig=LEAKCANARYsig0123456789abcdef")
     monkeypatch.setenv("FINOPS_DEMO_WEBHOOK_URL", f"http://127.0.0.1:9/{canary}")  # nothing listens
     recorder.DEFAULT = {**Recorder.DEFAULT}
     original = recorder.handle
 
-    def echoing(request: Request) -> Response:
+    def echoing(request: Request) -> Response:  # as servers do: the URL, or only the path, or the token
         original(request)
         if request.path.startswith("/gone"):
-            return Response(f"no such hook {request.url}", status=404)
+            return Response(f"no such hook {request.url} (path {request.path}, sig "
+                            f"{request.args.get('sig')}, token {request.path.rsplit('/', 1)[-1]})", status=404)
         return Response("ok", status=200)
     recorder.server.clear()
     recorder.server.expect_request(re.compile(".*"), method="POST").respond_with_handler(echoing)

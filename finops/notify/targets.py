@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from finops.config import Config
 from finops.errors import ConfigError, did_you_mean, register_secret
@@ -57,10 +58,25 @@ class Target:
         value = os.environ.get(self.url_env)
         if not value:
             raise ConfigError(f"{self.where}: environment variable {self.url_env} is not set")
-        register_secret(value)
+        _register_url(value)
         if not value.startswith(("https://", "http://")):
             raise ConfigError(f"{self.where}: {self.url_env} does not hold an http(s) URL")
         return value
+
+
+def _register_url(url: str) -> None:
+    """Redact the URL and the parts of it a server might echo alone.
+
+    The path (with and without its query), the query, and every path segment or query value of
+    16 characters or more (Slack's token, a Teams workflow's ``sig``).
+    """
+    register_secret(url)
+    parts = urlsplit(url)
+    pieces = [parts.path + ("?" + parts.query if parts.query else ""), parts.path, parts.query]
+    pieces += parts.path.split("/") + [kv.partition("=")[2] for kv in parts.query.split("&")]
+    for piece in pieces:
+        if len(piece) >= 16:
+            register_secret(piece)
 
 
 def _names(reader: OptionReader, key: str, allowed: tuple[str, ...] | None, default: tuple[str, ...] | None
