@@ -111,6 +111,32 @@ def canonical_tier(name: str | None, batch: bool | None = None) -> str:
     return _TIER_ALIASES.get(key, key)
 
 
+# Which spans count. A span is one model call when its operation (OTel GenAI
+# ``gen_ai.operation.name``, OpenInference ``openinference.span.kind``; the ``operation`` field
+# of the attribute mapping) is one of these, compared case-insensitively. Agent and workflow
+# spans (``invoke_agent``, ``AGENT``, ``CHAIN``, ...) repeat the totals of the calls beneath
+# them: a span any of whose operation attributes names another operation is an *aggregate*
+# and adds nothing. A span with token counts and no operation attribute at all is counted:
+# older instrumentations set none, and dropping their spend would be silent.
+INFERENCE_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings", "llm",
+                        "embedding")
+_INFERENCE = frozenset(INFERENCE_OPERATIONS)
+
+
+def is_aggregate(operation: str) -> bool:
+    """True for an operation value that is not one model call (``invoke_agent``, ``CHAIN``)."""
+    return operation.lower() not in _INFERENCE
+
+
+# The largest token count (and sum) a usage row holds (BIGINT). A larger span count is bad
+# input, never wrapped or widened silently.
+MAX_TOKENS = 2**63 - 1
+
+# Providers that bill a cache write at the model's ordinary input rate unless the price
+# table gives the model a cache-write price of its own (OpenAI: "cache writes" cost input).
+CACHE_WRITE_AT_INPUT_RATE = ("openai", "azure_openai")
+
+
 def text(value: Any) -> str | None:
     """An attribute value used where a name belongs (``team.id`` = 42) as text; None if missing."""
     if value is None:

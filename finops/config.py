@@ -58,7 +58,10 @@ def secret_from_env(env: str | None, where: str, *, required: bool = True) -> Se
 
 
 # Canonical span fields and the attribute keys tried for each, in order. Both OpenInference
-# (llm.*) and OTel GenAI (gen_ai.*, old and new names) are accepted out of the box.
+# (llm.*) and OTel GenAI (gen_ai.*, old and new names) are accepted out of the box, and the
+# variants instrumentations emit (Sentry, Strands, traceloop, pydantic-ai; see README).
+# ``operation`` decides which spans count (finops.canonical.is_aggregate): any of its keys
+# naming an agent or workflow operation makes the span an aggregate that adds nothing.
 DEFAULT_ATTRIBUTES: dict[str, list[str]] = {
     "provider": ["gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"],
     "model": ["gen_ai.response.model", "llm.response.model", "gen_ai.request.model", "llm.model_name"],
@@ -67,7 +70,9 @@ DEFAULT_ATTRIBUTES: dict[str, list[str]] = {
     "feature": ["feature.id", "feature"],
     "account": ["llm.account.id", "openai.project.id", "anthropic.workspace.id"],
     "service_tier": [
+        "openai.response.service_tier",
         "gen_ai.openai.response.service_tier",
+        "openai.request.service_tier",
         "gen_ai.openai.request.service_tier",
         "gen_ai.request.service_tier",
         "llm.service_tier",
@@ -81,18 +86,25 @@ DEFAULT_ATTRIBUTES: dict[str, list[str]] = {
     "cache_read_tokens": [
         "gen_ai.usage.cache_read.input_tokens",
         "gen_ai.usage.cache_read_input_tokens",
+        "gen_ai.usage.input_tokens.cached",
         "llm.token_count.prompt_details.cache_read",
     ],
     "cache_write_tokens": [
+        "gen_ai.usage.cache_write.input_tokens",
         "gen_ai.usage.cache_creation.input_tokens",
         "gen_ai.usage.cache_creation_input_tokens",
+        "gen_ai.usage.input_tokens.cache_write",
+        "gen_ai.usage.cache_write_input_tokens",
         "llm.token_count.prompt_details.cache_write",
     ],
     "reasoning_tokens": [
         "gen_ai.usage.reasoning.output_tokens",
         "gen_ai.usage.reasoning_tokens",
+        "gen_ai.usage.output_tokens.reasoning",
+        "gen_ai.usage.details.reasoning_tokens",
         "llm.token_count.completion_details.reasoning",
     ],
+    "operation": ["gen_ai.operation.name", "openinference.span.kind", "traceloop.span.kind"],
 }
 
 
@@ -122,6 +134,9 @@ class SpanSource:
     # "exclusive" (some Anthropic instrumentations), or "auto" (inclusive unless the
     # span's cache tokens exceed its input count, which only an exclusive count can do).
     input_convention: Mapping[str, str] = field(default_factory=dict)
+    # A pull that finds no usage for a day this source had usage for replaces it only when
+    # allowed (``allow_empty = true`` here, or ``finops pull --allow-empty``).
+    allow_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -318,10 +333,13 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
                 raise ConfigError(
                     f"{path or 'config'}: {where}.input_convention.{prov} must be "
                     f"inclusive, exclusive or auto, not {c!r}")
-        opts = {k: v for k, v in s.items() if k not in ("name", "kind", "input_convention")}
+        allow_empty = s.get("allow_empty", False)
+        if not isinstance(allow_empty, bool):
+            raise ConfigError(f"{path or 'config'}: {where}.allow_empty must be true or false")
+        opts = {k: v for k, v in s.items() if k not in ("name", "kind", "input_convention", "allow_empty")}
         if "paths" in opts:
             opts["paths"] = [str(_resolve(base, p)) for p in opts["paths"]]
-        spans.append(SpanSource(s["name"], s["kind"], opts, conv))
+        spans.append(SpanSource(s["name"], s["kind"], opts, conv, allow_empty))
 
     bills: list[BillingSource] = []
     for i, b in enumerate(data.get("billing", [])):

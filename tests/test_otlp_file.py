@@ -138,8 +138,9 @@ def test_span_attribute_wins_over_resource(tmp_path: Path) -> None:
 
 def test_gzip_detected_by_magic_bytes_not_suffix(tmp_path: Path) -> None:
     plain = write_spans_file(tmp_path / "a.jsonl", [llm_span("2026-10-01T10:00:00Z")])
+    other = write_spans_file(tmp_path / "other.jsonl", [llm_span("2026-10-01T10:00:00Z")])
     disguised = tmp_path / "b.jsonl"  # gzip content, plain name
-    disguised.write_bytes(gzip.compress(plain.read_bytes()))
+    disguised.write_bytes(gzip.compress(other.read_bytes()))
     named = write_spans_file(tmp_path / "c.jsonl.gz", [llm_span("2026-10-01T10:00:00Z")])
     assert named.read_bytes()[:2] == b"\x1f\x8b"
     out = pull([plain, disguised, named])
@@ -317,5 +318,157 @@ def test_encoder_matches_the_sdk_and_its_otlp_proto_encoder(tmp_path: Path) -> N
     assert otlp_encode.write_jsonl(p, [line, line]) == 2
     src = SpanSource("s", "otlp_files", {"paths": [str(p)]})
     out = otlp_file.pull(src, AttributeMap.default(), date(2026, 9, 1), date(2026, 10, 1))
-    assert out.frame["requests"].to_list() == [2]
+    assert out.frame["requests"].to_list() == [1]  # the same span twice is one span
+    assert out.stats["duplicates"] == 1
     assert out.frame["team"].to_list() == ["search"]
+
+
+# --- input that is not spans: said, with file and line ---------------------------------------
+
+def test_empty_files_and_lines_that_are_not_trace_requests_are_named(tmp_path: Path) -> None:
+    good = write_spans_file(tmp_path / "good.jsonl", [llm_span("2026-10-01T10:00:00Z")])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    empty_gz = tmp_path / "empty.jsonl.gz"
+    empty_gz.write_bytes(gzip.compress(b""))
+    logs = write_lines(tmp_path / "mixed.jsonl", [
+        json.dumps(collector_json(sdk_spans([llm_span("2026-10-02T10:00:00Z")]))),
+        '{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": "hi"}}]}]}]}',
+        '{"foo": 1}'])
+    out = pull([good, empty, empty_gz, logs])
+    assert out.frame["requests"].to_list() == [1, 1]  # the real spans still count
+    assert out.stats["empty_files"] == 2 and out.stats["not_trace_lines"] == 2
+    [empties] = [n for n in out.notes if "empty file" in n]
+    assert f"{empty}" in empties and f"{empty_gz}" in empties
+    [bad] = [n for n in out.notes if "not OTLP trace requests" in n]
+    assert f"{logs}:2" in bad and f"{logs}:3" in bad and f"{logs}:1" not in bad
+
+
+# --- duplicates: the same span twice is counted once -----------------------------------------
+
+def test_a_span_delivered_twice_is_counted_once_in_bounded_memory(tmp_path: Path) -> None:
+    line_a = json.dumps(collector_json(sdk_spans([
+        llm_span("2026-10-01T10:00:00Z", input_tokens=1000, resource={"team.id": "search"}),
+        llm_span("2026-10-01T11:00:00Z", input_tokens=500, resource={"team.id": "search"})])))
+    line_b = json.dumps(collector_json(sdk_spans([
+        llm_span("2026-10-01T12:00:00Z", input_tokens=70, resource={"team.id": "ads"})])))
+    # a collector retry writes line_a again in the same file and once more in another file;
+    # line_b's span id reappears in another trace: a different span, both count
+    other_trace = json.loads(line_b)
+    other_trace["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"] = "ab" * 16
+    files = [write_lines(tmp_path / "a.jsonl", [line_a, line_b, line_a]),
+             write_lines(tmp_path / "b.jsonl.gz", [line_a, json.dumps(other_trace)]),
+             *_many_files(tmp_path, 2)]
+    serial = pull(files, workers=1)
+    parallel = pull(files, workers=2)
+    assert parallel.frame.equals(serial.frame)
+    assert serial.stats["duplicates"] == parallel.stats["duplicates"] == 4
+    by_team = {r["team"]: (r["requests"], r["input_tokens"]) for r in rows(serial.frame)
+               if r["team"] in ("search", "ads")}
+    assert by_team == {"search": (2, 1500), "ads": (2, 140)}
+    [note] = [n for n in serial.notes if "duplicate" in n]
+    assert note.startswith("4 duplicate span(s)") and f"{files[0]}:3" in note
+    assert f"{files[1]}:1" in note
+
+
+def test_span_ids_are_kept_compactly_while_scanning(tmp_path: Path) -> None:
+    path = write_spans_file(tmp_path / "a.jsonl",
+                            [llm_span(f"2026-10-01T{h:02d}:00:00Z") for h in range(20)])
+    plan = otlp_file._Plan(dim_keys=(("gen_ai.provider.name",),) * 7,
+                           token_keys=(("gen_ai.usage.input_tokens",),) * 5,
+                           day_lo=W0.toordinal() - date(1970, 1, 1).toordinal(),
+                           day_hi=W1.toordinal() - date(1970, 1, 1).toordinal(), conventions=())
+    part = otlp_file._scan_file(str(path), plan)
+    assert part.ids.typecode == "Q" and part.ids.itemsize == 8 and len(part.ids) == 20
+
+
+# --- counts a usage row cannot hold ---------------------------------------------------------
+
+def test_a_count_of_2_to_the_63_names_file_and_line(tmp_path: Path) -> None:
+    span = json.loads(write_spans_file(tmp_path / "a.jsonl",
+                                       [llm_span("2026-10-01T10:00:00Z")]).read_text())
+    attrs = span["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+    for kv in attrs:
+        if kv["key"] == "gen_ai.usage.output_tokens":
+            kv["value"] = {"intValue": str(2**63)}
+    p = write_lines(tmp_path / "big.jsonl", [json.dumps(span)])
+    with pytest.raises(DataError) as e:
+        pull([p])
+    assert str(e.value).startswith(f"{p}:1: span ")
+    assert "gen_ai.usage.output_tokens" in str(e.value) and "2^63" in str(e.value)
+
+
+def test_a_day_summing_past_2_to_the_63_is_a_data_error(tmp_path: Path) -> None:
+    big = 2**62 + 1
+    p = write_spans_file(tmp_path / "a.jsonl", [
+        llm_span("2026-10-01T10:00:00Z", output_tokens=big),
+        llm_span("2026-10-01T11:00:00Z", output_tokens=big)])
+    with pytest.raises(DataError, match=r"2026-10-01 .*output_tokens add up to \d+, above 2\^63"):
+        pull([p])
+
+
+# --- workers die with their parent ----------------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_killing_a_parallel_pull_leaves_no_worker_behind(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    files = [str(write_spans_file(tmp_path / f"spans{i}.jsonl", [llm_span("2026-10-01T10:00:00Z")]))
+             for i in range(2)]
+    markers = tmp_path / "busy"
+    markers.mkdir()
+    script = (
+        "from datetime import date\n"
+        "from finops.config import AttributeMap, SpanSource\n"
+        "from finops.sources import otlp_file\n"
+        "if __name__ == '__main__':\n"
+        f"    src = SpanSource('s', 'otlp_files', {{'paths': {files!r}, 'workers': 2}})\n"
+        "    otlp_file.pull(src, AttributeMap.default(), date(2026, 10, 1), date(2026, 10, 2))\n")
+    hook = Path(__file__).parent / "hooks" / "pause_scan"
+    env = {**os.environ, "FINOPS_TEST_PAUSE_SCAN": str(markers),
+           "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env)
+    kids: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list(markers.iterdir())) < 2:
+            assert parent.poll() is None, "the pull ended before its workers were busy"
+            time.sleep(0.1)
+        busy = {int(p.name) for p in markers.iterdir()}
+        kids = _children(parent.pid)
+        assert len(busy) == 2 and busy < set(kids), (busy, kids)  # + the resource tracker
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(k) for k in kids):
+            time.sleep(0.1)
+        assert not [k for k in kids if _alive(k)], "workers outlived their parent"
+    finally:
+        parent.kill()
+        for k in kids:
+            if _alive(k):
+                os.kill(k, signal.SIGKILL)

@@ -5,7 +5,25 @@ Each line is one ``ExportTraceServiceRequest`` in OTLP/JSON. Files may be gzip-c
 into the ``usage_daily`` grain, so memory is bounded by the number of distinct rows, not by
 the file size. Lines are decoded with msgspec into small typed structs (unknown fields
 are skipped without being built); with more than one file, files are shared between worker
-processes (two by default) and their partial rollups summed.
+processes (two by default) and their partial rollups summed. Workers exit on their own
+within a second when the process that started them dies (killed, say), instead of waiting
+forever for work.
+
+Which spans count: LLM spans (a model or a token count) that start in the window and are not
+aggregates: agent and workflow spans (``gen_ai.operation.name`` ``invoke_agent``,
+``openinference.span.kind`` ``AGENT`` / ``CHAIN``, ...) repeat the totals of the calls beneath
+them and are skipped and counted (:func:`finops.canonical.is_aggregate`).
+
+Duplicates: the same span (trace and span id) delivered twice, as at-least-once export and
+collector retries do, is counted once. While scanning, each counted span leaves its 64-bit
+span id in a compact array (8 bytes a span, 8 MB per million); after the scan the ids are
+sorted (about 16 MB more per million, for a moment) and equal ids looked for. Only when some
+repeat are the files holding them read a second time, comparing trace *and* span id exactly,
+and every copy after the first (in file and line order) is taken out again.
+
+A file with no lines (0 bytes, an empty gzip) and a JSON line that is not a trace request
+(no ``resourceSpans``: an OTLP logs line, ``{"foo": 1}``) are skipped and named in the notes
+(file and line); the API refuses to let such a pull empty a day that had usage unless asked.
 
 Options: ``paths`` (list of paths or globs), ``workers`` (``"auto"`` or an int).
 """
@@ -16,6 +34,9 @@ import gc
 import glob
 import gzip
 import os
+import threading
+import time
+from array import array
 from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -27,7 +48,16 @@ from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
-from finops.canonical import AUTO, canonical_dims, canonical_tier, convention_for, normalise, provider_for
+from finops.canonical import (
+    AUTO,
+    MAX_TOKENS,
+    canonical_dims,
+    canonical_tier,
+    convention_for,
+    is_aggregate,
+    normalise,
+    provider_for,
+)
 from finops.errors import DataError
 
 if TYPE_CHECKING:  # polars and pandera are imported lazily: worker processes never need them
@@ -39,6 +69,8 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # Below this total size one process is faster than starting workers.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 DEFAULT_WORKERS = 2
+# Notes name at most this many places (file:line) per kind of problem, then say how many more.
+MAX_EXAMPLES = 5
 
 _DIMS = ("provider", "model", "account", "service_tier", "team", "project", "feature")
 _TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
@@ -47,14 +79,16 @@ _TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_to
 
 # --- OTLP/JSON, only the parts we read; everything else is skipped by the decoder ---------
 
-def _otlp_types(lenient: bool) -> Any:
+def _otlp_types(lenient: bool, trace_ids: bool = False) -> Any:
     """The structs for one request line.
 
     The fast decoder runs with ``strict=False`` so that msgspec itself turns the JSON
     strings of ``intValue`` and ``startTimeUnixNano`` into ints. A line it rejects (a
     token count of ``"abc"``, say) is decoded again with the lenient types, which keep
     such values as strings so the error can name the attribute (or ignore a bad value
-    on an attribute we do not read).
+    on an attribute we do not read). ``trace_ids`` adds each span's ``traceId`` (only the
+    second, de-duplicating read needs it). A line without ``resourceSpans`` decodes with
+    ``resourceSpans`` UNSET: it is not a trace request.
     """
     scalar_int: Any = (int | str | None) if lenient else (int | None)
     scalar_float: Any = (float | str | None) if lenient else (float | None)
@@ -66,10 +100,13 @@ def _otlp_types(lenient: bool) -> Any:
     key_value = msgspec.defstruct("KeyValue", [
         ("key", str), ("value", any_value, msgspec.field(default_factory=any_value)),
     ], gc=False)
-    span = msgspec.defstruct("Span", [
+    span_fields: list[Any] = [
         ("spanId", str, ""), ("startTimeUnixNano", (int | str) if lenient else int, 0),
         ("attributes", list[key_value], msgspec.field(default_factory=list)),
-    ], gc=False)
+    ]
+    if trace_ids:
+        span_fields.append(("traceId", str, ""))
+    span = msgspec.defstruct("Span", span_fields, gc=False)
     scope_spans = msgspec.defstruct("ScopeSpans", [
         ("spans", list[span], msgspec.field(default_factory=list))], gc=False)
     resource = msgspec.defstruct("Resource", [
@@ -79,22 +116,25 @@ def _otlp_types(lenient: bool) -> Any:
         ("scopeSpans", list[scope_spans], msgspec.field(default_factory=list)),
     ], gc=False)
     return msgspec.defstruct("ExportRequest", [
-        ("resourceSpans", list[resource_spans], msgspec.field(default_factory=list))], gc=False)
+        ("resourceSpans", list[resource_spans] | msgspec.UnsetType, msgspec.UNSET)], gc=False)
 
 
-_FAST = msgspec.json.Decoder(_otlp_types(lenient=False), strict=False)
-_LENIENT = msgspec.json.Decoder(_otlp_types(lenient=True))
+_DECODERS = {
+    trace_ids: (msgspec.json.Decoder(_otlp_types(False, trace_ids), strict=False),
+                msgspec.json.Decoder(_otlp_types(True, trace_ids)))
+    for trace_ids in (False, True)}
 
 
-def _decode(raw: bytes, path: str, lineno: int) -> Any:
+def _decode(raw: bytes, path: str, lineno: int, trace_ids: bool = False) -> Any:
+    fast, lenient = _DECODERS[trace_ids]
     try:
-        return _FAST.decode(raw)
+        return fast.decode(raw)
     except msgspec.ValidationError:
         pass
     except msgspec.DecodeError as e:
         raise DataError(f"{path}:{lineno}: not a valid OTLP JSON line: {e}") from None
     try:
-        return _LENIENT.decode(raw)
+        return lenient.decode(raw)
     except msgspec.DecodeError as e:  # ValidationError is a DecodeError
         raise DataError(f"{path}:{lineno}: not a valid OTLP JSON line: {e}") from None
 
@@ -108,6 +148,7 @@ class _Plan:
     day_lo: int  # window as days since the epoch, half-open
     day_hi: int
     conventions: tuple[tuple[str, str], ...]
+    op_keys: tuple[str, ...] = ()  # the operation field: any of them naming an aggregate skips
 
 
 # rollup key: (day, provider, account, model, tier, team, project, feature); the provider and
@@ -115,7 +156,18 @@ class _Plan:
 # value: [requests, input, cache_read, cache_write, output, reasoning]
 Rollup = dict[tuple[Any, ...], list[int]]
 
-_STAT_NAMES = ("files", "lines", "spans", "llm_spans", "outside_window", "exclusive_detected")
+_STAT_NAMES = ("files", "lines", "spans", "llm_spans", "outside_window", "exclusive_detected",
+               "agent_spans", "not_trace_lines", "empty_files", "duplicates")
+
+
+@dataclass
+class _Part:
+    """What scanning one file (or all of them) gives: rollup, stats, span ids, examples."""
+
+    rollup: Rollup
+    stats: dict[str, int]
+    ids: array  # 64-bit span ids of the counted spans, in file order
+    examples: dict[str, list[str]]  # "not_trace" / "empty": file:line places, at most a few
 
 
 def pull(source: SpanSource, attributes: AttributeMap, window_start: date, window_end: date, *,
@@ -124,9 +176,11 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
 
     Returns a ``USAGE_SCHEMA`` frame (one row per usage grain, ``requests`` = spans, token
     fields disjoint after :func:`finops.canonical.normalise`) and stats: ``files``, ``lines``,
-    ``spans``, ``llm_spans``, ``outside_window``, ``exclusive_detected``. Bad input (a
-    malformed line, a token count that is not a non-negative integer, cache tokens above
-    an inclusive input count) raises :class:`DataError` naming the file and line.
+    ``spans``, ``llm_spans``, ``outside_window``, ``exclusive_detected``, ``agent_spans``
+    (aggregates skipped), ``duplicates`` (copies counted once), ``not_trace_lines``,
+    ``empty_files``. Bad input (a malformed line, a token count that is not an integer in
+    ``[0, 2^63)``, cache tokens above an inclusive input count) raises :class:`DataError`
+    naming the file and line.
     """
     files = resolve_paths(source)
     plan = _Plan(
@@ -135,10 +189,11 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
         day_lo=window_start.toordinal() - _EPOCH_ORDINAL,
         day_hi=window_end.toordinal() - _EPOCH_ORDINAL,
         conventions=tuple(sorted((source.input_convention or {}).items())),
+        op_keys=tuple(attributes["operation"]) if "operation" in attributes.keys else (),
     )
     workers = _workers(source.options.get("workers", "auto"), files)
-    rollup, stats = scan_files(files, plan, workers=workers, label=source.name, progress=progress)
-    return _to_pull(source.name, rollup, stats, workers)
+    part, dups = scan_files(files, plan, workers=workers, label=source.name, progress=progress)
+    return _to_pull(source.name, part, dups, workers)
 
 
 def resolve_paths(source: SpanSource) -> list[str]:
@@ -182,68 +237,132 @@ def _workers(option: Any, files: list[str]) -> int:
 
 
 def scan_files(files: list[str], plan: _Plan, *, workers: int = 1, label: str = "otlp_files",
-               progress: ProgressFn | None = None) -> tuple[Rollup, dict[str, int]]:
-    """Scan ``files`` (in ``workers`` processes when > 1) and return the merged rollup and stats."""
-    total: Rollup = {}
-    stats = dict.fromkeys(_STAT_NAMES, 0)
-    done = 0
+               progress: ProgressFn | None = None) -> tuple[_Part, list[str]]:
+    """Scan ``files`` (in ``workers`` processes when > 1): the merged part, duplicates removed.
+
+    The second value names where duplicates were found (``file:line``, at most a few).
+    """
     if progress:
         progress(label, 0, len(files))
-    if workers <= 1:
-        for f in files:
-            _merge(total, stats, _scan_file(f, plan))
-            done += 1
-            if progress:
+    parts: dict[str, _Part] = {}
+    worker_failed = False
+    if workers > 1:
+        try:
+            parts = _scan_parallel(files, plan, workers, label, progress)
+        except BrokenProcessPool:
+            # A worker died (killed, or a script without a ``__main__`` guard re-ran itself
+            # under spawn): the files are still readable here, so finish in this process.
+            parts, worker_failed = {}, True
+    if not parts:
+        for done, f in enumerate(files, 1):
+            parts[f] = _scan_file(f, plan)
+            if progress and not worker_failed:
                 progress(label, done, len(files))
-        return total, stats
-    try:
-        return _scan_parallel(files, plan, workers, label, progress)
-    except BrokenProcessPool:
-        # A worker died (killed, or a script without a ``__main__`` guard re-ran itself
-        # under spawn): the files are still readable here, so finish in this process.
-        total, stats = {}, dict.fromkeys(_STAT_NAMES, 0)
-        for f in files:
-            _merge(total, stats, _scan_file(f, plan))
-        stats["worker_failures"] = 1
-        return total, stats
+    total = _Part({}, dict.fromkeys(_STAT_NAMES, 0), array("Q"), {})
+    for f in files:  # file order: results do not depend on which worker finished first
+        _merge(total, parts[f])
+    dup_places = _remove_duplicates(files, parts, total, plan)
+    if worker_failed:
+        total.stats["worker_failures"] = 1
+    return total, dup_places
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit when the parent process is gone (killed mid-pull).
+
+    A pool worker otherwise waits forever on its task queue, and the resource tracker with
+    it. Polling ``getppid`` works everywhere (the orphan is re-parented) and costs nothing.
+    """
+    def watch() -> None:
+        while True:
+            time.sleep(0.2)
+            if os.getppid() != parent:
+                os._exit(1)
+    threading.Thread(target=watch, name="finops-parent-watch", daemon=True).start()
 
 
 def _scan_parallel(files: list[str], plan: _Plan, workers: int, label: str,
-                   progress: ProgressFn | None) -> tuple[Rollup, dict[str, int]]:
-    total: Rollup = {}
-    stats = dict.fromkeys(_STAT_NAMES, 0)
-    done = 0
+                   progress: ProgressFn | None) -> dict[str, _Part]:
+    parts: dict[str, _Part] = {}
     # spawn, not fork: the parent may hold polars/duckdb thread pools that fork would copy.
     # Largest files first, so the last file to finish is a small one.
     order = sorted(files, key=os.path.getsize, reverse=True)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        pending = {pool.submit(_scan_file, f, plan) for f in order}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=_watch_parent, initargs=(os.getpid(),)) as pool:
+        pending = {pool.submit(_scan_file, f, plan): f for f in order}
         try:
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
                 for fut in finished:
-                    _merge(total, stats, fut.result())  # re-raises a worker's DataError
-                    done += 1
+                    parts[pending.pop(fut)] = fut.result()  # re-raises a worker's DataError
                     if progress:
-                        progress(label, done, len(files))
+                        progress(label, len(parts), len(files))
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
-    return total, stats
+    return parts
 
 
-def _merge(total: Rollup, stats: dict[str, int], part: tuple[Rollup, dict[str, int]]) -> None:
-    rollup, st = part
-    for k, v in st.items():
-        stats[k] += v
-    for key, acc in rollup.items():
-        cur = total.get(key)
+def _merge(total: _Part, part: _Part) -> None:
+    for k, v in part.stats.items():
+        total.stats[k] = total.stats.get(k, 0) + v
+    for kind, places in part.examples.items():
+        total.examples.setdefault(kind, []).extend(places)
+    rollup = total.rollup
+    for key, acc in part.rollup.items():
+        cur = rollup.get(key)
         if cur is None:
-            total[key] = acc
+            rollup[key] = list(acc)
         else:
             for i in range(6):
                 cur[i] += acc[i]
+
+
+def _repeated_ids(parts: dict[str, _Part]) -> set[int]:
+    """Span ids that occur more than once over all files (sorted, neighbours compared)."""
+    import polars as pl
+    import pyarrow as pa
+
+    chunks = [pl.from_arrow(pa.Array.from_buffers(pa.uint64(), len(p.ids), [None, pa.py_buffer(p.ids)]))
+              for p in parts.values() if len(p.ids)]
+    if not chunks:
+        return set()
+    ids = pl.concat(chunks).sort()  # type: ignore[arg-type]
+    same = ids.slice(1) == ids.slice(0, len(ids) - 1)
+    return set(ids.slice(1).filter(same).unique().to_list())
+
+
+def _remove_duplicates(files: list[str], parts: dict[str, _Part], total: _Part,
+                       plan: _Plan) -> list[str]:
+    """Take every copy after the first of a repeated (trace id, span id) out of ``total``.
+
+    Only files holding a repeated span id are read again; there the trace id is compared
+    too, so two spans sharing a span id in different traces both stay.
+    """
+    repeated = _repeated_ids(parts)
+    for p in parts.values():
+        p.ids = array("Q")  # the ids are not needed any more
+    if not repeated:
+        return []
+    seen: set[tuple[str, str]] = set()
+    places: list[str] = []
+    rollup = total.rollup
+    for path in files:
+        for trace_id, span_id, lineno, key, counts in _copies(path, plan, repeated):
+            if (trace_id, span_id) not in seen:
+                seen.add((trace_id, span_id))
+                continue
+            acc = rollup[key]
+            acc[0] -= 1
+            for i, n in enumerate(counts, 1):
+                acc[i] -= n
+            if not acc[0]:
+                del rollup[key]
+            total.stats["duplicates"] += 1
+            if len(places) < MAX_EXAMPLES:
+                places.append(f"{path}:{lineno}")
+    return places
 
 
 def _open(path: str) -> IO[bytes]:
@@ -267,14 +386,19 @@ _key = attrgetter("key")
 _MAX_SHAPES = 4096
 _MODEL = _DIMS.index("model")
 _FIRST_TOKEN = len(_DIMS)
+_NO_OPS: tuple[int, ...] = ()
+
+Shape = tuple[tuple[tuple[int, int], ...], bool, tuple[int, ...]]
 
 
-def _shape(keys: tuple[str, ...], field_keys: tuple[tuple[str, ...], ...]
-           ) -> tuple[tuple[tuple[int, int], ...], bool]:
-    """For an attribute key list: (field index, position) of each field present, and LLM-ness.
+def _shape(keys: tuple[str, ...], field_keys: tuple[tuple[str, ...], ...],
+           op_keys: tuple[str, ...]) -> Shape:
+    """For an attribute key list: where each field is, LLM-ness, operation positions.
 
-    Instrumentations emit the same keys in the same order span after span, so this is
-    computed once per distinct key list instead of a dozen dict lookups per span.
+    ``found`` holds (field index, position) of each field present. Instrumentations emit
+    the same keys in the same order span after span, so this is computed once per distinct
+    key list instead of a dozen dict lookups per span. On a
+    resource only the dimensions are read (:data:`finops.canonical.SPAN_ONLY_FIELDS`).
     """
     first: dict[str, int] = {}
     for pos, k in enumerate(keys):
@@ -286,10 +410,11 @@ def _shape(keys: tuple[str, ...], field_keys: tuple[tuple[str, ...], ...]
                 found.append((fi, first[k]))
                 break
     llm = any(fi == _MODEL or fi >= _FIRST_TOKEN for fi, _ in found)
-    return tuple(found), llm
+    ops = tuple(sorted(first[k] for k in set(op_keys) if k in first)) or _NO_OPS
+    return tuple(found), llm, ops
 
 
-def _scan_file(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
+def _scan_file(path: str, plan: _Plan) -> _Part:
     """Roll up one file. Runs in a worker process when files are scanned in parallel."""
     # Nothing decoded here forms a cycle; the collector would only walk millions of objects.
     gc_was_enabled = gc.isenabled()
@@ -301,39 +426,68 @@ def _scan_file(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
             gc.enable()
 
 
-def _scan(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
+def _copies(path: str, plan: _Plan, repeated: set[int]
+            ) -> list[tuple[str, str, int, tuple[Any, ...], list[int]]]:
+    """Counted spans of ``path`` whose span id is in ``repeated``: ids, line, key, counts."""
+    found: list[tuple[str, str, int, tuple[Any, ...], list[int]]] = []
+    _scan(path, plan, repeated, found)
+    return found
+
+
+def _scan(path: str, plan: _Plan, only: set[int] | None = None,
+          copies: list[tuple[str, str, int, tuple[Any, ...], list[int]]] | None = None) -> _Part:
+    """The scan loop over one file.
+
+    With ``only``, nothing is rolled up: the counted spans whose span id is in ``only`` are
+    appended to ``copies`` (trace id, span id, line, key, counts).
+    """
     field_keys = plan.dim_keys + plan.token_keys
+    op_keys = plan.op_keys
     n_fields = len(field_keys)
     day_lo, day_hi = plan.day_lo, plan.day_hi
     conventions = dict(plan.conventions)
-    shapes: dict[tuple[str, ...], tuple[tuple[tuple[int, int], ...], bool]] = {}
+    shapes: dict[tuple[str, ...], Shape] = {}
+    rshapes: dict[tuple[str, ...], Shape] = {}
     prov_cache: dict[tuple[str | None, str], str] = {}
     tier_cache: dict[str | None, str] = {}
     conv_cache: dict[str, str] = {}
+    op_cache: dict[str, bool] = {}
     text = _text
+    trace_ids = only is not None
+    ids = array("Q")
+    ids_append = ids.append
+    not_trace: list[str] = []
+    unset = msgspec.UNSET
 
     rollup: Rollup = {}
-    lines = spans = llm = outside = exclusive = 0
+    lines = spans = llm = outside = exclusive = agents = bad_lines = 0
     for lineno, raw in _lines(path):
         if raw.isspace() or not raw:  # isspace stops at the first non-space byte
             continue
         lines += 1
-        req = _decode(raw, path, lineno)
+        req = _decode(raw, path, lineno, trace_ids)
         if len(shapes) > _MAX_SHAPES:  # keys in ever-changing order: keep memory bounded
             shapes.clear()
+            rshapes.clear()
+        if req.resourceSpans is unset:
+            bad_lines += 1
+            if len(not_trace) < MAX_EXAMPLES:
+                not_trace.append(f"{path}:{lineno}")
+            continue
         for rs in req.resourceSpans:
-            # The resource's attribute for each field, used when the span has none of its keys.
+            # The resource's attribute for each dimension, used when the span has none of its keys.
             rvals: list[Any] = [None] * n_fields
-            r_llm = False
+            r_llm = r_aggregate = False
             if rs.resource is not None and rs.resource.attributes:
                 rkvs = rs.resource.attributes
                 rkeys = tuple(map(_key, rkvs))
-                rshape = shapes.get(rkeys)
+                rshape = rshapes.get(rkeys)
                 if rshape is None:
-                    rshape = shapes[rkeys] = _shape(rkeys, field_keys)
-                found, r_llm = rshape
+                    rshape = rshapes[rkeys] = _shape(rkeys, field_keys, op_keys)
+                found, r_llm, rops = rshape
                 for fi, pos in found:
                     rvals[fi] = rkvs[pos]
+                r_aggregate = _aggregate(rkvs, rops, op_cache)
             for ss in rs.scopeSpans:
                 for sp in ss.spans:
                     spans += 1
@@ -341,8 +495,8 @@ def _scan(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
                     skeys = tuple(map(_key, kvs))
                     shape = shapes.get(skeys)
                     if shape is None:
-                        shape = shapes[skeys] = _shape(skeys, field_keys)
-                    found, s_llm = shape
+                        shape = shapes[skeys] = _shape(skeys, field_keys, op_keys)
+                    found, s_llm, ops = shape
                     if not (s_llm or r_llm):
                         continue  # neither a model nor a token count: not an LLM span
                     llm += 1
@@ -353,6 +507,9 @@ def _scan(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
                     if day < day_lo or day >= day_hi:
                         outside += 1
                         continue
+                    if r_aggregate or (ops and _aggregate(kvs, ops, op_cache)):
+                        agents += 1  # an agent/workflow span: its calls are counted
+                        continue
                     vals = rvals.copy()
                     for fi, pos in found:
                         vals[fi] = kvs[pos]
@@ -362,7 +519,7 @@ def _scan(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
                     for kv in vals[_FIRST_TOKEN:]:
                         if kv is not None:
                             n = kv.value.intValue
-                            if type(n) is not int or n < 0:
+                            if type(n) is not int or n < 0 or n > MAX_TOKENS:
                                 n = _count(kv.value, kv.key, path, lineno, sp.spanId)
                             counts[i] = n
                         i += 1
@@ -391,6 +548,24 @@ def _scan(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
                         exclusive += 1
                     # raw values: the defaults for missing ones are applied per row in _to_pull
                     key = (day, provider, account, model, tier, team, project, feature)
+                    sid = sp.spanId
+                    if sid:
+                        try:
+                            h = int(sid, 16)
+                            if h > 0xFFFF_FFFF_FFFF_FFFF:
+                                raise ValueError
+                        except ValueError:  # not a 64-bit hex id: a stable 64-bit digest of it
+                            h = _digest(sid)
+                        if only is not None:
+                            if h in only and copies is not None:
+                                copies.append((sp.traceId, sid, lineno, key,
+                                               [c.input_tokens, c.cache_read_tokens,
+                                                c.cache_write_tokens, c.output_tokens,
+                                                c.reasoning_tokens]))
+                            continue
+                        ids_append(h)
+                    elif only is not None:
+                        continue
                     acc = rollup.get(key)
                     if acc is None:
                         rollup[key] = [1, c.input_tokens, c.cache_read_tokens,
@@ -403,8 +578,32 @@ def _scan(path: str, plan: _Plan) -> tuple[Rollup, dict[str, int]]:
                         acc[4] += c.output_tokens
                         acc[5] += c.reasoning_tokens
     stats = {"files": 1, "lines": lines, "spans": spans, "llm_spans": llm,
-             "outside_window": outside, "exclusive_detected": exclusive}
-    return rollup, stats
+             "outside_window": outside, "exclusive_detected": exclusive, "agent_spans": agents,
+             "not_trace_lines": bad_lines, "empty_files": int(not lines)}
+    examples: dict[str, list[str]] = {}
+    if not_trace:
+        examples["not_trace"] = not_trace
+    if not lines:
+        examples["empty"] = [path]
+    return _Part(rollup, stats, ids, examples)
+
+
+def _aggregate(kvs: list[Any], ops: tuple[int, ...], cache: dict[str, bool]) -> bool:
+    """Whether any operation attribute (at positions ``ops``) names an agent or workflow."""
+    for pos in ops:
+        op = kvs[pos].value.stringValue
+        if op is not None:
+            agg = cache.get(op)
+            if agg is None:
+                agg = cache[op] = is_aggregate(op)
+            if agg:
+                return True
+    return False
+
+
+def _digest(span_id: str) -> int:
+    import hashlib
+    return int.from_bytes(hashlib.blake2b(span_id.encode(), digest_size=8).digest(), "big")
 
 
 def _text(v: Any) -> str | None:
@@ -421,34 +620,37 @@ def _text(v: Any) -> str | None:
 
 
 def _count(v: Any, key: str, path: str, lineno: int, span_id: str) -> int:
-    """A token count from an attribute value that is not a plain non-negative ``intValue``."""
+    """A token count from an attribute value that is not a plain ``intValue`` in ``[0, 2^63)``."""
     got: Any
-    n = v.intValue
-    if n is not None:
+    n: Any = None
+    if v.intValue is not None:
+        n = v.intValue
         if isinstance(n, str):
             try:
                 n = int(n)
             except ValueError:
                 n = None
-        if isinstance(n, int) and n >= 0:
-            return n
         got = msgspec.json.encode(v.intValue).decode()
     elif v.doubleValue is not None:
         d = v.doubleValue
-        if isinstance(d, float) and d.is_integer() and d >= 0:
-            return int(d)
+        if isinstance(d, float) and d.is_integer():
+            n = int(d)
         got = msgspec.json.encode(d).decode()
     elif v.stringValue is not None:
         s = v.stringValue.strip()
         if s.isascii() and s.isdigit():
-            return int(s)
+            n = int(s)
         got = msgspec.json.encode(v.stringValue).decode()
     elif v.boolValue is not None:
         got = "true" if v.boolValue else "false"
     else:
         got = "an empty, array, map or bytes value"
+    if isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_TOKENS:
+        return n
+    why = " (above 2^63 - 1, the largest count a usage row holds)" if (
+        isinstance(n, int) and n > MAX_TOKENS) else ""
     raise DataError(
-        f"{path}:{lineno}: span {span_id}: {key}: expected a non-negative integer, got {got}")
+        f"{path}:{lineno}: span {span_id}: {key}: expected a non-negative integer, got {got}{why}")
 
 
 def _start_ns(value: int | str, path: str, lineno: int, span_id: str) -> int:
@@ -459,12 +661,13 @@ def _start_ns(value: int | str, path: str, lineno: int, span_id: str) -> int:
                         f"integer, got {msgspec.json.encode(value).decode()}") from None
 
 
-def _to_pull(name: str, rollup: Rollup, stats: dict[str, int], workers: int) -> SpanPull:
+def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int) -> SpanPull:
     from finops.frames import SpanPull
     from finops.sources.rollup import usage_frame
 
+    stats = part.stats
     rows: dict[tuple[date, Any], list[int]] = {}
-    for (day, *raw), acc in rollup.items():
+    for (day, *raw), acc in part.rollup.items():
         key = (date.fromordinal(_EPOCH_ORDINAL + day), canonical_dims(*raw))
         cur = rows.get(key)
         if cur is None:
@@ -474,6 +677,27 @@ def _to_pull(name: str, rollup: Rollup, stats: dict[str, int], workers: int) -> 
                 cur[i] += acc[i]
     frame = usage_frame(rows, name, f"{name} otlp_files")
     notes = []
+
+    def places(found: list[str], total: int) -> str:
+        more = f" and {total - len(found)} more" if total > len(found) else ""
+        return ", ".join(found[:MAX_EXAMPLES]) + more
+
+    if stats["empty_files"]:
+        empty = part.examples.get("empty", [])
+        notes.append(f"warning: {stats['empty_files']} empty file(s) (no lines): "
+                     f"{places(empty, stats['empty_files'])}")
+    if stats["not_trace_lines"]:
+        notes.append(f"warning: {stats['not_trace_lines']} line(s) are not OTLP trace requests "
+                     f"(no resourceSpans: logs or metrics, or another format) and were skipped: "
+                     f"{places(part.examples.get('not_trace', []), stats['not_trace_lines'])}")
+    if stats["duplicates"]:
+        notes.append(f"{stats['duplicates']} duplicate span(s) (same trace and span id, as "
+                     f"at-least-once delivery and collector retries produce) counted once: "
+                     f"{places(dup_places, stats['duplicates'])}")
+    if stats["agent_spans"]:
+        notes.append(f"{stats['agent_spans']} agent/workflow span(s) (an operation other than a "
+                     "model call, e.g. invoke_agent, AGENT, CHAIN) carry the totals of the calls "
+                     "beneath them and were not counted")
     if stats["exclusive_detected"]:
         notes.append(f"{stats['exclusive_detected']} span(s) had cache tokens above their input "
                      "count and were read as exclusive (input_convention auto)")

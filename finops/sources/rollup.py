@@ -17,7 +17,7 @@ from datetime import date
 
 import polars as pl
 
-from finops.canonical import AUTO, canonical_dims, convention_for, normalise, text
+from finops.canonical import AUTO, MAX_TOKENS, canonical_dims, convention_for, normalise, text
 from finops.errors import DataError
 from finops.schemas import USAGE_KEYS, USAGE_SCHEMA, USAGE_TOKENS, UsageDaily, validate
 
@@ -34,10 +34,20 @@ def canonical_group(raw: RawGroup) -> Dims:
 
 
 def usage_frame(rows: Mapping[tuple[date, Dims], Counts], source: str, where: str) -> pl.DataFrame:
-    """Rolled-up rows ``(day, dims) -> counts`` as a validated ``USAGE_SCHEMA`` frame, sorted by key."""
+    """Rolled-up rows ``(day, dims) -> counts`` as a validated ``USAGE_SCHEMA`` frame, sorted by key.
+
+    A sum past 2^63 - 1 (what a usage row holds) is a :class:`DataError` naming the day and
+    the row, never an overflow.
+    """
+    cols = ("requests", *USAGE_TOKENS)
+    for (day, key), c in rows.items():
+        for name, n in zip(cols, c, strict=True):
+            if n > MAX_TOKENS:
+                raise DataError(f"{where}: {day} {'/'.join(key)}: {name} add up to {n}, above "
+                                "2^63 - 1 (the largest a usage row holds): a corrupt count?")
     data = [(day, *key, source, *c) for (day, key), c in sorted(rows.items())]
-    cols = [*USAGE_KEYS, "requests", *USAGE_TOKENS]
-    frame = pl.DataFrame(data, schema={c: USAGE_SCHEMA[c] for c in cols}, orient="row")
+    names = [*USAGE_KEYS, "requests", *USAGE_TOKENS]
+    frame = pl.DataFrame(data, schema={c: USAGE_SCHEMA[c] for c in names}, orient="row")
     return validate(frame.select(list(USAGE_SCHEMA)), UsageDaily, where)
 
 
