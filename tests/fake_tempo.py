@@ -5,7 +5,8 @@ and *evaluates* the TraceQL subset finops sends, answering the way Tempo does
 (shared/reference/tempo.md):
 
 * selectors ``{ a && (b || c) }`` with ``= != > >= < <=`` against string, number and
-  ``nil`` literals; ``span.``, ``resource.`` and unscoped ``.`` attributes, typed values
+  ``nil`` literals, ``=~ !~`` against regular expressions (strings only); ``span.``,
+  ``resource.`` and unscoped ``.`` attributes, typed values
   (a token count stored as a string does not match ``> 0``);
 * ``count_over_time()`` and ``sum_over_time(attr)`` with ``by(...)`` (≤ 5 attributes) and
   ``with(...)`` hints; range queries aligned to the step with one extra leading bucket and
@@ -87,6 +88,43 @@ def spans_frame(spans: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema).sort("start_ns")
 
 
+def _plain_value(value: Mapping[str, Any]) -> Any:
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "doubleValue" in value:
+        return float(value["doubleValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    return None
+
+
+def spans_from_collector(lines: Iterable[bytes | str | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Span dicts for :func:`spans_frame` from collector JSON lines (real SDK output).
+
+    Each attribute keeps its OTLP type: ``intValue`` stays an int, a count the SDK recorded
+    as a string stays a string (and so does not match ``> 0``, as in Tempo).
+    """
+    out: list[dict[str, Any]] = []
+    for line in lines:
+        request = line if isinstance(line, Mapping) else json.loads(line)
+        for rs in request.get("resourceSpans", []):
+            resource = {kv["key"]: _plain_value(kv.get("value", {}))
+                        for kv in (rs.get("resource") or {}).get("attributes", [])}
+            for ss in rs.get("scopeSpans", []):
+                for sp in ss.get("spans", []):
+                    start = int(sp["startTimeUnixNano"])
+                    out.append({
+                        "trace_id": sp["traceId"], "span_id": sp["spanId"], "start_ns": start,
+                        "end_ns": int(sp.get("endTimeUnixNano", start)),
+                        "name": sp.get("name", ""),
+                        "attributes": {kv["key"]: v for kv in sp.get("attributes", [])
+                                       if (v := _plain_value(kv.get("value", {}))) is not None},
+                        "resource": {k: v for k, v in resource.items() if v is not None}})
+    return out
+
+
 def synthetic_frame(n: int, first_day: date, days: int, seed: int = 7) -> pl.DataFrame:
     """``n`` LLM spans spread over ``days`` UTC days, generated column-wise (cheap at 1M).
 
@@ -150,7 +188,7 @@ _TOKEN = re.compile(r"""\s*(?:
     (?P<str>"(?:[^"\\]|\\.)*")
   | (?P<attr>(?:span|resource)?\.(?:"(?:[^"\\]|\\.)*"|[A-Za-z0-9_][A-Za-z0-9_.\-]*))
   | (?P<num>-?\d+(?:\.\d+)?)
-  | (?P<op>&&|\|\||!=|>=|<=|[{}()|,=<>])
+  | (?P<op>&&|\|\||!=|>=|<=|=~|!~|[{}()|,=<>])
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
   )""", re.X)
 
@@ -292,9 +330,11 @@ class _Parser:
             return node
         a = self.attr()
         op = self.take(kind="op")[1]
-        if op not in ("=", "!=", ">", ">=", "<", "<="):
+        if op not in ("=", "!=", ">", ">=", "<", "<=", "=~", "!~"):
             raise TraceQLError(f"parse error: unexpected {op!r}")
         kind, text, _ = self.take()
+        if op in ("=~", "!~") and kind != "str":
+            raise TraceQLError(f"parse error: a regex must be a string, not {text!r}")
         value: Any
         if kind == "str":
             value = _unescape(text)
@@ -545,6 +585,14 @@ class FakeTempo:
                            if (e := self._typed(scope, a.key, t)) is not None]
                 any_present = pl.any_horizontal(present) if present else pl.lit(False)
                 parts.append(any_present if op == "!=" else ~any_present)
+                continue
+            if op in ("=~", "!~"):  # Go RE2 semantics: unanchored search, strings only
+                e = self._typed(scope, a.key, "s")
+                if e is None:
+                    parts.append(pl.lit(False))
+                    continue
+                hit = e.str.contains(value)
+                parts.append((hit if op == "=~" else ~hit).fill_null(False))
                 continue
             if isinstance(value, bool):
                 e = self._typed(scope, a.key, "b")

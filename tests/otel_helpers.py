@@ -18,7 +18,8 @@ The simple API other tests use::
                            "gen_ai.usage.input_tokens": 1200,
                            "gen_ai.usage.output_tokens": 300},
             "start": "2026-10-01T12:00:00Z",  # datetime, ISO string, or int ns since epoch
-            # optional: "name" (default "chat"), "end" (default start + 1 s), "kind"
+            # optional: "name" (default "chat"), "end" (default start + 1 s), "kind",
+            # "parent": the index of an earlier span in the list (its child, same trace)
         },
     ])
 
@@ -42,7 +43,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, set_span_in_context
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
@@ -65,6 +66,7 @@ def sdk_spans(spans: Sequence[Mapping[str, Any]]) -> list[ReadableSpan]:
     """Create ``spans`` with the real SDK; returns the finished spans in input order."""
     exporters: dict[tuple[tuple[str, Any], ...], tuple[TracerProvider, InMemorySpanExporter]] = {}
     out: list[ReadableSpan] = []
+    live: list[Any] = []
     for spec in spans:
         res = dict(spec.get("resource") or {})
         rkey = tuple(sorted(res.items()))
@@ -77,9 +79,13 @@ def sdk_spans(spans: Sequence[Mapping[str, Any]]) -> list[ReadableSpan]:
         tracer = provider.get_tracer(spec.get("scope", "finops.tests"), "1.0")
         start = to_ns(spec["start"])
         end = to_ns(spec["end"]) if "end" in spec else start + 1_000_000_000
-        span = tracer.start_span(spec.get("name", "chat"), kind=spec.get("kind", SpanKind.CLIENT),
+        parent = spec.get("parent")
+        context = None if parent is None else set_span_in_context(live[parent])
+        span = tracer.start_span(spec.get("name", "chat"), context=context,
+                                 kind=spec.get("kind", SpanKind.CLIENT),
                                  attributes=dict(spec.get("attributes") or {}), start_time=start)
         span.end(end_time=end)
+        live.append(span)
         out.append(exporter.get_finished_spans()[-1])
     for provider, _ in exporters.values():
         provider.shutdown()

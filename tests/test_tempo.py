@@ -452,12 +452,12 @@ def test_wrong_types_name_tempo_the_tile_and_the_field(serve) -> None:
 
     def corrupt(text: str) -> str:
         body = json.loads(text)
-        body["series"][2]["samples"][0]["value"] = "abc"
+        body["series"][0]["samples"][0]["value"] = "abc"
         return json.dumps(body)
     fake.mangle("/api/metrics/query_range", corrupt)
     with pytest.raises(SourceError) as e:
         run(url, [], mode="pushdown")
-    assert str(e.value) == ('tempo 2026-10-03T00:00Z..03:00Z: series[2].samples[0].value: '
+    assert str(e.value) == ('tempo 2026-10-03T00:00Z..03:00Z: series[0].samples[0].value: '
                             'expected a number, got "abc"')
 
 
@@ -600,7 +600,7 @@ def test_options_are_checked() -> None:
                                                 "account", "service_tier"]), ATTRS, DAY1, DAY3)
     with pytest.raises(ConfigError, match="environment variable NOPE_NOT_SET"):
         tempo.pull(source("http://x", token_env="NOPE_NOT_SET"), ATTRS, DAY1, DAY3)
-    with pytest.raises(ConfigError, match="scope.team must be 'span' or 'resource'"):
+    with pytest.raises(ConfigError, match="scope.team must be 'any', 'span' or 'resource'"):
         tempo.pull(source("http://x", scope={"team": "event"}), ATTRS, DAY1, DAY3)
 
 

@@ -20,6 +20,7 @@ from finops.sources.tempo.traceql import (
     DEFAULT_GROUP_BY,
     GROUP_FIELDS,
     MAX_BY,
+    SCOPE_CHOICES,
     TOKEN_FIELDS,
     Attr,
     attr_for,
@@ -53,7 +54,9 @@ class TempoOptions:
     search_step: int
     search_limit: int
     spss: int
-    attrs: Mapping[str, Attr]  # canonical field -> the one attribute queried for it
+    # canonical field -> the attributes read for it, first present wins: every key of the
+    # mapping on the span, then every key on the resource (scope "any", the default)
+    candidates: Mapping[str, tuple[Attr, ...]]
     group_by: tuple[str, ...]
 
 
@@ -64,6 +67,79 @@ def _seconds(value: Any, key: str, where: str) -> int:
         raise ConfigError(f"{where}: {key} must be a duration such as \"3h\" or \"30m\", "
                           f"not {value!r}")
     return int(secs)
+
+
+FIELDS = (*GROUP_FIELDS, *TOKEN_FIELDS, "operation")
+
+
+def parse_mapping(source: SpanSource, attributes: AttributeMap
+                  ) -> tuple[dict[str, tuple[Attr, ...]], tuple[str, ...]]:
+    """The attributes read per field and the ``by()`` fields: what can be checked at config load.
+
+    ``scope.<field>`` is ``any`` (default: the span's keys, then the resource's, as the OTLP
+    file source reads them), ``span`` or ``resource``; ``keys.<field>`` replaces the mapping's
+    keys for that field (a name or a list). An attribute name TraceQL cannot carry is refused.
+    """
+    where = f"sources.{source.name}"
+    o = OptionReader(source.options, where, OPTIONS)
+    scope = o.table("scope", example='{ team = "resource" }')
+    keys = o.table("keys", example='{ model = "gen_ai.request.model" }')
+    for name, table in (("scope", scope), ("keys", keys)):
+        for f in table:
+            if f not in FIELDS:
+                hint = did_you_mean(f, FIELDS)
+                raise ConfigError(f"{where}: {name}.{f}: not a canonical field{hint}")
+    candidates: dict[str, tuple[Attr, ...]] = {}
+    for f in FIELDS:
+        names = keys.get(f)
+        if names is None:
+            names = list(attributes[f]) if f in attributes.keys else []
+        elif isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not all(isinstance(k, str) for k in names):
+            raise ConfigError(f"{where}: keys.{f} must be an attribute name or a list of them")
+        if not names and f != "operation":
+            raise ConfigError(f"{where}: no attribute mapped for {f}")
+        sc = scope.get(f, "any")
+        if sc not in SCOPE_CHOICES:
+            raise ConfigError(f"{where}: scope.{f} must be 'any', 'span' or 'resource', not {sc!r}")
+        scopes = ("span", "resource") if sc == "any" else (sc,)
+        candidates[f] = tuple(dict.fromkeys(attr_for(f, k, s, where) for s in scopes for k in names))
+
+    group_by = tuple(o.get("group_by", DEFAULT_GROUP_BY))
+    bad = [g for g in group_by if g not in GROUP_FIELDS or g == "provider"]
+    if bad or len(group_by) > MAX_BY or len(set(group_by)) != len(group_by):
+        raise ConfigError(
+            f"{where}: group_by takes up to {MAX_BY} distinct fields of "
+            f"{', '.join(g for g in GROUP_FIELDS if g != 'provider')} (provider is always a "
+            f"filter; fields left out are split through filters), not {list(group_by)}")
+    return candidates, group_by
+
+
+def check_config(source: SpanSource, attributes: AttributeMap) -> None:
+    """Refuse, at config load, what this source cannot do (no secrets are read here)."""
+    where = f"sources.{source.name}"
+    o = OptionReader(source.options, where, OPTIONS)
+    _static_options(o, where)
+    parse_mapping(source, attributes)
+
+
+def _static_options(o: OptionReader, where: str) -> tuple[str, int | None, int, int, int]:
+    mode = o.get("mode", "auto")
+    if mode not in MODES:
+        raise ConfigError(f"{where}: mode must be one of {', '.join(MODES)}, not {mode!r}")
+    step = _seconds(o.get("step"), "step", where) if "step" in o else None
+    if step is not None and DAY % step:
+        raise ConfigError(f"{where}: step must divide a day (e.g. 1h, 3h, 24h), not {o.get('step')!r}")
+    search_step = _seconds(o.get("search_step", "1h"), "search_step", where)
+    if DAY % search_step:
+        raise ConfigError(f"{where}: search_step must divide a day, not {o.get('search_step')!r}")
+    spss = o.get("spss", 100)
+    if not isinstance(spss, int) or not 1 <= spss <= 100:
+        raise ConfigError(f"{where}: spss must be between 1 and 100 (Tempo's maximum), "
+                          f"not {spss!r}")
+    limit = o.positive_int("search_limit", 5000)
+    return mode, step, search_step, spss, limit
 
 
 def parse_options(source: SpanSource, attributes: AttributeMap) -> TempoOptions:
@@ -78,48 +154,8 @@ def parse_options(source: SpanSource, attributes: AttributeMap) -> TempoOptions:
             raise ConfigError(f"{where}: set either user_env/password_env or token_env, not both")
         bearer = o.secret("token_env")
     verify = o.verify_tls()
-    mode = o.get("mode", "auto")
-    if mode not in MODES:
-        raise ConfigError(f"{where}: mode must be one of {', '.join(MODES)}, not {mode!r}")
-
-    scope = o.table("scope", example='{ team = "resource" }')
-    keys = o.table("keys", example='{ model = "gen_ai.request.model" }')
-    for name, table in (("scope", scope), ("keys", keys)):
-        for f in table:
-            if f not in (*GROUP_FIELDS, *TOKEN_FIELDS):
-                hint = did_you_mean(f, [*GROUP_FIELDS, *TOKEN_FIELDS])
-                raise ConfigError(f"{where}: {name}.{f}: not a canonical field{hint}")
-    attrs: dict[str, Attr] = {}
-    for f in (*GROUP_FIELDS, *TOKEN_FIELDS):
-        key = keys.get(f)
-        if key is None:
-            candidates = attributes[f] if f in attributes.keys else ()
-            if not candidates:
-                raise ConfigError(f"{where}: no attribute mapped for {f}")
-            key = candidates[0]
-        if not isinstance(key, str):
-            raise ConfigError(f"{where}: keys.{f} must be an attribute name")
-        attrs[f] = attr_for(f, key, str(scope.get(f, "span")), where)
-
-    group_by = tuple(o.get("group_by", DEFAULT_GROUP_BY))
-    bad = [g for g in group_by if g not in GROUP_FIELDS or g == "provider"]
-    if bad or len(group_by) > MAX_BY or len(set(group_by)) != len(group_by):
-        raise ConfigError(
-            f"{where}: group_by takes up to {MAX_BY} distinct fields of "
-            f"{', '.join(g for g in GROUP_FIELDS if g != 'provider')} (provider is always a "
-            f"filter; fields left out are split through filters), not {list(group_by)}")
-
-    step = _seconds(o.get("step"), "step", where) if "step" in o else None
-    if step is not None and DAY % step:
-        raise ConfigError(f"{where}: step must divide a day (e.g. 1h, 3h, 24h), not {o.get('step')!r}")
-    search_step = _seconds(o.get("search_step", "1h"), "search_step", where)
-    if DAY % search_step:
-        raise ConfigError(f"{where}: search_step must divide a day, not {o.get('search_step')!r}")
-    spss = o.get("spss", 100)
-    if not isinstance(spss, int) or not 1 <= spss <= 100:
-        raise ConfigError(f"{where}: spss must be between 1 and 100 (Tempo's maximum), "
-                          f"not {spss!r}")
-    limit = o.positive_int("search_limit", 5000)
+    mode, step, search_step, spss, limit = _static_options(o, where)
+    candidates, group_by = parse_mapping(source, attributes)
     timeout = o.seconds("timeout", 60)
     attempts = o.positive_int("attempts", 5)
     tenant = o.string("tenant", what="a non-empty string (the X-Scope-OrgID)")
@@ -128,7 +164,8 @@ def parse_options(source: SpanSource, attributes: AttributeMap) -> TempoOptions:
         timeout=timeout, attempts=attempts, step=step,
         max_duration=_seconds(o.get("max_duration"), "max_duration", where)
         if "max_duration" in o else None,
-        search_step=search_step, search_limit=limit, spss=spss, attrs=attrs, group_by=group_by)
+        search_step=search_step, search_limit=limit, spss=spss, candidates=candidates,
+        group_by=group_by)
 
 
 def parse_version(text: str | None) -> tuple[int, int, int] | None:

@@ -1,16 +1,25 @@
 """Search mode: raw LLM spans through ``/api/search``, rolled up page by page.
 
-For Tempo versions without ``sum_over_time`` (< 2.8) or without TraceQL metrics. Search
-is first-N with no cursor (reference §1), so completeness is enforced by the client:
+For Tempo versions without ``sum_over_time`` (< 2.8) or without TraceQL metrics, and for
+pushdown tiles holding token counts Tempo cannot sum (strings). Search is first-N with no
+cursor (reference §1), so completeness is enforced by the client:
 
 * each tile ``[start, end)`` sends an explicit ``limit`` and ``spss`` (≤ 100); an answer
   with ``len(traces) == limit`` may be truncated, so the tile is halved and asked again
   (down to one second, then it is an error);
 * a spanset whose ``matched`` exceeds the spans returned lost spans to ``spss``: the whole
   trace is fetched from ``/api/v2/traces/<id>`` (base64 ids) and filtered here;
+* search names attributes without their scope, so when a key is read from both the span
+  and the resource (scope ``any``, the default) every trace is fetched whole, where the
+  two can be told apart;
 * a span is counted in the tile where it *starts*: search returns every trace that
   overlaps the tile, so each span is seen in its own tile; (trace, span) ids are
-  de-duplicated within the tile (trace ids left-padded to 32 hex digits).
+  de-duplicated within the tile (trace ids left-padded to 32 hex digits), which is where
+  every copy of a span delivered twice lands.
+
+Each span is read like the OTLP file source reads it: per field the first attribute set
+(span keys, then resource keys), token counts as integers (a count stored as a string of
+digits too), agent and workflow spans skipped and counted.
 
 Memory: the rollup plus one tile's answer and its de-duplication set.
 Known limit (Tempo #2513): when a trace is split across blocks, search may return only one
@@ -19,22 +28,32 @@ fragment's spanset with ``matched`` equal to its length; such losses cannot be s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from finops.errors import SourceError
+from finops.canonical import MAX_TOKENS, is_aggregate
+from finops.errors import DataError, SourceError
 from finops.sources.rollup import Rollup
 from finops.sources.tempo.client import DAY, TempoClient, tile_label
-from finops.sources.tempo.decode import Ctx, Scalar, full_trace, search_traces
+from finops.sources.tempo.decode import Ctx, Scalar, full_trace, search_traces, show
 from finops.sources.tempo.traceql import GROUP_FIELDS, TOKEN_FIELDS, Attr, llm_span, search_query
 
 
-def _tokens(value: Scalar | None) -> int | None:
-    """A token count if the value is numeric and ≥ 0 (what ``>= 0`` matches in TraceQL)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        return None
-    return int(round(value)) if value >= 0 else None
+def _tokens(value: Scalar, where: str) -> int:
+    """A token count: an integer in ``[0, 2^63)``, given as a number or a string of digits."""
+    n: int | None = None
+    if isinstance(value, bool):
+        n = None
+    elif isinstance(value, int):
+        n = value
+    elif isinstance(value, float) and value.is_integer():
+        n = int(value)
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        n = int(value.strip())
+    if n is None or not 0 <= n <= MAX_TOKENS:
+        raise DataError(f"{where}: expected a non-negative integer below 2^63, got {show(value)}")
+    return n
 
 
 @dataclass
@@ -42,29 +61,26 @@ class Search:
     """Runs search-mode tiles for a window into a :class:`Rollup`."""
 
     client: TempoClient
-    attrs: dict[str, Attr]
+    candidates: Mapping[str, tuple[Attr, ...]]
     tile_len: int
     limit: int
     spss: int
     rollup: Rollup
     notes: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=lambda: {
-        "tiles": 0, "tile_splits": 0, "spans": 0, "full_traces": 0, "duplicates": 0})
+        "tiles": 0, "tile_splits": 0, "spans": 0, "full_traces": 0, "duplicates": 0,
+        "agent_spans": 0})
 
     def __post_init__(self) -> None:
-        fields = [*GROUP_FIELDS, *TOKEN_FIELDS]
+        c = self.candidates
+        attrs = [a for f in c for a in c[f]]
         self.query = search_query(
-            llm_span(self.attrs["model"], [self.attrs[t] for t in TOKEN_FIELDS]),
-            [self.attrs[f] for f in fields])
-        # Search answers with bare attribute names: one scope per name can be told apart.
-        seen: dict[str, Attr] = {}
-        for f in fields:
-            a = self.attrs[f]
-            if seen.get(a.key, a) != a:
-                raise SourceError(
-                    f"{self.client.prefix}: search mode cannot tell {seen[a.key].ref} from "
-                    f"{a.ref} (search drops the scope): map them to different names")
-            seen[a.key] = a
+            llm_span(c["model"], [a for t in TOKEN_FIELDS for a in c[t]]), attrs)
+        # Search answers with bare attribute names: only one scope per name can be told apart.
+        scopes: dict[str, set[str]] = {}
+        for a in attrs:
+            scopes.setdefault(a.key, set()).add(a.scope)
+        self.whole_traces = any(len(s) > 1 for s in scopes.values())
 
     def run(self, days: list[date], progress: Callable[[str, int, int | None], None] | None
             ) -> None:
@@ -102,7 +118,7 @@ class Search:
         lo, hi = start * 1_000_000_000, end * 1_000_000_000
         seen: set[tuple[str, str]] = set()
         for t in traces:
-            if t.truncated:
+            if t.truncated or self.whole_traces:
                 self._full_trace(day, t.trace_id, lo, hi, seen, ctx)
                 continue
             for s in t.spans:
@@ -112,7 +128,8 @@ class Search:
                     self.stats["duplicates"] += 1
                     continue
                 seen.add((t.trace_id, s.span_id))
-                self._add(day, s.attributes.get, ctx, f"trace {t.trace_id} span {s.span_id}")
+                self._add(day, s.attributes, s.attributes, ctx,
+                          f"trace {t.trace_id} span {s.span_id}")
 
     def _full_trace(self, day: date, trace_id: str, lo: int, hi: int,
                     seen: set[tuple[str, str]], ctx: Ctx) -> None:
@@ -124,23 +141,38 @@ class Search:
             raise SourceError(f"{tctx.prefix} {tctx.where}: listed by search but "
                               "/api/v2/traces returned no spans")
         for s in spans:
-            if not lo <= s.start_ns < hi or (trace_id, s.span_id) in seen:
+            if not lo <= s.start_ns < hi:
                 continue
+            if (trace_id, s.span_id) in seen:
+                self.stats["duplicates"] += 1
+                continue
+            if self._add(day, s.span, s.resource, ctx, f"trace {trace_id} span {s.span_id}"):
+                seen.add((trace_id, s.span_id))
 
-            values = {f: (s.span if a.scope == "span" else s.resource).get(a.key)
-                      for f, a in self.attrs.items()}
-            if values["model"] is None and all(_tokens(values[t]) is None for t in TOKEN_FIELDS):
-                continue  # not an LLM span (the search condition, applied here)
-            seen.add((trace_id, s.span_id))
-            self._add_values(day, values, ctx, f"trace {trace_id} span {s.span_id}")
+    def _add(self, day: date, span: Mapping[str, Scalar], resource: Mapping[str, Scalar],
+             ctx: Ctx, what: str) -> bool:
+        """Count one span (False: not an LLM span); agent and workflow spans are skipped."""
+        def first(f: str) -> tuple[Attr, Scalar] | tuple[None, None]:
+            for a in self.candidates.get(f, ()):
+                v = (span if a.scope == "span" else resource).get(a.key)
+                if v is not None:
+                    return a, v
+            return None, None
 
-    def _add(self, day: date, get: Callable[[str], Scalar | None], ctx: Ctx, what: str) -> None:
-        values = {f: get(a.key) for f, a in self.attrs.items()}
-        self._add_values(day, values, ctx, what)
-
-    def _add_values(self, day: date, values: dict[str, Scalar | None], ctx: Ctx,
-                    what: str) -> None:
-        raw = tuple(values[f] for f in GROUP_FIELDS)
-        tokens = tuple(_tokens(values[t]) or 0 for t in TOKEN_FIELDS)
-        self.rollup.add_span(day, raw, tokens, f"{ctx.where} {what}")  # type: ignore[arg-type]
+        values = {f: first(f) for f in (*GROUP_FIELDS, *TOKEN_FIELDS)}
+        if values["model"][1] is None and all(values[t][1] is None for t in TOKEN_FIELDS):
+            return False  # not an LLM span (the search condition, applied here)
+        for a in self.candidates.get("operation", ()):
+            op = (span if a.scope == "span" else resource).get(a.key)
+            if isinstance(op, str) and is_aggregate(op):
+                self.stats["agent_spans"] += 1
+                return True
+        where = f"{self.client.prefix} {ctx.where} {what}"
+        raw = tuple(values[f][1] for f in GROUP_FIELDS)
+        tokens = []
+        for t in TOKEN_FIELDS:
+            a, v = values[t]
+            tokens.append(0 if a is None or v is None else _tokens(v, f"{where}: {a.ref}"))
+        self.rollup.add_span(day, raw, tuple(tokens), f"{ctx.where} {what}")  # type: ignore[arg-type]
         self.stats["spans"] += 1
+        return True

@@ -9,11 +9,15 @@ asked as TraceQL metrics, per provider and per token attribute::
             span.gen_ai.openai.response.service_tier) with(exemplars=0)
 
 plus ``count_over_time()`` for requests. The numeric filter on the summed attribute is
-what keeps Tempo's ``sum_over_time`` correct (grafana/tempo#7857). The number of requests
-depends on days, tiles and providers, never on the number of spans. *Search* mode (Tempo
-< 2.8, or ``mode = "search"``) pulls LLM spans through ``/api/search`` instead, see
-:mod:`finops.sources.tempo.search`. ``auto`` picks pushdown when the version allows it and
-falls back to search when the server answers no TraceQL metrics.
+what keeps Tempo's ``sum_over_time`` correct (grafana/tempo#7857). Every key of the
+attribute mapping is read, on the span and then on the resource, first one set wins, as the
+OTLP file source reads spans; agent and workflow spans are not counted
+(:mod:`finops.sources.tempo.pushdown` says how). The number of requests depends on days,
+tiles, providers and the attribute shapes in use, never on the number of spans. *Search*
+mode (Tempo < 2.8, or ``mode = "search"``) pulls LLM spans through ``/api/search`` instead,
+see :mod:`finops.sources.tempo.search`; a pushdown tile holding token counts stored as
+strings is read that way too. ``auto`` picks pushdown when the version allows it and falls
+back to search when the server answers no TraceQL metrics.
 
 Configuration (``finops.toml``)::
 
@@ -35,9 +39,10 @@ Configuration (``finops.toml``)::
     search_step = "1h"              # first search tile (halved while it hits the limit)
     search_limit = 5000             # traces per search request
     spss = 100                      # spans per spanset (Tempo's maximum is 100)
-    scope = { team = "resource", project = "resource" }   # span (default) or resource
-    keys = { model = "gen_ai.request.model" }  # attribute per field; default: the first
-                                               # key of [attributes] for that field
+    scope = { team = "resource" }   # any (default: span, then resource), span or resource
+    keys = { model = "gen_ai.request.model" }  # attribute(s) per field; default: every key
+                                               # of [attributes] for that field (fewer keys,
+                                               # fewer queries)
     group_by = ["team", "project", "feature", "model", "service_tier"]  # ≤ 5, in by();
                                     # other fields (account) are split through filters
     input_convention = { anthropic = "exclusive" }  # or "inclusive" / "auto" (default)
@@ -61,13 +66,14 @@ from finops.sources.tempo.client import (
     ServerInfo,
     TempoClient,
     TempoOptions,
+    check_config,
     parse_options,
 )
 from finops.sources.tempo.decode import Ctx
 from finops.sources.tempo.pushdown import Pushdown, days_of
 from finops.sources.tempo.search import Search
 
-__all__ = ["check", "pull"]
+__all__ = ["check", "check_config", "pull"]
 
 
 def _prefix(source: SpanSource) -> str:
@@ -126,9 +132,14 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     days = days_of(window_start, window_end)
     stats: dict[str, int] = {}
     rollup = Rollup(source.input_convention, prefix)
+
+    def searcher(tile_len: int) -> Search:
+        return Search(client, opts.candidates, tile_len, opts.search_limit, opts.spss, rollup)
+
+    search = searcher(opts.search_step)
     if mode == "pushdown":
-        runner = Pushdown(client, dict(opts.attrs), opts.group_by,
-                          _tile_len(opts, server, where), rollup)
+        runner = Pushdown(client, opts.candidates, opts.group_by,
+                          _tile_len(opts, server, where), rollup, search_tile=search.tile)
         try:
             runner.run(days, progress)
         except MetricsUnavailable as e:
@@ -137,15 +148,23 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
             notes.append(f"{e.line}: falling back to search mode")
             mode = "search"
             rollup = Rollup(source.input_convention, prefix)
+            search = searcher(opts.search_step)
         else:
             notes += runner.notes
             stats.update(runner.stats)
+            stats["agent_spans"] += search.stats["agent_spans"]
+            stats["duplicates"] = search.stats["duplicates"]
     if mode == "search":
-        search = Search(client, dict(opts.attrs), opts.search_step, opts.search_limit,
-                        opts.spss, rollup)
         search.run(days, progress)
-        notes += search.notes
         stats.update(search.stats)
+    notes += search.notes
+    if stats.get("agent_spans"):
+        notes.append(f"{stats['agent_spans']} agent/workflow span(s) (an operation other than "
+                     "a model call, e.g. invoke_agent, AGENT, CHAIN) carry the totals of the "
+                     "calls beneath them and were not counted")
+    if stats.get("duplicates"):
+        notes.append(f"{stats['duplicates']} duplicate span(s) (same trace and span id) "
+                     "counted once")
     notes += rollup.finish()
     frame = rollup.frame(source.name, f"{prefix} {window_start}..{window_end}")
     stats.update({"http_requests": client.http.requests_made,
@@ -189,5 +208,6 @@ def check(source: SpanSource, attributes: AttributeMap | None = None, *,
         out.append(("auth", "ok"))
     except FinopsError as e:
         out.append(("auth", f"failed: {e}"))
-    out.append(("attributes", ", ".join(f"{f}={a.ref}" for f, a in opts.attrs.items())))
+    out.append(("attributes", "; ".join(f"{f}={', '.join(a.ref for a in attrs)}"
+                                        for f, attrs in opts.candidates.items() if attrs)))
     return out

@@ -11,12 +11,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from finops.canonical import DIMS
+from finops.canonical import DIMS, INFERENCE_OPERATIONS
 from finops.errors import ConfigError
 
 Scalar = str | int | float | bool
 
 SCOPES = ("span", "resource")
+SCOPE_CHOICES = ("any", "span", "resource")  # any: the span's attribute, else the resource's
 _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 TOKEN_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                 "reasoning_tokens")
@@ -55,14 +56,44 @@ def attr_for(field: str, key: str, scope: str, where: str) -> Attr:
     return Attr(scope, key)
 
 
-def llm_span(model: Attr, tokens: Sequence[Attr]) -> str:
+def present(a: Attr) -> str:
+    """``a`` is set, whatever its type (a count stored as a string too)."""
+    return f"{a.ref} != nil"
+
+
+def positive(a: Attr) -> str:
+    """``a`` is a number above 0: what ``sum_over_time(a)`` may safely sum (grafana/tempo#7857)."""
+    return f"{a.ref} > 0"
+
+
+def numeric(a: Attr) -> str:
+    """``a`` is a number ≥ 0 (a count stored as a string, or a negative one, is not)."""
+    return f"{a.ref} >= 0"
+
+
+def any_of(conditions: Sequence[str]) -> str:
+    """``(a || b || ...)``."""
+    return "(" + " || ".join(conditions) + ")"
+
+
+def llm_span(models: Sequence[Attr], tokens: Sequence[Attr]) -> str:
     """The condition that makes a span an LLM call, as for the OTLP file source.
 
-    It names a model or carries a token count (a number ≥ 0: a count stored as a string
-    matches nothing in Tempo).
+    It names a model or carries a token count (of any type: a count stored as a string
+    marks an LLM span too, and is then read in search mode).
     """
-    parts = [f"{model.ref} != nil", *(f"{a.ref} >= 0" for a in tokens)]
-    return "(" + " || ".join(parts) + ")"
+    return any_of([present(a) for a in (*models, *tokens)])
+
+
+# An operation that is one model call, case-insensitively (finops.canonical.is_aggregate).
+INFERENCE_REGEX = "(?i)^(" + "|".join(INFERENCE_OPERATIONS) + ")$"
+
+
+def aggregate_span(operations: Sequence[Attr]) -> str | None:
+    """A span one of whose operation attributes names an agent or workflow (None: no keys)."""
+    if not operations:
+        return None
+    return any_of([f"{a.ref} !~ {quote(INFERENCE_REGEX)}" for a in operations])
 
 
 def literal(value: Scalar) -> str:
@@ -91,21 +122,20 @@ def by_clause(by: Sequence[Attr]) -> str:
     return f" by ({', '.join(a.ref for a in by)})" if by else ""
 
 
-def sum_query(filters: Sequence[tuple[Attr, Scalar]], token: Attr, by: Sequence[Attr]) -> str:
+def count_query(conditions: Sequence[str], by: Sequence[Attr]) -> str:
+    """Number of spans meeting ``conditions`` (requests, or a presence check)."""
+    return f"{selector(conditions)} | count_over_time(){by_clause(by)} with(exemplars=0)"
+
+
+def sum_query(conditions: Sequence[str], token: Attr, by: Sequence[Attr]) -> str:
     """Sum of one token attribute, with the numeric filter that avoids Tempo bug #7857.
 
     Without ``token > 0`` in the selector, a span lacking the attribute in the same bucket
     feeds NaN into Tempo's compensated sum and the total collapses (grafana/tempo#7857).
     Zero-valued spans don't change a sum, so ``> 0`` loses nothing.
     """
-    sel = selector([*equals(filters), f"{token.ref} > 0"])
+    sel = selector([*conditions, positive(token)])
     return f"{sel} | sum_over_time({token.ref}){by_clause(by)} with(exemplars=0)"
-
-
-def count_query(filters: Sequence[tuple[Attr, Scalar]], llm: str, by: Sequence[Attr]) -> str:
-    """Number of LLM spans (requests); ``llm`` is :func:`llm_span`'s condition."""
-    sel = selector([*equals(filters), llm])
-    return f"{sel} | count_over_time(){by_clause(by)} with(exemplars=0)"
 
 
 def search_query(llm: str, select: Sequence[Attr]) -> str:
