@@ -38,18 +38,11 @@ class Options:
     only: Mapping[str, tuple[str, ...]]
 
 
-def parse_options(source: SpanSource) -> Options:
-    """Check an OpenObserve source's options (errors name ``sources.<name>.<key>``)."""
-    where = f"sources.{source.name}"
-    o = OptionReader(source.options, where, OPTIONS)
-    url = o.url(example="https://openobserve.example.com")
-    org = o.string("org", "default")
-    stream = o.string("stream", "default")
-    assert org is not None and stream is not None
+def _static(o: OptionReader, where: str) -> tuple[int, Mapping[str, str], dict[str, tuple[str, ...]]]:
     hours = o.get("window_hours", 24)
     if isinstance(hours, bool) or not isinstance(hours, int) or hours < 1 or 24 % hours:
         raise o.fail("window_hours", f"must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), not {hours!r}")
-    fields = (*q.DIMS, *q.TOKENS)
+    fields = (*q.DIMS, *q.TOKENS, q.OPERATION)
     scope = o.table("scope", example='{ team = "resource" }')
     for f, s in scope.items():
         if f not in fields:
@@ -65,6 +58,24 @@ def parse_options(source: SpanSource) -> Options:
         if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
             raise ConfigError(f"{where}: only.{f} must be a non-empty list of strings")
         only[f] = tuple(values)
+    return hours, scope, only
+
+
+def check_static(source: SpanSource) -> None:
+    """The option checks that need no secret (run at config load)."""
+    where = f"sources.{source.name}"
+    _static(OptionReader(source.options, where, OPTIONS), where)
+
+
+def parse_options(source: SpanSource) -> Options:
+    """Check an OpenObserve source's options (errors name ``sources.<name>.<key>``)."""
+    where = f"sources.{source.name}"
+    o = OptionReader(source.options, where, OPTIONS)
+    url = o.url(example="https://openobserve.example.com")
+    org = o.string("org", "default")
+    stream = o.string("stream", "default")
+    assert org is not None and stream is not None
+    hours, scope, only = _static(o, where)
     return Options(
         url=url, org=org, stream=stream, basic=o.basic_auth(), user_env=o.get("user_env"),
         password_env=o.get("password_env"), timeout=o.seconds("timeout", 300),

@@ -10,6 +10,10 @@ before the SQL is built) and our own fixed aliases, always double-quoted with em
 quotes doubled; values (the ``only`` filters) are single-quoted literals with embedded
 quotes doubled. Nothing else from configuration or data reaches the statement.
 
+Agent and workflow spans (an ``operation`` column naming anything but a model call,
+case-insensitively) stay in the groups but add no request and no token: they are counted
+apart, per group, so the pages still add up to the count query.
+
 Per-span normalisation is pushed into the SQL: besides the raw input sum the query
 returns, per group, the number of spans whose cache tokens exceed their input count and
 the cache tokens of the other spans. ``auto`` (read each span as inclusive unless its
@@ -23,11 +27,13 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from finops.canonical import INFERENCE_OPERATIONS
 from finops.errors import ConfigError
 
 DIMS = ("provider", "account", "model", "service_tier", "team", "project", "feature")
 TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
           "reasoning_tokens")
+OPERATION = "operation"  # which spans count: finops.canonical.is_aggregate
 SCOPES = ("any", "span", "resource")
 US_PER_DAY = 86_400 * 1_000_000
 
@@ -46,6 +52,7 @@ INPUT_RAW = "finops_input_raw"
 CACHE_INSIDE = "finops_cache_inside_input"  # cache tokens of spans whose cache <= input
 OVER = "finops_cache_over_input"  # spans whose cache tokens exceed their input count
 SPANS = "finops_spans"
+AGENTS = "finops_agent_spans"  # agent/workflow spans of the group, not counted
 
 
 def alias(field: str) -> str:
@@ -170,7 +177,7 @@ def resolve_columns(keys: Mapping[str, Sequence[str]], scopes: Mapping[str, str]
     """Map every canonical field to the existing columns of its configured attributes."""
     names = set(schema)
     out: dict[str, FieldColumns] = {}
-    for f in (*DIMS, *TOKENS):
+    for f in (*DIMS, *TOKENS, OPERATION):
         cands = candidates_for(tuple(keys.get(f, ())), scopes.get(f, "any"))
         cols: list[str] = []
         for c in cands:
@@ -210,6 +217,15 @@ def bad_expr(fc: FieldColumns) -> str | None:
     return f"CASE WHEN {' OR '.join(conds)} THEN 1 ELSE 0 END"
 
 
+def aggregate_expr(fc: FieldColumns | None) -> str | None:
+    """TRUE for a span one of whose operation columns names an agent or workflow."""
+    if fc is None or not fc.columns:
+        return None
+    names = ", ".join(quote_literal(op) for op in INFERENCE_OPERATIONS)
+    return "(" + " OR ".join(f"COALESCE(LOWER({quote_ident(c)}) NOT IN ({names}), FALSE)"
+                             for c in fc.columns) + ")"
+
+
 def llm_filter(cols: Mapping[str, FieldColumns], only: Mapping[str, Sequence[str]]) -> str:
     """WHERE: a span with a model or a token column is an LLM span; plus ``only`` filters."""
     present = [c for f in ("model", *TOKENS) for c in cols[f].columns]
@@ -233,23 +249,29 @@ def rollup_sql(stream: str, cols: Mapping[str, FieldColumns],
                only: Mapping[str, Sequence[str]] | None = None) -> str:
     """The per-window rollup: one row per day and raw dimension values, with token sums."""
     dims = [(f, e) for f in DIMS if (e := dim_expr(cols[f])) is not None]
-    t = {f: token_expr(cols[f]) for f in TOKENS}
+    agg = aggregate_expr(cols.get(OPERATION))
+
+    def counted(expr: str) -> str:  # agent/workflow spans add nothing
+        return expr if agg is None else f"CASE WHEN {agg} THEN 0 ELSE {expr} END"
+
+    t = {f: counted(token_expr(cols[f])) for f in TOKENS}
     cache = f"({t['cache_read_tokens']} + {t['cache_write_tokens']})"
     over = f"{cache} > {t['input_tokens']}"
     day = f"(_timestamp - _timestamp % {US_PER_DAY})"
     select = [f"{day} AS {quote_ident(DAY)}"]
     select += [f"{e} AS {quote_ident(alias(f))}" for f, e in dims]
     select += [
-        f"count(*) AS {quote_ident(REQUESTS)}",
+        f"SUM({counted('1')}) AS {quote_ident(REQUESTS)}",
         f"SUM({t['input_tokens']}) AS {quote_ident(INPUT_RAW)}",
         *(f"SUM({t[f]}) AS {quote_ident(alias(f))}" for f in TOKENS if f != "input_tokens"),
         f"SUM(CASE WHEN {over} THEN 0 ELSE {cache} END) AS {quote_ident(CACHE_INSIDE)}",
         f"SUM(CASE WHEN {over} THEN 1 ELSE 0 END) AS {quote_ident(OVER)}",
+        f"SUM({'0' if agg is None else f'CASE WHEN {agg} THEN 1 ELSE 0 END'}) AS {quote_ident(AGENTS)}",
     ]
     for f in TOKENS:
         b = bad_expr(cols[f])
         if b is not None:
-            select.append(f"SUM({b}) AS {quote_ident(bad_alias(f))}")
+            select.append(f"SUM({counted(b)}) AS {quote_ident(bad_alias(f))}")
     group = [day] + [e for _, e in dims]
     order = [quote_ident(DAY)] + [quote_ident(alias(f)) for f, _ in dims]
     return (f"SELECT {', '.join(select)} FROM {quote_ident(stream)} "
