@@ -118,9 +118,11 @@ def pull(ctx: typer.Context,
          start: Annotated[str | None, typer.Option(help="Window start YYYY-MM-DD (inclusive).")] = None,
          end: Annotated[str | None, typer.Option(help="Window end YYYY-MM-DD (exclusive).")] = None,
          source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
+         allow_empty: Annotated[bool, typer.Option(
+             "--allow-empty", help="Let a span source replace a day that had usage with none.")] = False,
          ) -> None:
     """Load span and billing sources for a window; each source's window is replaced atomically."""
-    from finops.present import pull_problems, pull_table
+    from finops.present import pull_notes, pull_problems, pull_table
 
     cfg = ctx.obj.config()
     if month:
@@ -130,8 +132,10 @@ def pull(ctx: typer.Context,
     else:
         today = cfg.run_date()
         window = Window(today - timedelta(days=cfg.provisional_days), today)
-    result = _with_progress(lambda progress: api.pull(cfg, window, only=source, progress=progress))
+    result = _with_progress(lambda progress: api.pull(cfg, window, only=source, progress=progress,
+                                                      allow_empty=allow_empty))
     out.print(pull_table(result))
+    _say(pull_notes(result), to=err)
     _say(pull_problems(result), to=err)
     _exit(result.exit_code)
 
@@ -334,9 +338,10 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output direc
          seed: Annotated[int, typer.Option(help="Random seed (same seed, same month).")] = 7,
          month: Annotated[str, typer.Option("--month", "-m", help="Month to generate.")] = "2026-10") -> None:
     """Generate a realistic month, load it, reconcile it and write the HTML report."""
-    from finops.present import summary_table
+    from finops.present import pull_notes, summary_table
 
     result = _with_progress(lambda progress: api.run_demo(out_dir, seed=seed, month=month, progress=progress))
+    _say(pull_notes(result.pulled), to=err)
     out.print(summary_table(result.report))
     out.print(f"\nreport: {result.html_path}")
     out.print(f"warehouse: {result.warehouse}  config: {result.config_path}")

@@ -29,6 +29,11 @@ def pull_problems(result: PullResult) -> list[str]:
             + [f"finops: {len(result.failed)} source(s) failed: {names}; the others were loaded"])
 
 
+def pull_notes(result: PullResult) -> list[str]:
+    """Stderr lines for what each source said while pulling (fallbacks, skipped input, ...)."""
+    return [f"finops: note: {s.name}: {n}" for s in result.sources for n in s.notes]
+
+
 def mail_lines(outcome: MailOutcome) -> tuple[list[str], list[str]]:
     """What a batch of mail did: (stdout lines: sent, written; stderr lines: notes, failures)."""
     out = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -117,3 +118,59 @@ def test_saved_spec_fixtures_load(cli, tmp_path, prices_dir):
     (tmp_path / "bills" / "costs.json").write_text(json.dumps(page))
     r = cli("-c", str(cfg), "pull", "--start", "2024-11-01", "--end", "2024-11-02", "--source", "openai")
     assert r.code == 0, r.err
+
+
+def usage_by_day(tmp_path: Path) -> dict:
+    import duckdb
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    try:
+        return dict(con.execute("SELECT day::VARCHAR, sum(input_tokens) FROM usage_daily "
+                                "GROUP BY day ORDER BY day").fetchall())
+    finally:
+        con.close()
+
+
+def test_an_empty_file_cannot_silently_empty_a_day(cli, tmp_path, prices_dir):
+    cfg = make_config(tmp_path, prices_dir)
+    (tmp_path / "bills" / "costs.json").write_text(json.dumps(costs_page(0.004)))
+    day1 = write_spans_file(tmp_path / "spans" / "2026-10-01.jsonl.gz", [span(1, 1000)])
+    day2 = write_spans_file(tmp_path / "spans" / "2026-10-02.jsonl", [span(2, 500)])
+    assert cli("-c", str(cfg), "pull", "--month", "2026-10").code == 0
+    assert usage_by_day(tmp_path) == {"2026-10-01": 1000, "2026-10-02": 500}
+    day1.write_bytes(gzip.compress(b""))  # the exporter rotated an empty file in
+    day2.write_text('{"resourceLogs": []}\n')  # a logs pipeline wrote into the spans folder
+    r = cli("-c", str(cfg), "pull", "--month", "2026-10")
+    assert r.code == ExitCode.DATA
+    assert "2 day(s) with usage loaded before would be left with none" in r.err
+    assert "2026-10-01, 2026-10-02" in r.err and "--allow-empty" in r.err
+    assert f"empty file(s) (no lines): {day1}" in r.err  # the notes say why
+    assert f"{day2}:1" in r.err
+    assert usage_by_day(tmp_path) == {"2026-10-01": 1000, "2026-10-02": 500}  # kept
+    r = cli("-c", str(cfg), "pull", "--month", "2026-10", "--allow-empty")
+    assert r.code == 0, r.err
+    assert usage_by_day(tmp_path) == {}
+
+
+def test_allow_empty_per_source_in_the_config(cli, tmp_path, prices_dir):
+    cfg = make_config(tmp_path, prices_dir)
+    cfg.write_text(cfg.read_text().replace('paths = ["spans/*.jsonl*"]',
+                                           'paths = ["spans/*.jsonl*"]\nallow_empty = true'))
+    (tmp_path / "bills" / "costs.json").write_text(json.dumps(costs_page(0.004)))
+    day1 = write_spans_file(tmp_path / "spans" / "a.jsonl", [span(1, 1000)])
+    assert cli("-c", str(cfg), "pull", "--month", "2026-10").code == 0
+    day1.write_text("")
+    r = cli("-c", str(cfg), "pull", "--month", "2026-10")
+    assert r.code == 0, r.err
+    assert usage_by_day(tmp_path) == {}
+    assert "warning: 1 empty file(s)" in r.err
+
+
+def test_pull_prints_each_sources_notes_after_the_table(cli, tmp_path, prices_dir):
+    cfg = make_config(tmp_path, prices_dir)
+    (tmp_path / "bills" / "costs.json").write_text(json.dumps(costs_page(0.004)))
+    write_spans_file(tmp_path / "spans" / "a.jsonl", [
+        span(1, 1000), {"attributes": {"http.route": "/"}, "start": "2026-10-01T00:00:00Z"}])
+    r = cli("-c", str(cfg), "pull", "--month", "2026-10")
+    assert r.code == 0, r.err
+    assert "finops: note: spans: 1 non-LLM span(s) skipped" in r.err
+    assert "note" not in r.out  # stdout is the table only

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from finops.api.month import report
-from finops.api.pull import pull
+from finops.api.pull import PullResult, pull
 from finops.config import load_config
 from finops.demo.generate import DemoData, demo_config, generate
 from finops.errors import DataError
@@ -28,6 +28,7 @@ class DemoResult:
     warehouse: Path
     config_path: Path
     data: DemoData
+    pulled: PullResult
 
 
 def run_demo(out_dir: Path, *, seed: int = 7, month: str = "2026-10",
@@ -52,4 +53,4 @@ def run_demo(out_dir: Path, *, seed: int = 7, month: str = "2026-10",
         raise DataError("; ".join(f"{s.name}: {s.error}" for s in pulled.failed))
     rep = report(config, window)
     paths = write_report(rep, out_dir / "reports", fmt="table")
-    return DemoResult(rep, paths[0], warehouse, config_path, data)
+    return DemoResult(rep, paths[0], warehouse, config_path, data, pulled)

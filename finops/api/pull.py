@@ -19,7 +19,8 @@ from finops.warehouse import connect, replace_window
 from finops.warehouse.ledger import ledger
 from finops.windows import Window
 
-__all__ = ["BILLING_KINDS", "SPAN_KINDS", "PullResult", "SourceResult", "SourcesCheck", "check_sources", "pull"]
+__all__ = ["BILLING_KINDS", "SPAN_KINDS", "PullResult", "SourceResult", "SourcesCheck", "check_config",
+           "check_sources", "pull"]
 
 SPAN_KINDS = {
     "otlp_files": "finops.sources.otlp_file",
@@ -72,12 +73,25 @@ class PullResult:
         return ExitCode.DATA if self.failed else ExitCode.OK
 
 
+def check_config(config: Config) -> None:
+    """Refuse, at config load, span sources that cannot honour their options or the mapping.
+
+    Each span source kind may define ``check_config(source, attributes)``; it reads no
+    secret, so commands that never pull are not held up by a missing token.
+    """
+    for s in config.span_sources:
+        check = getattr(source_module(SPAN_KINDS, s.kind, f"sources.{s.name}"), "check_config", None)
+        if check is not None:
+            check(s, config.attributes)
+
+
 def pull(config: Config, window: Window, *, only: list[str] | None = None,
-         progress: ProgressFn | None = None) -> PullResult:
+         progress: ProgressFn | None = None, allow_empty: bool = False) -> PullResult:
     """Load every configured source (or ``only`` those named) for ``window``.
 
     Each source's window is replaced atomically. A failing source does not stop the others;
-    :attr:`PullResult.failed` names them.
+    :attr:`PullResult.failed` names them. A span source that gives no usage for a day it had
+    usage for fails (its day is kept) unless ``allow_empty`` or the source's ``allow_empty``.
     """
     names = {s.name for s in config.span_sources} | {b.name for b in config.billing_sources}
     for n in only or []:
@@ -102,14 +116,16 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
                     if kind == "usage":
                         got = source_module(SPAN_KINDS, source.kind, f"sources.{source.name}").pull(
                             source, config.attributes, start, end, progress=progress)
-                        res.rows = replace_window(con, kind, source.name, start, end, got.frame, run_id=run.run_id)
+                        res.stats, res.notes = got.stats, got.notes  # kept when the load is refused
+                        res.rows = replace_window(con, kind, source.name, start, end, got.frame, run_id=run.run_id,
+                                                  allow_empty=allow_empty or source.allow_empty)
                     else:
                         got = source_module(BILLING_KINDS, source.kind, f"billing.{source.name}").pull(
                             source, start, end, progress=progress)
+                        res.stats, res.notes = got.stats, got.notes
                         res.rows = replace_window(con, kind, source.name, start, end, got.frame,
                                                   providers=got.providers, run_id=run.run_id, settled_before=settled,
                                                   excluded=got.excluded)
-                    res.stats, res.notes = got.stats, got.notes
                 except FinopsError as e:
                     res.error = redact(str(e))
                 results.append(res)

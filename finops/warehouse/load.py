@@ -14,7 +14,7 @@ import polars as pl
 from finops.errors import DataError
 from finops.schemas import BILLING_SCHEMA, USAGE_SCHEMA, BillingDaily, UsageDaily, validate
 from finops.warehouse.db import transaction
-from finops.warehouse.sql import run_sql
+from finops.warehouse.sql import run_query, run_sql
 
 _TABLES = {
     "usage": ("usage_daily", USAGE_SCHEMA, UsageDaily),
@@ -34,6 +34,7 @@ def replace_window(
     run_id: str | None = None,
     settled_before: date | None = None,
     excluded: pl.DataFrame | None = None,
+    allow_empty: bool = True,
 ) -> int:
     """Replace ``source``'s rows of ``kind`` (usage|billing) in the window with ``frame``.
 
@@ -42,8 +43,10 @@ def replace_window(
     settled: a change to one is recorded in ``restatements`` (and still applied: the
     provider's latest word is the bill). ``excluded`` (billing only: what the source left out
     as not LLM billing, ``finops.billing.exclusions.EXCLUDED_SCHEMA``) replaces the source's
-    ``billing_excluded`` rows of the window in the same transaction. Returns the number of
-    rows inserted.
+    ``billing_excluded`` rows of the window in the same transaction. With ``allow_empty``
+    False (usage pulls), a day that had usage and would be left without any (an empty span
+    file, a stream gone quiet) is refused with a :class:`DataError` and nothing is replaced.
+    Returns the number of rows inserted.
     """
     table, schema, model = _TABLES[kind]
     where = f"{source} {window_start}..{window_end}"
@@ -58,6 +61,8 @@ def replace_window(
     try:
         with transaction(con):  # registered inside: BEGIN first settles any pending result
             con.register("_incoming", frame.to_arrow())
+            if not allow_empty:
+                _refuse_emptied_days(con, source, window_start, window_end, where)
             if kind == "billing" and settled_before is not None:
                 run_sql(con, "warehouse/record_restatements", {
                     "source": source, "window_start": window_start, "window_end": window_end,
@@ -101,3 +106,19 @@ def _replace_excluded(con: duckdb.DuckDBPyConnection, source: str, window_start:
                     "FROM _excluded", [source, run_id])
     finally:
         con.unregister("_excluded")
+
+
+def _refuse_emptied_days(con: duckdb.DuckDBPyConnection, source: str, window_start: date,
+                         window_end: date, where: str) -> None:
+    emptied = run_query(con, "warehouse/emptied_days", {
+        "source": source, "window_start": window_start, "window_end": window_end})
+    if not emptied:
+        return
+    days = [str(r["day"]) for r in emptied]
+    shown = ", ".join(days[:7]) + (f" and {len(days) - 7} more" if len(days) > 7 else "")
+    requests = sum(int(r["requests"]) for r in emptied)
+    raise DataError(
+        f"{where}: {len(days)} day(s) with usage loaded before would be left with none "
+        f"({shown}; {requests:,} requests): the source gave nothing for them (an empty or "
+        "unreadable span file? see the notes); nothing was replaced. To replace them with "
+        "nothing, pull with --allow-empty (or set allow_empty = true on the source)")
