@@ -191,3 +191,32 @@ def test_pricing_show_applies_the_discount_reconciliation_charges(tmp_path, conf
     con.close()
     assert charged["gpt-4o"] == Decimal("2.5") * (100 - shown["gpt-4o"]) / 100 == Decimal("2.1875")
     assert charged["gpt-4o-mini"] == Decimal("0.15") * (100 - shown["gpt-4o-mini"]) / 100
+
+
+def test_openai_cache_writes_are_priced_at_input_unless_the_model_prices_them(config, tmp_path):
+    # OpenAI bills a cache write as input; a span says how many of its input tokens were
+    # cache writes (gen_ai.usage.cache_write.input_tokens, inside input_tokens).
+    u = usage([{"team": "a", "input_tokens": 600_000, "cache_write_tokens": 400_000},
+               {"team": "a", "model": "gpt-4o-mini", "cache_write_tokens": 1_000_000}])
+    b = billing([{"token_type": "input", "amount": "2.50", "billed_tokens": 1_000_000},
+                 {"model": "gpt-4o-mini", "token_type": "input", "amount": "0.15"}])
+    con = load(config, u, b)
+    rep = report_of(con, config)
+    assert rep.unpriced == []  # not left unpriced: 400k × $2.50 + 1M × $0.15
+    assert rep.estimated_total == Decimal("2.65")
+    prices = dict(con.execute("SELECT model, usd_per_mtok FROM recon_lines "
+                              "WHERE token_type = 'cache_write'").fetchall())
+    assert prices == {"gpt-4o": Decimal("2.5"), "gpt-4o-mini": Decimal("0.15")}
+    con.close()
+    # a model whose price table gives cache writes a price of their own gets that price
+    from builders import PRICES_TOML, write_prices
+
+    from finops.config import parse_config
+    priced = PRICES_TOML.replace("standard = { input = 0.15, cache_read = 0.075, output = 0.6 }",
+                                 "standard = { input = 0.15, cache_read = 0.075, cache_write = 0.3, output = 0.6 }")
+    cfg = parse_config({"warehouse": {"path": str(tmp_path / "w2.duckdb")},
+                        "pricing": {"dir": str(write_prices(tmp_path / "p2", openai=priced))},
+                        "reconcile": {"today": TODAY}})
+    con = load(cfg, u, b)
+    assert report_of(con, cfg).estimated_total == Decimal("2.80")  # 1.00 + 1M × $0.30
+    con.close()

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from finops.canonical import CACHE_WRITE_AT_INPUT_RATE
 from finops.errors import ConfigError, DataError
 from finops.paths import data_dir
 from finops.warehouse.sql import sql
@@ -100,6 +101,8 @@ def connect(path: str | Path, *, read_only: bool = False, upto: int | None = Non
 
 def define_macros(con: duckdb.DuckDBPyConnection) -> None:
     """The rules several statements share (``sql/warehouse/macros.sql``), for this connection."""
+    con.execute("SET VARIABLE cache_write_at_input_rate = $providers",
+                {"providers": list(CACHE_WRITE_AT_INPUT_RATE)})
     con.execute(sql("warehouse/macros"))
 
 

@@ -19,3 +19,9 @@ CREATE OR REPLACE TEMP MACRO override_pct(p_provider, p_model, p_day) AS (
 );
 CREATE OR REPLACE TEMP MACRO contracted_discount(p_provider, p_model, p_day) AS
     coalesce(override_pct(p_provider, p_model, p_day), CAST(0 AS DECIMAL(9,4)));
+
+-- cache_write_at_input_rate(provider): the provider bills a cache write at the model's input
+-- rate unless the price table prices cache writes for the model (OpenAI). The providers are
+-- finops.canonical.CACHE_WRITE_AT_INPUT_RATE, set as a variable by warehouse.connect.
+CREATE OR REPLACE TEMP MACRO cache_write_at_input_rate(p_provider) AS
+    list_contains(getvariable('cache_write_at_input_rate'), p_provider);
