@@ -105,3 +105,39 @@ def test_readme_json_contract_names_every_top_level_key(demo):
     block = readme.split("### JSON contract", 1)[1].split("```json", 1)[1].split("```", 1)[0]
     documented = set(re.findall(r'"(\w+)":', block))
     assert set(report_dict(demo.report)) <= documented
+
+
+def test_the_demo_agent_span_is_not_counted_twice(demo):
+    import gzip
+
+    import duckdb
+    # the month holds an invoke_agent span carrying the totals of two model calls beneath it
+    agents, children, calls = [], {}, 0
+    for path in sorted(demo.warehouse.parent.glob("spans/*.jsonl.gz")):
+        for line in gzip.open(path):
+            for rs in json.loads(line)["resourceSpans"]:
+                for sp in rs["scopeSpans"][0]["spans"]:
+                    attrs = {a["key"]: a["value"] for a in sp["attributes"]}
+                    if attrs.get("gen_ai.operation.name") == {"stringValue": "invoke_agent"}:
+                        agents.append((sp["spanId"], attrs))
+                    else:
+                        calls += 1
+                        if sp.get("parentSpanId"):
+                            children[sp["spanId"]] = (sp["parentSpanId"], attrs)
+    [(agent_id, agent)] = agents
+    kids = [a for parent, a in children.values() if parent == agent_id]
+    assert len(kids) == 2
+    for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"):
+        assert int(agent[key]["intValue"]) == sum(int(k[key]["intValue"]) for k in kids)
+    [spans] = [s for s in demo.pulled.sources if s.name == "spans"]
+    assert spans.stats["agent_spans"] == 1
+    assert any("1 agent/workflow span(s)" in n for n in spans.notes)
+    con = duckdb.connect(str(demo.warehouse), read_only=True)
+    try:
+        [(requests,)] = con.execute("SELECT sum(requests) FROM usage_daily").fetchall()
+    finally:
+        con.close()
+    assert requests == calls  # every model call once, the agent span not at all
+    # the estimate and the bill are those of the month without the agent span
+    assert (demo.report.billed_total, demo.report.estimated_total) == (
+        Decimal("4129.07"), Decimal("3947.79"))

@@ -7,7 +7,9 @@ What the month contains, on purpose: a dozen teams and ~30 projects on both prov
 cached tokens (reads and 5-minute / 1-hour writes), a batch job, a service without
 ``team.id``, a fine-tuned model missing from the price table, ~2 % of spans lost to
 sampling, an OpenAI project with no spans owned by a team (allocation rule), an Anthropic
-workspace with no spans and no owner, and a non-token charge (web search calls).
+workspace with no spans and no owner, a non-token charge (web search calls), and an agent
+span (``invoke_agent``) over two of the support bot's model calls on the first day, carrying
+their totals as agent frameworks do: counted, it would bill those calls twice.
 Billing is computed from the *full* traffic at list prices, so the only drift is the one
 the report explains.
 """
@@ -109,6 +111,7 @@ class DemoData:
     """What was written, and the month's true totals (for tests)."""
 
     spans_dropped: int = 0
+    agent_spans: int = 0
     files: list[Path] = field(default_factory=list)
     billed_usd: dict[str, Decimal] = field(default_factory=dict)
 
@@ -144,6 +147,32 @@ def _span_attrs(svc: Service, model: str, feature: str, inp: int, cr: int, cw: i
             a["gen_ai.openai.request.service_tier"] = svc.tier
     a["feature.id"] = feature
     return a
+
+
+AGENT_SERVICE = "support-bot"
+AGENT_SPAN_ID = 0x00A6E47000000001
+
+
+def _agent_over(first: SpanSpec, second: SpanSpec, svc: Service) -> SpanSpec:
+    """An ``invoke_agent`` span over two model calls, which become its children.
+
+    It carries their token totals, as agent instrumentations do (OTel GenAI ``invoke_agent``).
+    No random draw is made here, so the rest of the month is what it was without it.
+    """
+    second.trace_id = first.trace_id
+    first.parent_span_id = second.parent_span_id = AGENT_SPAN_ID
+    totals: dict[str, int] = {}
+    for child in (first, second):
+        for k, v in child.attributes.items():
+            if k.startswith("gen_ai.usage.") and isinstance(v, int):
+                totals[k] = totals.get(k, 0) + v
+    attrs: dict[str, object] = {
+        "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support-triage",
+        "gen_ai.provider.name": svc.provider, "gen_ai.request.model": svc.model,
+        **totals, "feature.id": first.attributes["feature.id"]}
+    return SpanSpec(name="invoke_agent support-triage", trace_id=first.trace_id,
+                    span_id=AGENT_SPAN_ID, start_ns=min(first.start_ns, second.start_ns),
+                    end_ns=max(first.end_ns, second.end_ns), attributes=attrs)
 
 
 def _resource(svc: Service, project: str) -> dict[str, object]:
@@ -192,6 +221,7 @@ def generate(out_dir: Path, window: Window, seed: int = 7) -> DemoData:
         weekday = day.weekday() < 5
         day_ns = _epoch(day) * 1_000_000_000
         lines: list[bytes] = []
+        agent_line: bytes | None = None
         for svc in SERVICES:
             n = int(svc.per_day * REQUEST_SCALE * (1.0 if weekday else 0.45) * rng.uniform(0.85, 1.15))
             if svc.tier == "batch" and not weekday:
@@ -227,11 +257,20 @@ def generate(out_dir: Path, window: Window, seed: int = 7) -> DemoData:
                     start_ns=start_ns, end_ns=start_ns + rng.randrange(200_000_000, 9_000_000_000),
                     attributes=_span_attrs(svc, svc.model, feature, inp, cr, cw, out, reasoning),
                     kind=SPAN_KIND_CLIENT))
+            if day == window.days[0] and svc.name == AGENT_SERVICE and by_project:
+                project, spans = next(iter(by_project.items()))
+                if len(spans) >= 2:
+                    agent = _agent_over(spans[0], spans[1], svc)
+                    agent_line = encode_request(_resource(svc, project), [agent],
+                                                scope_name="finops-demo-agent", scope_version="1")
+                    data.agent_spans += 1
             for project, spans in by_project.items():
                 for i in range(0, len(spans), 200):  # a collector batch per line
                     lines.append(encode_request(_resource(svc, project), spans[i:i + 200],
                                                 scope_name="finops-demo", scope_version="1"))
         rng.shuffle(lines)
+        if agent_line is not None:  # after the shuffle: the random stream stays as it was
+            lines.append(agent_line)
         path = spans_dir / f"{day.isoformat()}.jsonl.gz"
         write_jsonl(path, lines)
         data.files.append(path)
