@@ -41,6 +41,7 @@ paths = ["spans/*.jsonl.gz"]
 # Input-token convention per provider: inclusive (OpenInference, OTel GenAI), exclusive
 # (some Anthropic instrumentations), or auto (inclusive unless cache > input).
 input_convention = { "*" = "auto" }
+# allow_empty = false            # true: a pull may replace a day that had usage with none
 
 # [[sources]]
 # name = "tempo"
