@@ -51,6 +51,28 @@ CONVENTIONS = {
         "cache_write": "gen_ai.usage.cache_creation_input_tokens",
         "reasoning": "gen_ai.usage.reasoning_tokens",
     },
+    # the names in use in 2026 (shared/reference/genai-telemetry-2026.md)
+    "gen_ai_2026": {
+        "provider": "gen_ai.provider.name", "model": "gen_ai.response.model",
+        "input": "gen_ai.usage.input_tokens", "output": "gen_ai.usage.output_tokens",
+        "cache_read": "gen_ai.usage.cache_read.input_tokens",
+        "cache_write": "gen_ai.usage.cache_write.input_tokens",
+        "reasoning": "gen_ai.usage.reasoning.output_tokens",
+    },
+    "sentry": {
+        "provider": "gen_ai.system", "model": "gen_ai.request.model",
+        "input": "gen_ai.usage.input_tokens", "output": "gen_ai.usage.output_tokens",
+        "cache_read": "gen_ai.usage.input_tokens.cached",
+        "cache_write": "gen_ai.usage.input_tokens.cache_write",
+        "reasoning": "gen_ai.usage.output_tokens.reasoning",
+    },
+    "strands_pydantic_ai": {
+        "provider": "gen_ai.system", "model": "gen_ai.request.model",
+        "input": "gen_ai.usage.input_tokens", "output": "gen_ai.usage.output_tokens",
+        "cache_read": "gen_ai.usage.cache_read_input_tokens",
+        "cache_write": "gen_ai.usage.cache_write_input_tokens",
+        "reasoning": "gen_ai.usage.details.reasoning_tokens",
+    },
 }
 MODELS = {"openai": "gpt-4o-2024-08-06", "anthropic": "claude-sonnet-4-20250514"}
 
