@@ -453,6 +453,7 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
     conv_cache: dict[str, str] = {}
     op_cache: dict[str, bool] = {}
     text = _text
+    max_tokens = MAX_TOKENS
     trace_ids = only is not None
     ids = array("Q")
     ids_append = ids.append
@@ -507,9 +508,20 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                     if day < day_lo or day >= day_hi:
                         outside += 1
                         continue
-                    if r_aggregate or (ops and _aggregate(kvs, ops, op_cache)):
-                        agents += 1  # an agent/workflow span: its calls are counted
-                        continue
+                    if ops or r_aggregate:
+                        aggregate = r_aggregate
+                        for pos in ops:
+                            op = kvs[pos].value.stringValue
+                            if op is not None:
+                                agg = op_cache.get(op)
+                                if agg is None:
+                                    agg = op_cache[op] = is_aggregate(op)
+                                if agg:
+                                    aggregate = True
+                                    break
+                        if aggregate:
+                            agents += 1  # an agent/workflow span: its calls are counted
+                            continue
                     vals = rvals.copy()
                     for fi, pos in found:
                         vals[fi] = kvs[pos]
@@ -519,7 +531,7 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                     for kv in vals[_FIRST_TOKEN:]:
                         if kv is not None:
                             n = kv.value.intValue
-                            if type(n) is not int or n < 0 or n > MAX_TOKENS:
+                            if type(n) is not int or n < 0 or n > max_tokens:
                                 n = _count(kv.value, kv.key, path, lineno, sp.spanId)
                             counts[i] = n
                         i += 1
@@ -549,22 +561,18 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                     # raw values: the defaults for missing ones are applied per row in _to_pull
                     key = (day, provider, account, model, tier, team, project, feature)
                     sid = sp.spanId
-                    if sid:
-                        try:
-                            h = int(sid, 16)
-                            if h > 0xFFFF_FFFF_FFFF_FFFF:
-                                raise ValueError
-                        except ValueError:  # not a 64-bit hex id: a stable 64-bit digest of it
-                            h = _digest(sid)
-                        if only is not None:
-                            if h in only and copies is not None:
-                                copies.append((sp.traceId, sid, lineno, key,
-                                               [c.input_tokens, c.cache_read_tokens,
-                                                c.cache_write_tokens, c.output_tokens,
-                                                c.reasoning_tokens]))
-                            continue
-                        ids_append(h)
-                    elif only is not None:
+                    if only is None:
+                        if sid:
+                            try:
+                                ids_append(int(sid, 16))
+                            except (ValueError, OverflowError):  # not a 64-bit hex id
+                                ids_append(_span_hash(sid))
+                    else:
+                        if sid and copies is not None and _span_hash(sid) in only:
+                            copies.append((sp.traceId, sid, lineno, key,
+                                           [c.input_tokens, c.cache_read_tokens,
+                                            c.cache_write_tokens, c.output_tokens,
+                                            c.reasoning_tokens]))
                         continue
                     acc = rollup.get(key)
                     if acc is None:
@@ -601,7 +609,14 @@ def _aggregate(kvs: list[Any], ops: tuple[int, ...], cache: dict[str, bool]) -> 
     return False
 
 
-def _digest(span_id: str) -> int:
+def _span_hash(span_id: str) -> int:
+    """The 64-bit key of a span id: the id itself when it is 16 hex digits, else a digest."""
+    try:
+        h = int(span_id, 16)
+        if 0 <= h < 2**64:
+            return h
+    except ValueError:
+        pass
     import hashlib
     return int.from_bytes(hashlib.blake2b(span_id.encode(), digest_size=8).digest(), "big")
 
