@@ -17,7 +17,7 @@ them and are skipped and counted (:func:`finops.canonical.is_aggregate`).
 Duplicates: the same span (trace and span id) delivered twice, as at-least-once export and
 collector retries do, is counted once. While scanning, each counted span leaves its 64-bit
 span id in a compact array (8 bytes a span, 8 MB per million); after the scan the ids are
-sorted (about 16 MB more per million, for a moment) and equal ids looked for. Only when some
+sorted (a sorted copy: 8 MB more per million, for a moment) and equal ids looked for. Only when some
 repeat are the files holding them read a second time, comparing trace *and* span id exactly,
 and every copy after the first (in file and line order) is taken out again.
 
@@ -244,23 +244,25 @@ def scan_files(files: list[str], plan: _Plan, *, workers: int = 1, label: str = 
     """
     if progress:
         progress(label, 0, len(files))
-    parts: dict[str, _Part] = {}
+    total = _Part({}, dict.fromkeys(_STAT_NAMES, 0), array("Q"), {})
+    parts: dict[str, _Part] = {}  # per file, once merged: its span ids and examples only
     worker_failed = False
     if workers > 1:
         try:
-            parts = _scan_parallel(files, plan, workers, label, progress)
+            parts = _scan_parallel(files, plan, workers, total, label, progress)
         except BrokenProcessPool:
             # A worker died (killed, or a script without a ``__main__`` guard re-ran itself
             # under spawn): the files are still readable here, so finish in this process.
+            total = _Part({}, dict.fromkeys(_STAT_NAMES, 0), array("Q"), {})
             parts, worker_failed = {}, True
     if not parts:
         for done, f in enumerate(files, 1):
-            parts[f] = _scan_file(f, plan)
+            parts[f] = _merge(total, _scan_file(f, plan))
             if progress and not worker_failed:
                 progress(label, done, len(files))
-    total = _Part({}, dict.fromkeys(_STAT_NAMES, 0), array("Q"), {})
-    for f in files:  # file order: results do not depend on which worker finished first
-        _merge(total, parts[f])
+    for f in files:  # file order: the notes do not depend on which worker finished first
+        for kind, places in parts[f].examples.items():
+            total.examples.setdefault(kind, []).extend(places)
     dup_places = _remove_duplicates(files, parts, total, plan)
     if worker_failed:
         total.stats["worker_failures"] = 1
@@ -281,7 +283,7 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="finops-parent-watch", daemon=True).start()
 
 
-def _scan_parallel(files: list[str], plan: _Plan, workers: int, label: str,
+def _scan_parallel(files: list[str], plan: _Plan, workers: int, total: _Part, label: str,
                    progress: ProgressFn | None) -> dict[str, _Part]:
     parts: dict[str, _Part] = {}
     # spawn, not fork: the parent may hold polars/duckdb thread pools that fork would copy.
@@ -294,7 +296,9 @@ def _scan_parallel(files: list[str], plan: _Plan, workers: int, label: str,
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
                 for fut in finished:
-                    parts[pending.pop(fut)] = fut.result()  # re-raises a worker's DataError
+                    # re-raises a worker's DataError; merged at once, so memory holds one
+                    # file's rollup beside the total, not all of them
+                    parts[pending.pop(fut)] = _merge(total, fut.result())
                     if progress:
                         progress(label, len(parts), len(files))
         except BaseException:
@@ -304,33 +308,39 @@ def _scan_parallel(files: list[str], plan: _Plan, workers: int, label: str,
     return parts
 
 
-def _merge(total: _Part, part: _Part) -> None:
+def _merge(total: _Part, part: _Part) -> _Part:
+    """Add ``part``'s rollup and stats to ``total``; return ``part`` without its rollup."""
     for k, v in part.stats.items():
         total.stats[k] = total.stats.get(k, 0) + v
-    for kind, places in part.examples.items():
-        total.examples.setdefault(kind, []).extend(places)
     rollup = total.rollup
     for key, acc in part.rollup.items():
         cur = rollup.get(key)
         if cur is None:
-            rollup[key] = list(acc)
+            rollup[key] = acc
         else:
             for i in range(6):
                 cur[i] += acc[i]
+    part.rollup = {}
+    return part
 
 
-def _repeated_ids(parts: dict[str, _Part]) -> set[int]:
-    """Span ids that occur more than once over all files (sorted, neighbours compared)."""
+def _repeated_ids(parts: dict[str, _Part]) -> tuple[set[int], dict[str, Any]]:
+    """Span ids that occur more than once over all files (sorted, neighbours compared).
+
+    Also returns each file's ids as a polars Series (the arrays are released as they are
+    converted, so ids are held at most twice: per file, and sorted).
+    """
     import polars as pl
-    import pyarrow as pa
 
-    chunks = [pl.from_arrow(pa.Array.from_buffers(pa.uint64(), len(p.ids), [None, pa.py_buffer(p.ids)]))
-              for p in parts.values() if len(p.ids)]
-    if not chunks:
-        return set()
-    ids = pl.concat(chunks).sort()  # type: ignore[arg-type]
+    per_file: dict[str, Any] = {}
+    for f, p in parts.items():
+        per_file[f] = pl.Series("ids", p.ids, dtype=pl.UInt64)
+        p.ids = array("Q")
+    if sum(len(x) for x in per_file.values()) < 2:
+        return set(), per_file
+    ids = pl.concat(list(per_file.values()), rechunk=False).sort()
     same = ids.slice(1) == ids.slice(0, len(ids) - 1)
-    return set(ids.slice(1).filter(same).unique().to_list())
+    return set(ids.slice(1).filter(same).unique().to_list()), per_file
 
 
 def _remove_duplicates(files: list[str], parts: dict[str, _Part], total: _Part,
@@ -340,15 +350,13 @@ def _remove_duplicates(files: list[str], parts: dict[str, _Part], total: _Part,
     Only files holding a repeated span id are read again; there the trace id is compared
     too, so two spans sharing a span id in different traces both stay.
     """
-    repeated = _repeated_ids(parts)
-    for p in parts.values():
-        p.ids = array("Q")  # the ids are not needed any more
-    if not repeated:
-        return []
+    repeated, per_file = _repeated_ids(parts)
+    holding = [f for f in files if repeated and per_file[f].is_in(list(repeated)).any()]
+    del per_file
     seen: set[tuple[str, str]] = set()
     places: list[str] = []
     rollup = total.rollup
-    for path in files:
+    for path in holding:
         for trace_id, span_id, lineno, key, counts in _copies(path, plan, repeated):
             if (trace_id, span_id) not in seen:
                 seen.add((trace_id, span_id))
