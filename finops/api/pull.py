@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
 
 from finops.config import Config
+from finops.config import load_config as _load_file
 from finops.errors import ConfigError, ExitCode, FinopsError, redact
 from finops.frames import BillingPull, ProgressFn, SpanPull
+from finops.options import checking_only
 from finops.reconcile.run import provisional_from
 from finops.warehouse import connect, replace_window
 from finops.warehouse.ledger import ledger
 from finops.windows import Window
 
-__all__ = ["BILLING_KINDS", "SPAN_KINDS", "PullResult", "SourceResult", "SourcesCheck", "check_sources", "pull"]
+__all__ = ["BILLING_KINDS", "SPAN_KINDS", "PullResult", "SourceResult", "SourcesCheck", "check_sources",
+           "load_config", "pull", "validate_sources"]
 
 SPAN_KINDS = {
     "otlp_files": "finops.sources.otlp_file",
@@ -40,6 +44,32 @@ def source_module(kinds: dict[str, str], kind: str, where: str) -> ModuleType:
     if kind not in kinds:
         raise ConfigError(f"{where}: unknown kind {kind!r} (one of {', '.join(sorted(kinds))})")
     return importlib.import_module(kinds[kind])
+
+
+def validate_sources(config: Config) -> None:
+    """Every source's ``kind`` is known and its options check, without reading a secret.
+
+    Raises :class:`~finops.errors.ConfigError` (exit 2) naming the file, the source and the key.
+    """
+    where = config.path or "config"
+    with checking_only():
+        for kinds, items, section in ((SPAN_KINDS, config.span_sources, "sources"),
+                                      (BILLING_KINDS, config.billing_sources, "billing")):
+            for s in items:
+                try:
+                    mod = source_module(kinds, s.kind, f"{section}.{s.name}")
+                    check = getattr(mod, "validate", None)
+                    if check is not None:
+                        check(s, config.attributes) if kinds is SPAN_KINDS else check(s)
+                except ConfigError as e:
+                    raise ConfigError(f"{where}: {e}") from None
+
+
+def load_config(path: str | Path | None = None, *, warehouse: str | None = None) -> Config:
+    """:func:`finops.config.load_config`, then every source checked (:func:`validate_sources`)."""
+    config = _load_file(path, warehouse=warehouse)
+    validate_sources(config)
+    return config
 
 
 @dataclass
@@ -130,8 +160,11 @@ class SourcesCheck(NamedTuple):
         return ExitCode.DATA if self.failed else ExitCode.OK
 
 
+_FAILED = ("failed", "no:", "error:")  # how a span source's check row says a finding failed
+
+
 def check_sources(config: Config) -> SourcesCheck:
-    """Ask each source that can be checked what it sees."""
+    """Ask every source what it sees; a source fails when its check raises or a finding failed."""
     rows: list[dict[str, str]] = []
     failed: list[str] = []
     for kinds, items in ((SPAN_KINDS, config.span_sources), (BILLING_KINDS, config.billing_sources)):
@@ -140,12 +173,12 @@ def check_sources(config: Config) -> SourcesCheck:
                 mod = source_module(kinds, s.kind, s.name)
                 check = getattr(mod, "check", None)
                 if check is None:
-                    rows.append({"source": s.name, "kind": s.kind, "check": "-",
-                                 "result": "nothing to check (files are read at pull time)"})
-                    continue
+                    raise ConfigError(f"{s.name}: kind {s.kind} has no check")
                 found = check(s, config.attributes) if kinds is SPAN_KINDS else check(s)
                 for key, value in found:
                     rows.append({"source": s.name, "kind": s.kind, "check": key, "result": value})
+                    if str(value).startswith(_FAILED) and s.name not in failed:
+                        failed.append(s.name)
             except FinopsError as e:
                 failed.append(s.name)
                 rows.append({"source": s.name, "kind": s.kind, "check": "error",

@@ -14,7 +14,15 @@ Kind ``focus_files``: ``paths`` lists the exports, ``rules`` maps charges to LLM
         model = "claude-sonnet-4-20250514", token_type = "input" },
     ]
 
-The first matching rule wins. Rows matching no rule are kept as ``other``, with the
+Configuration (``finops.toml``)::
+
+    [[billing]]
+    name = "cloud"
+    kind = "focus_files"
+    paths = ["exports/focus-2026-10*.csv", "exports/*.parquet"]   # files or globs
+    rules = [ ... ]               # as above; optional (unmatched charges are kept as other)
+
+Any other key is refused when ``finops.toml`` is loaded. The first matching rule wins. Rows matching no rule are kept as ``other``, with the
 provider from ``ServiceProviderName`` (1.3) or ``ProviderName`` (1.2) lower-cased, and
 listed in the notes: spend never vanishes.
 """  # noqa: E501
@@ -38,6 +46,7 @@ from finops.canonical import canonical_tier
 from finops.config import BillingSource
 from finops.errors import ConfigError, DataError
 from finops.frames import BillingPull, ProgressFn
+from finops.options import OptionReader
 from finops.schemas import OTHER, SERVICE_TIERS, TOKEN_TYPES
 
 KINDS = ("focus_files",)
@@ -187,6 +196,16 @@ def _tokens(qty: Any, unit: Any, r: Reader, path: str) -> int | None:
     return int((q * int(m.group(1) or 1)).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
+OPTIONS = ("paths", "rules")
+
+
+def validate(source: BillingSource) -> None:
+    """Check the source's options (``finops.toml`` load): unknown keys, ``paths``, ``rules``."""
+    o = OptionReader(source.options, f"billing source {source.name}", OPTIONS)
+    o.paths("paths", required=True)
+    parse_rules(o.get("rules"), f"billing source {source.name}")
+
+
 def pull(source: BillingSource, window_start: date, window_end: date, *,
          progress: ProgressFn | None = None) -> BillingPull:
     """Billing rows for ``[window_start, window_end)`` from FOCUS exports.
@@ -196,6 +215,7 @@ def pull(source: BillingSource, window_start: date, window_end: date, *,
     """
     if source.kind not in KINDS:
         raise ConfigError(f"billing source {source.name}: kind {source.kind!r} is not focus_files")
+    validate(source)
     rules = parse_rules(source.options.get("rules"), f"billing source {source.name}")
     paths = source.options.get("paths") or []
     if isinstance(paths, str):
