@@ -16,13 +16,13 @@ import duckdb
 import polars as pl
 
 from finops.config import Config
-from finops.errors import ConfigError, ExitCode
+from finops.errors import ConfigError, DataError, ExitCode
 from finops.reconcile import reconcile
 from finops.reconcile.anomalies import for_month_report
 from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
 from finops.report.model import Report, build_report
 from finops.report.write import render, write_report
-from finops.warehouse import connect
+from finops.warehouse import open_warehouse
 from finops.warehouse.ledger import ledger
 from finops.windows import Window
 
@@ -31,8 +31,24 @@ __all__ = ["EXPORT_FORMATS", "Export", "GateResult", "export", "gate", "reconcil
 EXPORT_FORMATS = ("table", "html", "csv", "json", "focus")
 
 
-def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str) -> Report:
-    """Reconcile ``window`` on ``con`` (recorded in the ledger) and read its :class:`Report`."""
+def check_loaded(con: duckdb.DuckDBPyConnection, config: Config, window: Window) -> None:
+    """Raise :class:`DataError` when no source ever loaded a day of ``window`` (never an empty report)."""
+    row = con.execute("SELECT count(*) FROM load_windows WHERE window_start < ? AND window_end > ?",
+                      [window.window_end, window.window_start]).fetchone()
+    if not row or not row[0]:
+        hint = (f"run 'finops pull --month {window.label()}' first" if window.label() != str(window)
+                else f"run 'finops pull --start {window.window_start} --end {window.window_end}' first")
+        raise DataError(f"warehouse {config.warehouse}: nothing loaded for {window}: {hint}")
+
+
+def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str, *,
+                require_data: bool = True) -> Report:
+    """Reconcile ``window`` on ``con`` (recorded in the ledger) and read its :class:`Report`.
+
+    With ``require_data`` a window nothing was loaded for is a :class:`DataError`.
+    """
+    if require_data:
+        check_loaded(con, config, window)
     with ledger(con, command, window):
         reconcile(con, config, window, config.run_date())
     rep = build_report(con, window, currency=config.currency, max_drift_pct=config.max_drift_pct,
@@ -47,16 +63,16 @@ def _check_team(rep: Report, team: str | None) -> None:
         raise ConfigError(f"--team {team!r}: no spend for that team in {rep.window.label()} (teams: {known})")
 
 
-def report(config: Config, window: Window, *, team: str | None = None, command: str = "report") -> Report:
+def report(config: Config, window: Window, *, team: str | None = None, command: str = "report",
+           require_data: bool = True) -> Report:
     """Reconcile ``window`` with the current prices and return its :class:`Report`.
 
     ``team`` must have spend in the window (else a usage error listing the teams that do).
+    A missing warehouse, or (with ``require_data``) a window nothing was loaded for, is a
+    :class:`~finops.errors.DataError`.
     """
-    con = connect(config.warehouse)
-    try:
-        rep = _reconciled(con, config, window, command)
-    finally:
-        con.close()
+    with open_warehouse(config.warehouse, command, create=False) as con:
+        rep = _reconciled(con, config, window, command, require_data=require_data)
     _check_team(rep, team)
     return rep
 
@@ -90,13 +106,10 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
         check_version(focus_version)
         if out is not None:
             check_path(out)
-    con = connect(config.warehouse)
-    try:
+    with open_warehouse(config.warehouse, "report", create=False) as con:
         rep = _reconciled(con, config, window, "report")
         _check_team(rep, team)
         rows = focus_rows(con, window) if fmt == "focus" else None
-    finally:
-        con.close()
     if rows is not None:
         frame = focus_frame(rows if team is None else rows.filter(rows["team"] == team), rep, focus_version)
         if out is None:

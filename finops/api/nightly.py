@@ -29,10 +29,10 @@ from finops.mail.compose import Draft, anomaly_email
 from finops.mail.deliver import MailOutcome, chargeback_drafts, deliver
 from finops.mail.record import topics_between
 from finops.reconcile.anomalies import AnomalyReport, detect_on, trailing_windows
+from finops.reconcile.complete import completeness
 from finops.report.write import write_report
-from finops.warehouse import connect
-from finops.warehouse.ledger import ledger, mark_killed
-from finops.warehouse.lock import warehouse_lock
+from finops.warehouse import open_warehouse
+from finops.warehouse.ledger import ledger
 from finops.windows import Window, month_window
 
 __all__ = ["NightlyResult", "months_to_reconcile", "nightly"]
@@ -56,6 +56,7 @@ class NightlyResult:
     chargeback_month: str | None = None
     mail: MailOutcome = field(default_factory=MailOutcome)
     notes: list[str] = field(default_factory=list)
+    held_back: str | None = None  # why the chargeback month could not be sent (data missing)
 
     @property
     def failed_sources(self) -> list[str]:
@@ -64,8 +65,8 @@ class NightlyResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """3 when a source failed or a recipient was not delivered (read the notes), else 0."""
-        return ExitCode.DATA if self.failed_sources or self.mail.failed else ExitCode.OK
+        """3 when a source failed, a recipient was not delivered or the month lacks data, else 0."""
+        return ExitCode.DATA if self.failed_sources or self.mail.failed or self.held_back else ExitCode.OK
 
 
 def months_to_reconcile(day: date, window: Window) -> list[Window]:
@@ -88,17 +89,13 @@ def nightly(config: Config, *, day: date | None = None, dry_run: bool = False,
     window = Window(day - timedelta(days=config.provisional_days), day)
     out_dir = config.nightly.out_dir / day.isoformat()
     sources = sorted([s.name for s in config.span_sources] + [b.name for b in config.billing_sources])
-    with warehouse_lock(config.warehouse, "nightly"):
-        con = connect(config.warehouse)
-        try:
-            mark_killed(con, "nightly")  # we hold the lock: a nightly still 'running' was killed
-            with ledger(con, "nightly", window, sources) as run:
-                result = _night(con, config, day, window, out_dir, dry_run, run.run_id, progress)
-                run.rows = sum(s.rows for s in result.pulled.sources)
-                run.errors = ([f"{s.name}: {s.error}" for s in result.pulled.failed]
-                              + [f"mail {f}" for f in result.mail.failed])
-        finally:
-            con.close()
+    # Under the lock; runs still 'running' then were killed and are marked so (open_warehouse).
+    with open_warehouse(config.warehouse, "nightly") as con, ledger(con, "nightly", window, sources) as run:
+        result = _night(con, config, day, window, out_dir, dry_run, run.run_id, progress)
+        run.rows = sum(s.rows for s in result.pulled.sources)
+        run.errors = ([f"{s.name}: {s.error}" for s in result.pulled.failed]
+                      + [f"mail {f}" for f in result.mail.failed]
+                      + ([result.held_back] if result.held_back else []))
     return result
 
 
@@ -109,7 +106,7 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
     result = NightlyResult(day, window, pulled, [m.label() for m in months], out_dir, [])
     reports = {}
     for m in months:
-        rep = report(config, m)
+        rep = report(config, m, require_data=False)
         reports[m.label()] = rep
         result.reports += write_report(rep, out_dir, fmt="table")
 
@@ -131,16 +128,19 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
             result.notes.append(f"chargeback emails for {prev.label()} held back: "
                                 f"{', '.join(result.failed_sources)} failed; the next good run sends them")
         else:
-            rep = reports.get(prev.label()) or report(config, prev)
-            if rep.billing_gaps or not rep.billed_total:
-                # fail closed: never mail a chargeback that does not tie out to an invoice
-                why = ("billing missing for " + ", ".join(sorted(rep.billing_gaps))
-                       if rep.billing_gaps else "nothing billed")
-                result.notes.append(f"chargeback emails for {prev.label()} not sent: {why}")
+            rep = reports.get(prev.label()) or report(config, prev, require_data=False)
+            # Fail closed: only a month every source loaded whole, settled and billed is mailed.
+            state = completeness(con, config, prev, day, rep.billing_gaps, rep.billed_total)
+            if state.missing:
+                result.held_back = state.reason()
+                result.notes.append(state.reason())
+            elif not state.ready:
+                result.notes.append(state.reason())  # not settled yet: a later night sends it
             else:
-                drafts, notes = chargeback_drafts(rep, config)
+                drafts, notes, failed = chargeback_drafts(rep, config)
                 result.chargeback_month = prev.label()
                 result.notes += notes
+                result.mail.failed += failed
                 result.mail.extend(deliver(con, config, drafts, dry_run=dry_run, out_dir=outbox, run_id=run_id))
 
     summary.update({

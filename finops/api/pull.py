@@ -18,7 +18,7 @@ from finops.errors import ConfigError, ExitCode, FinopsError, redact
 from finops.frames import BillingPull, ProgressFn, SpanPull
 from finops.options import checking_only
 from finops.reconcile.run import provisional_from
-from finops.warehouse import connect, replace_window
+from finops.warehouse import open_warehouse, replace_window
 from finops.warehouse.ledger import ledger
 from finops.windows import Window
 
@@ -117,8 +117,7 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
         raise ConfigError(f"{config.path or 'config'}: no [[sources]] or [[billing]] configured")
     results: list[SourceResult] = []
     settled = provisional_from(config, config.run_date())
-    con = connect(config.warehouse)
-    try:
+    with open_warehouse(config.warehouse, "pull") as con:
         with ledger(con, "pull", window, sorted(only or names)) as run:
             jobs = [("usage", s) for s in config.span_sources] + [("billing", b) for b in config.billing_sources]
             for kind, source in jobs:
@@ -143,8 +142,6 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
                 results.append(res)
             run.rows = sum(r.rows for r in results)
             run.errors = [f"{r.name}: {r.error}" for r in results if r.error]
-    finally:
-        con.close()
     return PullResult(window, results)
 
 

@@ -60,6 +60,15 @@ def ledger(con: duckdb.DuckDBPyConnection, command: str, window: Window | None,
         )
 
 
-def mark_killed(con: duckdb.DuckDBPyConnection, command: str) -> None:
-    """Mark ``command``'s runs still ``running`` as ``killed`` (call it holding the warehouse lock)."""
-    con.execute("UPDATE runs SET status = 'killed' WHERE command = ? AND status = 'running'", [command])
+def mark_killed(con: duckdb.DuckDBPyConnection, command: str | None = None) -> int:
+    """Mark runs still ``running`` (of ``command``, or of every command) as ``killed``.
+
+    Call it holding the warehouse lock, before the run records itself: every writing
+    command takes the lock, so a run still ``running`` then is a dead process's. Returns
+    how many rows were marked.
+    """
+    where, params = ("AND command = ?", [command]) if command else ("", [])
+    row = con.execute(f"UPDATE runs SET status = 'killed', errors = coalesce(errors, "
+                      f"'killed: the process ended without finishing') WHERE status = 'running' {where} "
+                      "RETURNING run_id", params).fetchall()
+    return len(row)
