@@ -21,7 +21,7 @@ from finops.reconcile import reconcile
 from finops.reconcile.anomalies import for_month_report
 from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
 from finops.report.model import Report, build_report
-from finops.report.write import render, write_report
+from finops.report.write import render, write_report, write_report_file
 from finops.warehouse import open_warehouse
 from finops.warehouse.ledger import ledger
 from finops.windows import Window
@@ -115,6 +115,8 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
         if out is None:
             return Export(text=render_focus_csv(frame), frame=frame)
         return Export(paths=[write_focus(frame, out)], frame=frame)
+    if out is not None and out.suffix and not out.is_dir():  # report.html is a file, not a folder
+        return Export(paths=write_report_file(rep, out, fmt=fmt, team=team))
     if out is not None or fmt in ("html", "table"):
         return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team))
     return Export(text=render(rep, fmt, team))
@@ -132,6 +134,27 @@ class GateResult:
     billing_missing: dict[str, list[date]]
     provisional_days: list[date]
     report: Report
+    per_provider_gated: bool = False
+
+    @property
+    def failures(self) -> list[str]:
+        """What failed, one phrase each (``anthropic drift -7.10 % outside ±5 %``); empty on a pass."""
+        if self.billing_missing:
+            return ["billing missing"]
+        out = []
+        if self.drift_pct is None or abs(self.drift_pct) > self.max_drift_pct:
+            out.append(_drift_phrase("organisation", self.drift_pct, self.max_drift_pct))
+        if self.per_provider_gated:
+            out += [_drift_phrase(r["provider"], r["drift_pct"], self.max_drift_pct)
+                    for r in self.per_provider if not r["passed"]]
+        return out
+
+    @property
+    def not_gated(self) -> list[str]:
+        """Providers outside the threshold that were not gated (no ``--per-provider``)."""
+        if self.per_provider_gated:
+            return []
+        return [r["provider"] for r in self.per_provider if not r["passed"]]
 
     @property
     def exit_code(self) -> ExitCode:
@@ -161,4 +184,10 @@ def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
     if rep.billed_total == 0 and not missing:
         missing = {"*": []}  # nothing billed at all for the window: fail closed
     return GateResult(window, threshold, org, passed and not missing, rows, missing,
-                      rep.provisional_days, rep)
+                      rep.provisional_days, rep, per_provider)
+
+
+def _drift_phrase(who: str, drift: Decimal | None, threshold: Decimal) -> str:
+    if drift is None:
+        return f"{who} has no drift (nothing billed or estimated)"
+    return f"{who} drift {drift:+.2f} % outside ±{threshold} %"

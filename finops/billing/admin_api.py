@@ -265,4 +265,4 @@ def error_message(resp: requests.Response) -> str:
         return ""
     err = body.get("error") if isinstance(body, dict) else None
     msg = err.get("message") if isinstance(err, dict) else None
-    return redact(" ".join(str(msg).split())[:300]) if msg else ""
+    return redact(" ".join(str(msg).split()))[:300] if msg else ""  # redact whole, then cut

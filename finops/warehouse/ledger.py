@@ -52,12 +52,18 @@ def ledger(con: duckdb.DuckDBPyConnection, command: str, window: Window | None,
     finally:
         if run.errors and status == "ok":
             status = "partial"
-        con.execute(
-            "UPDATE runs SET finished_at = now()::TIMESTAMP, status = ?, rows = ?, errors = ?, "
-            "duration_s = ? WHERE run_id = ?",
-            [status, run.rows, "; ".join(run.errors) or None,
-             round(time.monotonic() - started, 3), run.run_id],
-        )
+        try:
+            con.execute(
+                "UPDATE runs SET finished_at = now()::TIMESTAMP, status = ?, rows = ?, errors = ?, "
+                "duration_s = ? WHERE run_id = ?",
+                [status, run.rows, "; ".join(run.errors) or None,
+                 round(time.monotonic() - started, 3), run.run_id],
+            )
+        except duckdb.Error:
+            # The warehouse itself failed (a full disk): the run's own error is the one that
+            # names the cause. The row stays 'running' and the next run marks it 'killed'.
+            if status in ("ok", "partial"):
+                raise
 
 
 def mark_killed(con: duckdb.DuckDBPyConnection, command: str | None = None) -> int:
