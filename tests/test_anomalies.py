@@ -13,8 +13,7 @@ from builders import usage
 
 from finops import api
 from finops.config import parse_config
-from finops.errors import DataError
-from finops.errors import ConfigError
+from finops.errors import ConfigError, DataError
 from finops.reconcile.anomalies import (
     find_flags,
     last_complete_week,
