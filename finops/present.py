@@ -93,6 +93,7 @@ def nightly_lines(result: NightlyResult) -> tuple[list[str], list[str]]:
     out = [f"reconciled {', '.join(result.months)}; {result.flags} anomaly flag(s), "
            f"{result.budget_flags} budget flag(s); reports in {result.out_dir}"]
     sent, err = mail_lines(result.mail)
+    err += [f"finops: error: {n}" if n == result.held_back else f"finops: {n}" for n in result.notes]
     err += [f"finops: error: {s.error}" for s in result.pulled.failed]
     if result.failed_sources:
         err.append(f"finops: source(s) failed: {', '.join(result.failed_sources)}; the others were loaded")

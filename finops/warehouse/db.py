@@ -125,6 +125,8 @@ def open_warehouse(path: str | Path, command: str, *, create: bool = True
     A second run is refused with finops' one line naming the holder
     (:class:`~finops.warehouse.lock.LockedError`), never DuckDB's file-lock message.
     """
+    if not create and not Path(path).exists():  # before the lock: a reading command leaves no file
+        raise DataError(f"warehouse {path} does not exist: run 'finops pull' first")
     outer = not held(Path(path))
     with warehouse_lock(Path(path), command):
         con = connect(path, create=create)

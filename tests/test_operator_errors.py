@@ -1,0 +1,147 @@
+"""Fail loud (issue 13): what an operator, a new user or an on-call engineer can get wrong.
+
+One case per finding, each on the demo month or a small built month: the exit code, the one
+line on stderr naming the file, key or path, and that the warehouse is unchanged where it
+should be. No money goes out from partial data; no traceback for an operator's mistake.
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+from fake_billing_servers import FakeAnthropic, FakeOpenAI, loopback
+from test_email import copy_demo, demo_month  # noqa: F401
+
+from finops import api
+from finops.errors import register_secret
+
+HOOK = Path(__file__).parent / "hooks" / "pause_load"  # sitecustomize.py: pauses a load's COMMIT
+
+
+def one_line(text: str) -> str:
+    """The single stderr line of an operator error (no traceback, no second line)."""
+    lines = [x for x in text.splitlines() if x.strip()]
+    assert len(lines) == 1, text
+    assert "Traceback" not in text and "internal error" not in text
+    return lines[0]
+
+
+def tables(db: Path) -> dict[str, list[tuple]]:
+    """Everything a run could change, whole."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in names}
+
+
+def fresh_site(demo: Path, target: Path, extra_toml: str = "") -> Path:
+    """The demo's sources and config on a warehouse that has loaded nothing yet."""
+    shutil.copytree(demo, target, ignore=shutil.ignore_patterns("reports", "*.lock", "*.duckdb*"))
+    cfg = target / "finops.toml"
+    cfg.write_text(cfg.read_text() + "\n" + extra_toml)
+    return cfg
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(HOOK), os.environ.get("PYTHONPATH", "")]), **extra}
+
+
+# ============================================================ money never goes out from partial data
+
+def test_nightly_on_a_fresh_warehouse_mails_no_chargeback_of_a_partial_month(cli, demo_month: Path,  # noqa: F811
+                                                                             tmp_path: Path) -> None:
+    # Run on the 3rd with chargeback_day = 3: the trailing window loads October 31 only.
+    cfg = fresh_site(demo_month, tmp_path / "site", '[nightly]\nout_dir = "nightly"\nchargeback_day = 3\n')
+    r = cli("-c", str(cfg), "nightly", "--date", "2026-11-03", "--dry-run")
+    assert r.code == 3, r.err
+    line = next(x for x in r.err.splitlines() if "chargeback 2026-10 not sent" in x)
+    for source in ("spans", "openai", "anthropic"):
+        assert f"{source} has not loaded 2026-10-01..2026-10-30" in line
+    assert "run 'finops pull --month 2026-10' first" in line
+    outbox = tmp_path / "site" / "nightly" / "2026-11-03" / "outbox"
+    assert not any(p.name.startswith("chargeback") for p in outbox.glob("*.eml"))
+    db = tables(tmp_path / "site" / "finops.duckdb")
+    assert db["emails_sent"] == []  # the sent-mail ledger does not block the real month
+    with duckdb.connect(str(tmp_path / "site" / "finops.duckdb"), read_only=True) as con:
+        (status, errors), = con.execute("SELECT status, errors FROM runs WHERE command = 'nightly'").fetchall()
+    assert status == "partial" and "chargeback 2026-10 not sent" in errors
+
+    # Once the month is pulled and settled (from the 4th), the same night sends it.
+    assert cli("-c", str(cfg), "pull", "--month", "2026-10").code == 0
+    ok = cli("-c", str(cfg), "nightly", "--date", "2026-11-04", "--dry-run")
+    assert ok.code == 0, ok.err
+    written = sorted(p.name for p in (tmp_path / "site" / "nightly" / "2026-11-04" / "outbox").glob("chargeback*"))
+    assert len(written) == 12
+
+
+def test_email_refuses_a_month_not_every_source_loaded(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
+    cfg = fresh_site(demo_month, tmp_path / "site")
+    assert cli("-c", str(cfg), "pull", "--start", "2026-10-31", "--end", "2026-11-01").code == 0
+    before = tables(tmp_path / "site" / "finops.duckdb")
+    r = cli("-c", str(cfg), "email", "--month", "2026-10", "--dry-run", "--out", str(tmp_path / "outbox"))
+    assert r.code == 3
+    line = one_line(r.err)
+    assert line.startswith("finops: error: chargeback 2026-10 not sent: anthropic has not loaded "
+                           "2026-10-01..2026-10-30; openai has not loaded 2026-10-01..2026-10-30; "
+                           "spans has not loaded 2026-10-01..2026-10-30")
+    assert line.endswith("run 'finops pull --month 2026-10' first")
+    assert not (tmp_path / "outbox").exists()
+    after = tables(tmp_path / "site" / "finops.duckdb")
+    assert after["emails_sent"] == before["emails_sent"] == []
+    assert after["usage_daily"] == before["usage_daily"] and after["billing_daily"] == before["billing_daily"]
+
+
+def test_email_waits_for_a_month_to_settle(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    cfg.write_text(cfg.read_text().replace("today = 2026-11-23", "today = 2026-11-02"))
+    r = cli("-c", str(cfg), "email", "--month", "2026-10", "--dry-run", "--out", str(tmp_path / "outbox"))
+    assert r.code == 3
+    assert "its last days are provisional" in one_line(r.err) and "settles on 2026-11-04" in r.err
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_no_config_in_the_folder_is_a_config_error_and_creates_nothing(cli, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args in (("report", "--month", "2026-10"), ("pull", "--month", "2026-10"), ("gate", "--month", "2026-10")):
+        r = cli(*args)
+        assert r.code == 2, args
+        line = one_line(r.err)
+        assert str(tmp_path / "finops.toml") in line and "finops init" in line
+    assert list(tmp_path.iterdir()) == []  # no finops.duckdb appeared
+
+
+def test_a_month_never_pulled_is_exit_3_not_an_empty_report(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    before = tables(tmp_path / "site" / "finops.duckdb")
+    for args in (("report", "--month", "2026-09"), ("report", "--month", "2026-09", "--format", "json"),
+                 ("gate", "--month", "2026-09")):
+        r = cli("-c", str(cfg), *args)
+        assert r.code == 3, (args, r.err)
+        assert r.out == ""
+        line = one_line(r.err)
+        assert "nothing loaded for 2026-09-01..2026-10-01" in line
+        assert "run 'finops pull --month 2026-09' first" in line
+    assert tables(tmp_path / "site" / "finops.duckdb") == before
+    # A warehouse that does not exist is not created by a command that only reads it.
+    gone = tmp_path / "elsewhere" / "finops.duckdb"
+    gone.parent.mkdir()
+    r = cli("-c", str(cfg), "-w", str(gone), "report", "--month", "2026-10")
+    assert r.code == 3 and "does not exist: run 'finops pull' first" in one_line(r.err)
+    assert list(gone.parent.iterdir()) == []
