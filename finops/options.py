@@ -47,9 +47,11 @@ class OptionReader:
         self.options = dict(options)
         self.where = where
         allowed = set(allowed)
+        # Keys the config itself reads are no options, but a typo of one deserves the hint.
+        hints = allowed | {"name", "kind"} | ({"input_convention"} if where.startswith("sources.") else set())
         for key in self.options:
             if key not in allowed:
-                raise unknown_key(key, allowed, "option", where)
+                raise unknown_key(key, hints, "option", where)
 
     def __contains__(self, key: str) -> bool:
         return key in self.options

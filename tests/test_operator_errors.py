@@ -145,3 +145,91 @@ def test_a_month_never_pulled_is_exit_3_not_an_empty_report(cli, demo_month: Pat
     r = cli("-c", str(cfg), "-w", str(gone), "report", "--month", "2026-10")
     assert r.code == 3 and "does not exist: run 'finops pull' first" in one_line(r.err)
     assert list(gone.parent.iterdir()) == []
+
+
+# ============================================================ config: exit 2, one line, file and key
+
+BASE_TOML = """
+[warehouse]
+path = "w.duckdb"
+
+[[sources]]
+name = "spans"
+kind = "otlp_files"
+paths = ["spans/*.jsonl"]
+
+[[billing]]
+name = "openai"
+kind = "openai_files"
+costs = ["costs.json"]
+
+[teams.search]
+leads = ["ana@example.com"]
+budget_usd = 100
+"""
+
+# (what is written, the key the error must name, a phrase of the error)
+BAD_CONFIGS = [
+    (BASE_TOML.replace('kind = "otlp_files"', 'kind = "otlp_files"\ninput_conventon = "auto"'),
+     "input_conventon", "did you mean 'input_convention'?"),
+    (BASE_TOML.replace('costs = ["costs.json"]', 'costs = ["costs.json"]\nusgae = ["u.json"]'),
+     "usgae", "did you mean 'usage'?"),
+    (BASE_TOML + '\n[[billing]]\nname = "anthropic"\nkind = "anthropic"\nbase_ur = "https://proxy.internal"\n',
+     "base_ur", "did you mean 'base_url'?"),
+    (BASE_TOML + '\n[reconcile]\nprovisional_days = "three"\n', "reconcile.provisional_days", "whole number"),
+    (BASE_TOML + "\n[reconcile]\nprovisional_days = -1\n", "reconcile.provisional_days", "0..31"),
+    (BASE_TOML + '\n[gate]\nmax_drift_pct = "five"\n', "gate.max_drift_pct", "must be a number"),
+    (BASE_TOML + "\n[gate]\nmax_drift_pct = -1\n", "gate.max_drift_pct", "≥ 0"),
+    (BASE_TOML.replace("budget_usd = 100", 'budget_usd = "lots"'), "teams.search.budget_usd", "must be a number"),
+    (BASE_TOML.replace("budget_usd = 100", "budget_usd = -100"), "teams.search.budget_usd", "≥ 0"),
+    (BASE_TOML.replace('[teams.search]\nleads = ["ana@example.com"]\nbudget_usd = 100', "[teams]\nsearch = 5"),
+     "teams.search", "must be a table"),
+    (BASE_TOML.replace('kind = "otlp_files"', 'kind = "otlp_files"\ninput_convention = 5'),
+     "sources.spans.input_convention", "auto"),
+    (BASE_TOML.replace('leads = ["ana@example.com"]', 'leads = ["not an address"]'), "teams.search.leads",
+     "is not an email address"),
+    (BASE_TOML.replace('paths = ["spans/*.jsonl"]', "paths = 5"), "sources.spans.paths", "list of file paths"),
+    (BASE_TOML + "\n[budgets]\nthresholds = [-10, 50]\n", "budgets.thresholds", "positive"),
+    (BASE_TOML + "\n[budgets]\nearly_pct = -5\n", "budgets.early_pct", "percent"),
+    (BASE_TOML + "\n[anomalies]\nmin_cost_usd = -1\n", "min_cost_usd", ">= 0"),
+    (BASE_TOML.replace('kind = "openai_files"', 'kind = "openai_filez"'), "billing.openai",
+     "unknown kind 'openai_filez'"),
+    (BASE_TOML.replace('kind = "otlp_files"', 'kind = "otlp_files"\nworkers = "many"'), "workers",
+     "positive integer"),
+]
+
+
+@pytest.mark.parametrize(("toml", "key", "phrase"), BAD_CONFIGS, ids=[k for _, k, _ in BAD_CONFIGS])
+@pytest.mark.parametrize("command", [("report", "--month", "2026-10"), ("sources", "check")],
+                         ids=["report", "sources-check"])
+def test_every_config_mistake_is_exit_2_naming_file_and_key(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            toml: str, key: str, phrase: str,
+                                                            command: tuple[str, ...]) -> None:
+    monkeypatch.delenv("ANTHROPIC_ADMIN_KEY", raising=False)  # the check reads no secret
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text(toml)
+    r = cli("-c", str(cfg), *command)
+    assert r.code == 2, r.err
+    line = one_line(r.err)
+    assert str(cfg) in line and key in line and phrase in line, line
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_a_string_where_a_list_is_expected_is_a_list_of_one(tmp_path: Path) -> None:
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text(BASE_TOML.replace('paths = ["spans/*.jsonl"]', 'paths = "spans/one.jsonl"')
+                   .replace('leads = ["ana@example.com"]', 'leads = "ana@example.com"'))
+    config = api.load_config(cfg)
+    assert config.span_sources[0].options["paths"] == [str(tmp_path / "spans" / "one.jsonl")]  # not letters
+    assert config.teams["search"].leads == ("ana@example.com",)
+
+
+def test_the_starter_config_documents_and_loads_every_kind(tmp_path: Path) -> None:
+    from finops.api.pull import BILLING_KINDS, SPAN_KINDS
+    from finops.starter import STARTER
+
+    for kind in [*SPAN_KINDS, *BILLING_KINDS]:
+        assert f'kind = "{kind}"' in STARTER or f'"{kind}"' in STARTER, kind
+    cfg = tmp_path / "finops.toml"
+    api.init(cfg)
+    assert len(api.load_config(cfg).billing_sources) == 2  # the keys are named, not needed to load
