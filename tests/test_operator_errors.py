@@ -7,29 +7,16 @@ should be. No money goes out from partial data; no traceback for an operator's m
 
 from __future__ import annotations
 
-import csv
-import email
-import email.policy
-import io
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
-import requests
-from fake_billing_servers import FakeAnthropic, FakeOpenAI, loopback
 from test_email import copy_demo, demo_month  # noqa: F401
 
 from finops import api
-from finops.errors import register_secret
 
 HOOK = Path(__file__).parent / "hooks" / "pause_load"  # sitecustomize.py: pauses a load's COMMIT
 
@@ -131,14 +118,16 @@ def test_a_month_never_pulled_is_exit_3_not_an_empty_report(cli, demo_month: Pat
     cfg = copy_demo(demo_month, tmp_path / "site", "")
     before = tables(tmp_path / "site" / "finops.duckdb")
     for args in (("report", "--month", "2026-09"), ("report", "--month", "2026-09", "--format", "json"),
-                 ("gate", "--month", "2026-09")):
+                 ("report", "--month", "2026-09", "--format", "focus"), ("reconcile", "--month", "2026-09")):
         r = cli("-c", str(cfg), *args)
         assert r.code == 3, (args, r.err)
         assert r.out == ""
         line = one_line(r.err)
         assert "nothing loaded for 2026-09-01..2026-10-01" in line
         assert "run 'finops pull --month 2026-09' first" in line
-    assert tables(tmp_path / "site" / "finops.duckdb") == before
+    assert tables(tmp_path / "site" / "finops.duckdb") == before  # not even a ledger row
+    gate = cli("-c", str(cfg), "gate", "--month", "2026-09", "--format", "json")  # fails closed, in its format
+    assert gate.code == 3 and json.loads(gate.out)["status"] == "billing_missing"
     # A warehouse that does not exist is not created by a command that only reads it.
     gone = tmp_path / "elsewhere" / "finops.duckdb"
     gone.parent.mkdir()
