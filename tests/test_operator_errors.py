@@ -7,13 +7,24 @@ should be. No money goes out from partial data; no traceback for an operator's m
 
 from __future__ import annotations
 
+import csv
+import email
+import email.policy
+import io
 import json
 import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
+import requests
+from fake_billing_servers import FakeAnthropic, FakeOpenAI, loopback
 from test_email import copy_demo, demo_month  # noqa: F401
 
 from finops import api
@@ -222,3 +233,77 @@ def test_the_starter_config_documents_and_loads_every_kind(tmp_path: Path) -> No
     cfg = tmp_path / "finops.toml"
     api.init(cfg)
     assert len(api.load_config(cfg).billing_sources) == 2  # the keys are named, not needed to load
+
+
+# ============================================================ sources check checks every source
+
+def _site_with(tmp_path: Path, toml: str) -> Path:
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text('[warehouse]\npath = "w.duckdb"\n' + toml)
+    return cfg
+
+
+def test_sources_check_fails_for_an_admin_api_without_its_key(cli, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
+    cfg = _site_with(tmp_path, '[[billing]]\nname = "openai"\nkind = "openai"\n')
+    r = cli("-c", str(cfg), "sources", "check")
+    assert r.code == 3
+    assert "environment variable OPENAI_ADMIN_KEY is not set" in r.out
+    assert "nothing to check" not in r.out
+
+
+def test_sources_check_fails_on_a_closed_port(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", "sk-ant-admin01-" + "x" * 40)
+    cfg = _site_with(tmp_path, f'[[billing]]\nname = "anthropic"\nkind = "anthropic"\n'
+                               f'base_url = "http://127.0.0.1:{port}"\n')
+    r = cli("-c", str(cfg), "sources", "check")
+    assert r.code == 3
+    assert "cannot connect" in r.out and str(port) in r.out
+
+
+def test_sources_check_makes_one_small_authorised_request_per_report(cli, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "sk-admin-" + "k" * 40
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", key)
+    with loopback() as server:
+        fake = FakeOpenAI(server, key)
+        cfg = _site_with(tmp_path, f'[[billing]]\nname = "openai"\nkind = "openai"\nbase_url = "{fake.base_url}"\n')
+        ok = cli("-c", str(cfg), "sources", "check")
+        assert ok.code == 0, ok.out + ok.err
+        assert "OPENAI_ADMIN_KEY is set" in ok.out and ok.out.count("authorised") == 2
+        assert [q["limit"] for q in (fake.requests("costs") + fake.requests("usage"))] == [["1"], ["1"]]
+        monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-" + "w" * 40)  # a wrong key
+        bad = cli("-c", str(cfg), "sources", "check")
+        assert bad.code == 3 and "HTTP 401" in bad.out
+
+
+def test_sources_check_fails_when_tempo_refuses_the_credentials(cli, tmp_path: Path, httpserver,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPO_TOKEN", "glc_" + "t" * 30)
+    httpserver.expect_request(re.compile(".*")).respond_with_data("unauthorized", status=401)
+    cfg = _site_with(tmp_path, f'[[sources]]\nname = "tempo"\nkind = "tempo"\nurl = "{httpserver.url_for("/")}"\n'
+                               'token_env = "TEMPO_TOKEN"\n')
+    r = cli("-c", str(cfg), "sources", "check")
+    assert r.code == 3, r.out
+    assert "HTTP 401" in r.out
+
+
+def test_sources_check_reads_span_files(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
+    cfg = fresh_site(demo_month, tmp_path / "site")
+    ok = cli("-c", str(cfg), "sources", "check")
+    assert ok.code == 0, ok.out + ok.err
+    assert "first and last line parse; spans from 2026-10-01" in ok.out
+    assert "days 2026-10-01..2026-10-31" in ok.out  # the saved billing pages
+    cfg.write_text(cfg.read_text().replace('paths = ["spans/*.jsonl.gz"]', 'paths = ["spanz/*.jsonl.gz"]'))
+    bad = cli("-c", str(cfg), "sources", "check")
+    assert bad.code == 3 and "matched no files" in bad.out
+    (tmp_path / "site" / "spans" / "broken.jsonl").write_text('{"resourceSpans": [\n')
+    cfg.write_text(cfg.read_text().replace('paths = ["spanz/*.jsonl.gz"]', 'paths = ["spans/*"]'))
+    broken = cli("-c", str(cfg), "sources", "check")
+    assert broken.code == 3 and "broken.jsonl:1: not a valid OTLP JSON line" in broken.out
