@@ -51,6 +51,8 @@ def environment_error(e: BaseException) -> DataError | None:
     if isinstance(e, OSError):
         where = e.filename if e.filename is not None else "finops"
         cause = e.strerror or str(e) or type(e).__name__
+        if isinstance(e, FileExistsError | NotADirectoryError):
+            cause += " (a file is in the way where a folder is needed)"
         return DataError(f"{where}: {cause}" + (f" ({e.filename2})" if e.filename2 else ""))
     kind = type(e)
     if kind.__module__.split(".")[0] in ("duckdb", "_duckdb") and (

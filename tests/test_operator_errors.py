@@ -307,3 +307,110 @@ def test_sources_check_reads_span_files(cli, demo_month: Path, tmp_path: Path) -
     cfg.write_text(cfg.read_text().replace('paths = ["spanz/*.jsonl.gz"]', 'paths = ["spans/*"]'))
     broken = cli("-c", str(cfg), "sources", "check")
     assert broken.code == 3 and "broken.jsonl:1: not a valid OTLP JSON line" in broken.out
+
+
+# ============================================================ one line, never 70, for what an operator can cause
+
+@pytest.mark.parametrize("args", [
+    ("report", "--month", "2026-10", "--format", "html", "--out", "{blocker}/reports"),
+    ("report", "--month", "2026-10", "--format", "focus", "--out", "{blocker}/focus.csv"),
+    ("email", "--month", "2026-10", "--dry-run", "--out", "{blocker}/outbox"),
+    ("nightly", "--date", "2026-11-05", "--dry-run"),
+], ids=["html", "focus", "email-dry-run", "nightly-out_dir"])
+def test_an_unwritable_out_is_one_line_naming_the_path(cli, demo_month: Path, tmp_path: Path,  # noqa: F811
+                                                       args: tuple[str, ...]) -> None:
+    blocker = tmp_path / "blocker"  # a file where a folder should be: unwritable even for root
+    blocker.write_text("not a folder")
+    cfg = copy_demo(demo_month, tmp_path / "site", f'[nightly]\nout_dir = "{blocker}/nightly"\nchargeback_day = 0\n')
+    r = cli("-c", str(cfg), *[a.format(blocker=blocker) for a in args])
+    assert r.code == 3, r.err
+    line = one_line(r.err)
+    assert line.startswith(f"finops: error: {blocker}") and "a file is in the way where a folder is needed" in line
+
+
+def test_out_with_a_file_suffix_is_a_file(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    for fmt in ("html", "json", "csv"):
+        target = tmp_path / "out" / f"report.{fmt}"
+        r = cli("-c", str(cfg), "report", "--month", "2026-10", "--format", fmt, "--out", str(target))
+        assert r.code == 0, r.err
+        assert target.is_file() and f"wrote {target}" in r.err
+    wrong = cli("-c", str(cfg), "report", "--month", "2026-10", "--format", "html", "--out", str(tmp_path / "r.csv"))
+    assert wrong.code == 2 and "--format html writes a .html file or a folder" in one_line(wrong.err)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 24 MB tmpfs (a real full disk: ENOSPC from the kernel); skipped where mounting is not allowed."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_during_a_pull_is_one_line_and_keeps_the_warehouse(demo_month: Path, tmp_path: Path,  # noqa: F811
+                                                                       small_disk: Path) -> None:
+    cfg = fresh_site(demo_month, tmp_path / "site")
+    db = small_disk / "finops.duckdb"
+    finops = [sys.executable, "-m", "finops", "-c", str(cfg), "-w", str(db)]
+    first = subprocess.run([*finops, "pull", "--start", "2026-10-01", "--end", "2026-10-02"],
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    before = tables(db)
+    filler = _fill(small_disk)
+    full = subprocess.run([*finops, "pull", "--month", "2026-10"], capture_output=True, text=True, timeout=600)
+    assert full.returncode == 3, full.stderr
+    line = one_line(full.stderr)
+    assert line.startswith("finops: error: ") and ("No space left on device" in line or "disk" in line), line
+    assert "cannot rollback" not in line
+    filler.unlink()
+    after = tables(db)
+    for t in ("usage_daily", "billing_daily", "load_windows"):
+        assert after[t] == before[t], t  # nothing half-loaded
+    retry = subprocess.run([*finops, "pull", "--month", "2026-10"], capture_output=True, text=True, timeout=600)
+    assert retry.returncode == 0, retry.stderr
+    assert [r for r in tables(db)["runs"] if r[4] == "running"] == []  # the dead run is marked
+
+
+def _start_paused(cfg: Path, marker: Path, *args: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "finops", "-c", str(cfg), *args],
+                            env=subprocess_env(FINOPS_TEST_PAUSE_LOAD=str(marker)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not marker.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"finops exited early ({proc.returncode}): {proc.stderr.read()}")
+        assert time.monotonic() < deadline, "never reached the paused load"
+        time.sleep(0.1)
+    return proc
+
+
+def test_ctrl_c_says_interrupted_and_exits_130(demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    before = tables(tmp_path / "site" / "finops.duckdb")
+    proc = _start_paused(cfg, tmp_path / "paused", "pull", "--month", "2026-10")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert one_line(err) == "finops: interrupted"
+    assert "Exception ignored" not in err
+    after = tables(tmp_path / "site" / "finops.duckdb")
+    assert after["usage_daily"] == before["usage_daily"]
+    assert [r[4] for r in after["runs"] if r not in before["runs"]] == ["interrupted"]

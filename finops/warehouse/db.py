@@ -52,13 +52,13 @@ def transaction(con: Any) -> Iterator[None]:
     con.execute("BEGIN TRANSACTION")
     try:
         yield
+        con.execute("COMMIT")  # inside: a COMMIT that fails (full disk, Ctrl-C) is rolled back too
     except BaseException:
         try:
             con.execute("ROLLBACK")
         except duckdb.Error:
             pass
         raise
-    con.execute("COMMIT")
 
 
 def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> int:
