@@ -414,3 +414,81 @@ def test_ctrl_c_says_interrupted_and_exits_130(demo_month: Path, tmp_path: Path)
     after = tables(tmp_path / "site" / "finops.duckdb")
     assert after["usage_daily"] == before["usage_daily"]
     assert [r[4] for r in after["runs"] if r not in before["runs"]] == ["interrupted"]
+
+
+# ============================================================ email and names
+
+def _rename_teams(site: Path, renames: dict[str, str], accounts: dict[str, str] | None = None) -> None:
+    with duckdb.connect(str(site.parent / "finops.duckdb")) as con:
+        for old, new in renames.items():
+            con.execute("UPDATE usage_daily SET team = ? WHERE team = ?", [new, old])
+        for old, new in (accounts or {}).items():
+            con.execute("UPDATE usage_daily SET account = ? WHERE account = ?", [new, old])
+            con.execute("UPDATE billing_daily SET account = ? WHERE account = ?", [new, old])
+
+
+def test_any_unicode_team_name_gets_its_email(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
+    names = {"docs": "données", "growth": "growth\nteam", "legal": "法务"}
+    extra = "".join(f'\n[teams.{json.dumps(n)}]\nleads = ["{i}@example.com"]\n' for i, n in enumerate(names.values()))
+    cfg = copy_demo(demo_month, tmp_path / "site", extra)
+    _rename_teams(cfg, names)
+    r = cli("-c", str(cfg), "email", "--month", "2026-10", "--dry-run", "--out", str(tmp_path / "outbox"))
+    assert r.code == 0, r.err
+    emls = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(emls) == 12  # every team with leads (no [email] finance here: no summary)
+    subjects = {}
+    for path in emls:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert str(msg["Message-ID"]).isascii()
+        subjects[str(msg["Subject"])] = msg
+    for i, name in enumerate(names.values()):
+        flat = " ".join(name.split())
+        (msg,) = [m for s, m in subjects.items() if f"· {flat}:" in s]
+        assert msg["To"] == f"{i}@example.com"
+        html = msg.get_body(("html",)).get_content()
+        assert name.split()[0] in html
+        for part in msg.walk():
+            assert str(part.get("Content-ID", "")).isascii()
+
+
+def test_one_teams_failure_does_not_stop_the_others(cli, demo_month: Path, tmp_path: Path,  # noqa: F811
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import finops.mail.deliver as deliver
+
+    real = deliver.chargeback_email
+
+    def broken_for_docs(report, team, to, cfg):  # noqa: ANN001, ANN202
+        if team.team == "docs":
+            raise ValueError("a header the email package refuses")
+        return real(report, team, to, cfg)
+
+    monkeypatch.setattr(deliver, "chargeback_email", broken_for_docs)
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    r = cli("-c", str(cfg), "email", "--month", "2026-10", "--dry-run", "--out", str(tmp_path / "outbox"))
+    assert r.code == 3
+    assert "chargeback docs -> dot.docs@example.com: message not built: ValueError" in r.err
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 11  # every other team
+
+
+def test_csv_cells_that_are_formulas_are_made_inert(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    _rename_teams(cfg, {"docs": '=HYPERLINK("http://evil.example","x")', "growth": "+1+2", "legal": "@SUM(A1)",
+                        "risk": "-2+3"}, accounts={"proj_search": "=cmd|' /C calc'!A0"})
+    r = cli("-c", str(cfg), "report", "--month", "2026-10", "--format", "csv")
+    assert r.code == 0, r.err
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    teams = {row["team"] for row in rows}
+    assert {"'=HYPERLINK(\"http://evil.example\",\"x\")", "'+1+2", "'@SUM(A1)", "'-2+3"} <= teams
+    assert not any(t[:1] in "=+-@" for t in teams)
+    drifts = [row["drift_pct"] for row in rows if row["drift_pct"].startswith("-")]
+    assert drifts and all(float(d) < 0 for d in drifts)  # a negative number stays a number
+
+    focus = cli("-c", str(cfg), "report", "--month", "2026-10", "--format", "focus")
+    assert focus.code == 0, focus.err
+    frows = list(csv.DictReader(io.StringIO(focus.out)))
+    subs = {row["SubAccountId"] for row in frows}
+    assert "'=cmd|' /C calc'!A0" in subs and not any(s[:1] in "=+-@" for s in subs)
+    for row in frows:
+        for value in row.values():
+            assert value[:1] not in ("=", "+", "@"), value
+        float(row["BilledCost"])  # numbers stay numbers
