@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -28,6 +29,7 @@ from fake_billing_servers import FakeAnthropic, FakeOpenAI, loopback
 from test_email import copy_demo, demo_month  # noqa: F401
 
 from finops import api
+from finops.errors import register_secret
 
 HOOK = Path(__file__).parent / "hooks" / "pause_load"  # sitecustomize.py: pauses a load's COMMIT
 
@@ -492,3 +494,131 @@ def test_csv_cells_that_are_formulas_are_made_inert(cli, demo_month: Path, tmp_p
         for value in row.values():
             assert value[:1] not in ("=", "+", "@"), value
         float(row["BilledCost"])  # numbers stay numbers
+
+
+# ============================================================ secrets
+
+def _response(status: int, body: str) -> requests.Response:
+    r = requests.Response()
+    r.status_code, r._content, r.encoding = status, body.encode(), "utf-8"
+    return r
+
+
+def test_a_key_straddling_the_excerpt_cut_is_redacted_whole() -> None:
+    from finops.billing.admin_api import error_message
+    from finops.http import body_excerpt
+
+    key = "k3yStraddle" + "Q" * 29  # 40 characters, registered like every key read from the environment
+    register_secret(key)
+    text = "x" * 280 + key + " tail"  # the cut at 300 falls inside the key
+    for out in (body_excerpt(_response(500, text)), error_message(_response(401, json.dumps({"error": {"message": text}})))):
+        assert "k3yStraddle" not in out and "QQQQ" not in out, out
+        assert "***" in out
+
+
+def test_credentials_never_follow_a_redirect_to_another_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    from finops.billing import anthropic
+    from finops.config import BillingSource
+    from finops.errors import SourceError
+
+    key = "sk-ant-admin01-" + "r" * 40
+    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", key)
+    with loopback() as home, loopback() as elsewhere:
+        target = f"http://localhost:{elsewhere.port}/v1/organizations/cost_report"
+        home.expect_request(re.compile(".*")).respond_with_data("", status=302, headers={"Location": target})
+        elsewhere.expect_request(re.compile(".*")).respond_with_data("{}", status=200)
+        source = BillingSource("anthropic", "anthropic", {"base_url": f"http://127.0.0.1:{home.port}"})
+        with pytest.raises(SourceError, match="redirected to another host") as err:
+            anthropic.pull(source, date(2026, 10, 1), date(2026, 10, 2), sleep=lambda s: None)
+        assert key not in str(err.value)
+        assert elsewhere.log == []  # the key never reached the other host
+
+
+def test_the_anthropic_401_hint_reads_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    from finops.billing import anthropic
+    from finops.config import BillingSource
+    from finops.errors import SourceError, redact
+
+    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", "sk-ant-api03-" + "a" * 40)
+    with loopback() as server:
+        FakeAnthropic(server, "sk-ant-admin01-" + "b" * 40)
+        source = BillingSource("anthropic", "anthropic", {"base_url": f"http://127.0.0.1:{server.port}"})
+        with pytest.raises(SourceError) as err:
+            anthropic.pull(source, date(2026, 10, 1), date(2026, 10, 2), sleep=lambda s: None)
+    line = redact(str(err.value))
+    assert "an Admin API key is required (sk-ant-admin…), not an API key" in line and "(***…)" not in line
+
+
+# ============================================================ runs and the ledger
+
+def test_pull_and_reconcile_are_refused_while_a_run_holds_the_warehouse(cli, demo_month: Path,  # noqa: F811
+                                                                        tmp_path: Path) -> None:
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    proc = _start_paused(cfg, tmp_path / "paused", "pull", "--month", "2026-10")
+    try:
+        for args in (("pull", "--month", "2026-10"), ("reconcile", "--month", "2026-10"),
+                     ("report", "--month", "2026-10")):
+            r = cli("-c", str(cfg), *args)
+            assert r.code == 3, (args, r.err)
+            line = one_line(r.err)
+            assert "is locked by another finops run" in line and f"pid {proc.pid}, 'pull'" in line, line
+            assert "Conflicting lock" not in line  # finops' message, not DuckDB's
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+
+
+def test_a_killed_pull_is_marked_killed_by_the_next_run(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    before = tables(tmp_path / "site" / "finops.duckdb")
+    proc = _start_paused(cfg, tmp_path / "paused", "pull", "--month", "2026-10")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    dead = [r for r in tables(tmp_path / "site" / "finops.duckdb")["runs"] if r not in before["runs"]]
+    assert [r[4] for r in dead] == ["running"]
+    assert cli("-c", str(cfg), "report", "--month", "2026-10").code == 0  # any next run
+    after = {r[0]: r for r in tables(tmp_path / "site" / "finops.duckdb")["runs"]}
+    assert after[dead[0][0]][4] == "killed" and "killed" in after[dead[0][0]][9]
+
+
+# ============================================================ CI gate and terminal output
+
+def test_the_gate_headline_agrees_with_its_rows(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    # At ±5.0 %: the organisation (-4.39 %) passes, openai (-6.67 %) does not.
+    md = cli("-c", str(cfg), "gate", "--month", "2026-10", "--max-drift", "5", "--format", "markdown")
+    assert md.code == 0, md.err
+    assert md.out.startswith("### finops gate 2026-10: **PASS**")
+    assert "❌" not in md.out  # no red cross under a pass
+    assert "| openai |" in md.out and "⚠️ not gated" in md.out and "openai outside ±5.0 % (not gated" in md.out
+    text = cli("-c", str(cfg), "gate", "--month", "2026-10", "--max-drift", "5", "--per-provider")
+    assert text.code == 1
+    assert text.out.splitlines()[0].startswith("finops gate 2026-10: FAIL (openai drift -6.67 % outside ±5.0 %)")
+    pm = cli("-c", str(cfg), "gate", "--month", "2026-10", "--max-drift", "5", "--per-provider", "--format", "markdown")
+    assert pm.out.startswith("### finops gate 2026-10: **FAIL**: openai drift -6.67 % outside ±5.0 %")
+    js = json.loads(cli("-c", str(cfg), "gate", "--month", "2026-10", "--max-drift", "5", "--per-provider",
+                        "--format", "json").out)
+    assert js["failed"] == ["openai drift -6.67 % outside ±5.0 %"]
+
+
+def test_no_number_is_truncated_at_80_columns(demo_month: Path) -> None:  # noqa: F811
+    from rich.console import Console
+
+    from finops.present import anomaly_tables, price_table, unpriced_table
+
+    cfg = api.load_config(demo_month / "finops.toml")
+    day = date(2026, 10, 15)
+    prices = api.pricing_table(cfg, day)
+    check = api.pricing_check(cfg)
+    anomalies = api.anomalies(cfg, as_of=date(2026, 10, 22))
+    console = Console(width=80, record=True, file=io.StringIO())
+    for t in [price_table(prices, day, 80), unpriced_table(check.rows, 80), *anomaly_tables(anomalies, 80)]:
+        console.print(t)
+    screen = console.export_text()
+    assert max(len(line) for line in screen.splitlines()) <= 80
+    assert not re.search(r"\d…|…\d|\d\.…", screen), screen
+    numbers = {f"{r['tokens']:,}" for r in check.rows}
+    numbers |= {f"{w.current_output_tokens:,}" for w in anomalies.teams}
+    numbers |= {f"{v.normalize():f}" for v in prices["output"].drop_nulls()}
+    for n in numbers:
+        assert re.search(rf"(?<![\d.,]){re.escape(n)}(?![\d,]|\.\d)", screen), n
