@@ -356,6 +356,9 @@ def small_disk(tmp_path: Path):
 
 
 def _fill(disk: Path) -> Path:
+    """Fill the disk but for 64 KB: the lock file's few bytes fit, DuckDB's next write does not."""
+    reserve = disk / "reserve"
+    reserve.write_bytes(b"\0" * 65536)
     filler = disk / "filler"
     with open(filler, "wb") as f:
         try:
@@ -364,6 +367,7 @@ def _fill(disk: Path) -> Path:
                 f.flush()
         except OSError:
             pass
+    reserve.unlink()
     return filler
 
 
@@ -380,15 +384,17 @@ def test_a_full_disk_during_a_pull_is_one_line_and_keeps_the_warehouse(demo_mont
     full = subprocess.run([*finops, "pull", "--month", "2026-10"], capture_output=True, text=True, timeout=600)
     assert full.returncode == 3, full.stderr
     line = one_line(full.stderr)
-    assert line.startswith("finops: error: ") and ("No space left on device" in line or "disk" in line), line
-    assert "cannot rollback" not in line
+    assert line.startswith("finops: error: warehouse: ") and "No space left on device" in line, line
+    assert f'Could not write file "{db}.wal"' in line and "cannot rollback" not in line
     filler.unlink()
     after = tables(db)
     for t in ("usage_daily", "billing_daily", "load_windows"):
         assert after[t] == before[t], t  # nothing half-loaded
     retry = subprocess.run([*finops, "pull", "--month", "2026-10"], capture_output=True, text=True, timeout=600)
     assert retry.returncode == 0, retry.stderr
-    assert [r for r in tables(db)["runs"] if r[4] == "running"] == []  # the dead run is marked
+    runs = tables(db)["runs"]
+    assert [r[4] for r in runs if r[4] not in ("ok",)] == ["failed"]  # the failed run says so
+    assert "No space left on device" in next(r[9] for r in runs if r[4] == "failed")
 
 
 def _start_paused(cfg: Path, marker: Path, *args: str) -> subprocess.Popen:

@@ -76,9 +76,12 @@ def warehouse_lock(warehouse: Path, command: str, *, timeout_s: float = 0) -> It
     try:
         # Written through a second descriptor while we hold the flock; filelock opens the
         # file without truncating it, so a contender cannot wipe this.
-        path.write_text(json.dumps({"pid": os.getpid(), "command": command,
-                                    "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}),
-                        encoding="utf-8")
+        try:
+            path.write_text(json.dumps({"pid": os.getpid(), "command": command,
+                                        "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}),
+                            encoding="utf-8")
+        except OSError as e:  # a full disk shows here first: name the file
+            raise DataError(f"lock file {path}: cannot write: {e.strerror or e}") from None
         _HELD[key] = 1
         yield path
     finally:
