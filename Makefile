@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)  ## generate a month of sample data, load, reconcile and write the HTML report
 	$(BIN)/finops demo --out demo-out
+	@echo "A gate failure (threshold lowered to 4 %) as the Slack, Teams and webhook posts, written, not posted:"
+	@$(BIN)/finops -c demo-out/finops.toml gate --month 2026-10 --max-drift 4 --notify --dry-run \
+	  --out demo-out/outbox > /dev/null 2> demo-out/outbox.log; [ $$? -eq 1 ] || { cat demo-out/outbox.log; exit 1; }
+	@grep '^notify' demo-out/outbox.log
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/pytest

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from finops.cloud_models import canonical_model
 from finops.schemas import DEFAULT_ACCOUNT, UNATTRIBUTED, UNKNOWN
 
 INCLUSIVE = "inclusive"
@@ -59,11 +60,17 @@ def convention_for(conventions: dict[str, str] | None, provider: str, default: s
     return conventions.get(provider, conventions.get("*", default))
 
 
-# Provider names as instrumentations spell them -> canonical provider id.
+# Provider names as instrumentations spell them -> canonical provider id. The cloud ids are
+# also what the FOCUS presets set (finops/billing/focus_presets), so spans and bills meet:
+# OTel GenAI gen_ai.provider.name (aws.bedrock, azure.ai.openai, gcp.vertex_ai), the older
+# gen_ai.system values (az.ai.openai, vertex_ai), OpenInference llm.provider (aws, azure) and
+# llm.system (vertexai), and the canonical ids themselves.
 _PROVIDER_ALIASES = {
     "openai": "openai", "azure.ai.openai": "azure_openai", "az.ai.openai": "azure_openai",
-    "azure_openai": "azure_openai", "anthropic": "anthropic", "aws.bedrock": "aws_bedrock",
-    "gcp.vertex_ai": "gcp_vertex_ai", "gcp.gemini": "gcp_gemini", "vertex_ai": "gcp_vertex_ai",
+    "azure_openai": "azure_openai", "azure": "azure_openai", "anthropic": "anthropic",
+    "aws.bedrock": "aws_bedrock", "aws_bedrock": "aws_bedrock", "bedrock": "aws_bedrock",
+    "aws": "aws_bedrock", "gcp.vertex_ai": "gcp_vertex_ai", "gcp.gemini": "gcp_gemini",
+    "vertex_ai": "gcp_vertex_ai", "vertexai": "gcp_vertex_ai", "gcp_vertex_ai": "gcp_vertex_ai",
 }
 
 
@@ -126,7 +133,9 @@ def canonical_dims(provider: str | None, account: str | None, model: str | None,
 
     Spend never vanishes: a missing team is ``unattributed``; a missing project, feature or
     model ``unknown``; a missing account ``default``; a missing tier ``standard``; a missing
-    provider is read from the model name.
+    provider is read from the model name. A cloud-hosted model's id is reduced to the one its
+    bill uses (:func:`finops.cloud_models.canonical_model`).
     """
-    return (provider_for(provider, model), account or DEFAULT_ACCOUNT, model or UNKNOWN,
+    prov = provider_for(provider, model)
+    return (prov, account or DEFAULT_ACCOUNT, canonical_model(prov, model) if model else UNKNOWN,
             canonical_tier(service_tier), team or UNATTRIBUTED, project or UNKNOWN, feature or UNKNOWN)

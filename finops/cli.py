@@ -183,15 +183,28 @@ def gate(ctx: typer.Context, month: MonthOpt,
          max_drift: Annotated[float | None, typer.Option("--max-drift", help="Percent; default from config (5).")] = None,
          per_provider: Annotated[bool, typer.Option("--per-provider", help="Every provider must pass too.")] = False,
          fmt: Annotated[str, typer.Option("--format", "-f", help="text | markdown | json")] = "text",
+         notify: Annotated[bool, typer.Option(
+             "--notify", help="Post a failure to the [[notify]] targets that take gate events (once per month).")] = False,
+         dry_run: Annotated[bool, typer.Option(
+             "--dry-run", help="With --notify: write the posts as .json, post nothing.")] = False,
+         out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="--dry-run folder (./outbox).")] = None,
          ) -> None:
     """Exit 1 when reconciliation drift exceeds the threshold; 3 when billing is missing."""
-    from finops.present import gate_output
+    from finops.present import gate_output, notify_lines
 
     _choice(fmt, ("text", "markdown", "json"), "--format")
     if max_drift is not None and max_drift < 0:
         raise typer.BadParameter("must be ≥ 0", param_hint="--max-drift")
-    result = api.gate(ctx.obj.config(), month_window(month), max_drift_pct=max_drift, per_provider=per_provider)
+    if dry_run and not notify:
+        raise typer.BadParameter("only with --notify", param_hint="--dry-run")
+    if out_dir is not None and not dry_run:
+        raise typer.BadParameter("only with --dry-run", param_hint="--out")
+    result = api.gate(ctx.obj.config(), month_window(month), max_drift_pct=max_drift, per_provider=per_provider,
+                      notify=notify, dry_run=dry_run, out_dir=out_dir)
     sys.stdout.write(gate_output(result, fmt))
+    if result.notify is not None:
+        lines, problems = notify_lines(result.notify)
+        _say(lines + problems, to=err)
     _exit(result.exit_code)
 
 
@@ -298,7 +311,8 @@ def email(ctx: typer.Context, month: MonthOpt,
 @app.command()
 def nightly(ctx: typer.Context,
             on: Annotated[str | None, typer.Option("--date", help="Run as of YYYY-MM-DD (default today).")] = None,
-            dry_run: Annotated[bool, typer.Option("--dry-run", help="Write emails as .eml, send none.")] = False,
+            dry_run: Annotated[bool, typer.Option(
+                "--dry-run", help="Write emails as .eml and posts as .json into the outbox; send nothing.")] = False,
             ) -> None:
     """The cron job: pull the trailing window, reconcile, report, notify, send chargebacks."""
     from finops.present import nightly_lines, pull_table

@@ -231,6 +231,8 @@ class Config:
     nightly: NightlyConfig = field(default_factory=NightlyConfig)
     anomalies: AnomalySettings = field(default_factory=AnomalySettings)
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
+    # [[notify]] tables as written: finops.notify.targets reads them (unknown keys refused there)
+    notify: tuple[Mapping[str, Any], ...] = ()
 
     def run_date(self) -> date:
         """The run date: pinned in config (reproducible runs) or today in UTC."""
@@ -240,7 +242,7 @@ class Config:
 
 _TOP_KEYS = {
     "warehouse", "currency", "pricing", "attributes", "sources", "billing", "teams",
-    "gate", "reconcile", "anomalies", "budgets", "smtp", "email", "nightly",
+    "gate", "reconcile", "anomalies", "budgets", "smtp", "email", "nightly", "notify",
 }
 
 
@@ -377,6 +379,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         if value is not None and (not isinstance(value, str) or not value):
             raise ConfigError(f"{path or 'config'}: {key} must be a path, not {value!r}")
     smtp, email, nightly = _delivery(sect("smtp"), sect("email"), sect("nightly"), base, path)
+    notify = data.get("notify", [])
+    if not isinstance(notify, list) or not all(isinstance(n, Mapping) for n in notify):
+        raise ConfigError(f"{path or 'config'}: notify must be [[notify]] tables (one per chat or webhook target)")
     return Config(
         path=path,
         warehouse=wh_path,
@@ -396,6 +401,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         smtp=smtp,
         email=email,
         nightly=nightly,
+        notify=tuple(notify),
     )
 
 

@@ -45,9 +45,13 @@ class BillingPull:
     ``providers`` are the providers whose billing this pull covers (even with no rows:
     a day with zero spend is covered, not missing). ``notes`` are shown in reports
     (unparsed line items, Priority Tier usage absent from the cost report, ...).
+    ``excluded``: charges the source read and left out as not LLM billing (FOCUS exports
+    of a whole cloud bill), as ``finops.billing.exclusions.EXCLUDED_SCHEMA``; ``None`` when
+    the source has no such notion.
     """
 
     frame: pl.DataFrame
     providers: list[str]
     notes: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    excluded: pl.DataFrame | None = None

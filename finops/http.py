@@ -131,7 +131,13 @@ class HttpClient:
     bytes_received: int = 0
 
     def url(self, path: str) -> str:
-        """Join the base URL (which may carry a path prefix) and ``path``."""
+        """Join the base URL (which may carry a path prefix) and ``path``.
+
+        An empty ``path`` is the base URL exactly as given: a webhook URL may end in a signed
+        query string (Teams workflows) that a trailing ``/`` would break.
+        """
+        if not path:
+            return self.base_url
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
     def _wait(self, state: RetryCallState) -> float:

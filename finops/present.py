@@ -14,8 +14,7 @@ from typing import Any
 import polars as pl
 from rich.table import Table
 
-from finops.api import AnomalyReport, GateResult, MailOutcome, NightlyResult, PullResult, Report
-from finops.money import cents
+from finops.api import AnomalyReport, GateResult, MailOutcome, NightlyResult, NotifyOutcome, PullResult, Report
 from finops.money import fmt_money as _m
 from finops.money import fmt_pct as _p
 
@@ -62,11 +61,12 @@ def fit_table(title: str, columns: list[tuple[str, bool]], rows: list[list[str]]
 
 
 def pull_problems(result: PullResult) -> list[str]:
-    """Stderr lines for the sources that failed (their previous windows are untouched)."""
+    """Stderr lines: each source's notes (never silent), then the sources that failed."""
+    lines = [f"finops: note: {note}" for s in result.sources for note in s.notes]
     if not result.failed:
-        return []
+        return lines
     names = ", ".join(s.name for s in result.failed)
-    return ([f"finops: error: {s.error}" for s in result.failed]
+    return (lines + [f"finops: error: {s.error}" for s in result.failed]
             + [f"finops: {len(result.failed)} source(s) failed: {names}; the others were loaded"])
 
 
@@ -88,12 +88,36 @@ def undelivered(outcome: MailOutcome) -> str:
     return f"{len(outcome.failed)} recipient(s) not delivered: {names}"
 
 
+def notify_lines(outcome: NotifyOutcome) -> tuple[list[str], list[str]]:
+    """One line per ``[[notify]]`` target saying what it got; (those lines, problem lines)."""
+    lines = []
+    for t in outcome.targets:
+        parts = []
+        if t.posted:
+            parts.append("posted " + ", ".join(e.label() for e in t.posted))
+        if t.written:
+            parts.append("wrote " + ", ".join(str(p) for p in t.written))
+        if t.skipped:
+            parts.append("already posted, not again: " + ", ".join(e.label() for e in t.skipped))
+        if t.failed:
+            parts.append(f"{len(t.failed)} not posted")
+        lines.append(f"notify {t.name} ({t.kind}): " + ("; ".join(parts) or "nothing to post"))
+    problems = [f"finops: {n}" for n in outcome.notes]
+    problems += [f"finops: error: {line}" for t in outcome.targets for line in t.failed]
+    if outcome.failed:
+        problems.append(f"finops: notify target(s) not posted: {', '.join(outcome.failed)}")
+    return lines, problems
+
+
 def nightly_lines(result: NightlyResult) -> tuple[list[str], list[str]]:
     """What the night did: (stdout lines, stderr lines), after its pull table."""
     out = [f"reconciled {', '.join(result.months)}; {result.flags} anomaly flag(s), "
            f"{result.budget_flags} budget flag(s); reports in {result.out_dir}"]
     sent, err = mail_lines(result.mail)
     err += [f"finops: error: {n}" if n == result.held_back else f"finops: {n}" for n in result.notes]
+    posted, problems = notify_lines(result.notify)
+    sent += posted
+    err += problems
     err += [f"finops: error: {s.error}" for s in result.pulled.failed]
     if result.failed_sources:
         err.append(f"finops: source(s) failed: {', '.join(result.failed_sources)}; the others were loaded")
@@ -213,21 +237,7 @@ def gate_output(result: GateResult, fmt: str) -> str:
         f"{p}: {', '.join(d.isoformat() for d in days)}" if p != "*"
         else f"no billing loaded for {window}" for p, days in result.billing_missing.items())
     if fmt == "json":
-        return json.dumps({
-            "month": window, "passed": result.passed, "status": status.lower().replace(" ", "_"),
-            "failed": result.failures if not result.passed else [], "not_gated": result.not_gated,
-            "max_drift_pct": str(result.max_drift_pct),
-            "drift_pct": None if result.drift_pct is None else str(result.drift_pct),
-            "billed_total": str(result.report.billed_total),
-            "estimated_total": str(result.report.estimated_total),
-            "providers": [{"provider": r["provider"], "billed": str(cents(r["billed"])),
-                           "estimated": str(cents(r["estimated"])),
-                           "drift_pct": None if r["drift_pct"] is None else str(r["drift_pct"]),
-                           "passed": r["passed"]} for r in result.per_provider],
-            "billing_missing": {p: [d.isoformat() for d in days]
-                                for p, days in result.billing_missing.items()},
-            "provisional_days": [d.isoformat() for d in result.provisional_days],
-        }, indent=2) + "\n"
+        return json.dumps(result.as_dict(), indent=2) + "\n"
     if fmt == "markdown":
         head = f"### finops gate {window}: **{status}**" + (f": {why}" if why else "")
         lines = [head, "",

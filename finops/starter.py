@@ -142,6 +142,16 @@ accounts = [{ provider = "openai", account = "proj_search" }]
 leads = ["support-lead@example.com"]
 budget_usd = 2000
 accounts = [{ provider = "anthropic", account = "wrkspc_support" }]
+
+# ---- chat and webhook notifications -------------------------------------------------------
+# 'finops nightly' posts anomaly and budget flags, 'finops gate --notify' a failed gate.
+# The webhook URL is a secret: only the environment variable's name goes here.
+# [[notify]]
+# name = "finops-slack"
+# kind = "slack"                 # slack | teams (Workflows webhook) | webhook (generic JSON)
+# url_env = "FINOPS_SLACK_WEBHOOK_URL"
+# events = ["anomaly", "budget", "gate"]
+# teams = ["search"]             # only these teams' flags (default: every team)
 '''
 
 

@@ -24,9 +24,10 @@ RULES = [
     {"SkuId": "CLAUDE-SONNET-4-IN", "provider": "anthropic",
      "model": "claude-sonnet-4-20250514", "token_type": "input"},
 ]
-# Hand-computed from the CSV: 1.25 + 2.00 + 0.3125 (OpenAI tokens) + 4.50 (Claude)
-# + 0.10 (vector storage, no rule) + 0.42 (tax, no rule); the 9.99 row is dated 2025-08-05.
-TOTAL = Decimal("8.5825")
+# Hand-computed from the CSV: 1.25 + 2.00 + 0.3125 (OpenAI tokens) + 4.50 (Claude); the
+# 0.10 vector storage and 0.42 sales tax match no rule and are excluded; the 9.99 row is dated
+# 2025-08-05, outside the window.
+TOTAL = Decimal("8.0625")
 EXPECTED = {
     (date(2025, 8, 1), "openai", "proj_abc", "gpt-4o-2024-08-06", "input"):
         (Decimal("1.25"), 500_000),
@@ -36,9 +37,9 @@ EXPECTED = {
         (Decimal("0.3125"), 250_000),
     (date(2025, 8, 2), "anthropic", "org-anth", "claude-sonnet-4-20250514", "input"):
         (Decimal("4.5"), 1_500_000),
-    (date(2025, 8, 2), "openai", "proj_abc", "", "other"): (Decimal("0.1"), None),
-    (date(2025, 8, 3), "openai", "org-abc", "", "other"): (Decimal("0.42"), None),
 }
+EXCLUDED_NOTE = ("focus: excluded 2 rows, 0.52 USD not matched by any rule "
+                 "(top services: OpenAI API 0.52 USD)")
 
 
 def source(*paths: Path, rules=RULES) -> BillingSource:
@@ -71,9 +72,15 @@ def test_csv_rules_money_and_notes():
     assert sum(pulled.frame["amount"]) == TOTAL
     assert pulled.providers == ["anthropic", "openai"]
     assert set(pulled.frame["currency"]) == {"USD"} and set(pulled.frame["source"]) == {"focus"}
-    assert pulled.notes == ["focus: 2 FOCUS charge(s) matched no rule, kept as 'other': "
-                            "'Sales tax' (0.42), 'Vector storage' (0.10)"]
-    assert set(pulled.frame["line_item"]) >= {"gpt-4o-2024-08-06 input tokens", "Sales tax"}
+    assert pulled.notes == [EXCLUDED_NOTE]
+    assert pulled.excluded.to_dicts() == [
+        {"day": date(2025, 8, 2), "reason": "unmatched", "service": "OpenAI API", "rows": 1,
+         "amount": Decimal("0.1"), "currency": "USD"},
+        {"day": date(2025, 8, 3), "reason": "unmatched", "service": "OpenAI API", "rows": 1,
+         "amount": Decimal("0.42"), "currency": "USD"}]
+    assert pulled.stats == {"rows_read": 6, "rows": 4, "files": 1, "matched_rows": 4,
+                            "excluded_rows": 2}
+    assert set(pulled.frame["line_item"]) >= {"gpt-4o-2024-08-06 input tokens"}
     assert seen == [("focus files", 1, 1)]
 
 
@@ -86,11 +93,39 @@ def test_parquet_copy_and_focus_13_columns(tmp_path: Path):
         assert sum(pulled.frame["amount"]) == TOTAL
 
 
-def test_no_rules_keeps_everything_as_other():
-    pulled = focus.pull(source(CSV, rules=[]), W0, W1)
-    assert sum(pulled.frame["amount"]) == TOTAL
-    assert set(pulled.frame["token_type"]) == {"other"}
-    assert set(pulled.frame["provider"]) == {"openai", "anthropic"}
+def test_a_catch_all_rule_keeps_non_token_charges_as_other():
+    """Vector storage and tax are OpenAI money: a rule keeps them as LLM billing, not tokens."""
+    keep = [*RULES, {"ServiceName": "OpenAI API", "provider": "openai", "token_type": "other"}]
+    pulled = focus.pull(source(CSV, rules=keep), W0, W1)
+    assert sum(pulled.frame["amount"]) == TOTAL + Decimal("0.52")
+    other = pulled.frame.filter(pl.col("token_type") == "other")
+    assert sorted(other["line_item"]) == ["Sales tax", "Vector storage"]
+    assert pulled.notes == [] and pulled.excluded.height == 0
+
+
+def test_explicit_exclude_rule_comes_first_and_is_reported_apart():
+    rules = [{"ChargeDescription": "Sales tax", "exclude": True},
+             *RULES, {"ServiceName": "OpenAI API", "provider": "openai", "token_type": "other"}]
+    pulled = focus.pull(source(CSV, rules=rules), W0, W1)
+    assert sum(pulled.frame["amount"]) == TOTAL + Decimal("0.10")
+    assert pulled.notes == ["focus: excluded 1 row, 0.42 USD by exclude rules "
+                            "(top services: OpenAI API 0.42 USD)"]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"paths": [str(CSV)]}, "no rule says which charges are LLM billing: set preset"),
+    ({"paths": [str(CSV)], "rules": [{"ServiceName": "x", "exclude": True}]}, "no rule says"),
+    ({"paths": [str(CSV)], "rules": RULES, "preset": "aws"}, "preset 'aws' is not one of "
+     "aws-bedrock, azure-openai, gcp-vertex-ai .did you mean 'aws-bedrock'"),
+    ({"path": [str(CSV)], "rules": RULES}, "unknown option 'path' .did you mean 'paths'..; "
+     "focus_files takes paths, preset, rules"),
+    ({"paths": [str(CSV)], "rules": RULES, "presets": "aws-bedrock"},
+     "unknown option 'presets' .did you mean 'preset'"),
+    ({"paths": [], "rules": RULES}, "'paths' lists no files"),
+])
+def test_bad_options_are_config_errors(options, message):
+    with pytest.raises(ConfigError, match=f"^billing source focus: {message}"):
+        focus.pull(BillingSource("focus", "focus_files", options), W0, W1)
 
 
 def test_spec_example_with_bom_and_bad_dates_is_named(tmp_path: Path):
@@ -136,7 +171,12 @@ def test_missing_columns_and_files(tmp_path: Path):
     ([{"SkuId": "x", "provider": "openai"}], "sets no token_type"),
     ([{"SkuId": "x", "provider": "openai", "token_type": "bananas"}], "is not one of"),
     ([{"SkuId": {"regex": "("}, "provider": "o", "token_type": "input"}], "bad regex"),
-    ([{"Sku": "x", "provider": "o", "token_type": "input"}], "unknown key"),
+    ([{"Sku": "x", "provider": "o", "token_type": "input"}], "unknown key 'Sku' .did you mean 'SkuId'"),
+    ([{"SkuId": "x", "exclude": True, "token_type": "input"}], "an exclude rule sets nothing else"),
+    ([{"SkuId": "x", "provider": "o", "token_type": "input", "provisioned": True}],
+     "token_type must be 'other'"),
+    ([{"SkuId": "x", "provider": "o", "token_type": "input", "service_tier": "fast"}],
+     "service_tier 'fast' is not one of"),
     ("nope", "must be a list"),
 ])
 def test_bad_rules_are_config_errors(rules, message):
@@ -147,5 +187,6 @@ def test_bad_rules_are_config_errors(rules, message):
 def test_regex_group_with_unknown_token_word_is_named():
     rules = [{"ServiceName": "OpenAI API", "provider": "openai",
               "ChargeDescription": {"regex": r"^(?P<token_type>\S+) (?P<model>.+)$"}}]
-    with pytest.raises(DataError, match="row 1: token_type 'gpt-4o-2024-08-06' .from a rule"):
+    with pytest.raises(DataError, match="row 1: token_type 'gpt-4o-2024-08-06' .from rules.0.. "
+                                        "is not a token type"):
         focus.pull(source(CSV, rules=rules), W0, W1)

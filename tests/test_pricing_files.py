@@ -32,6 +32,17 @@ REQUIRED = {
         "claude-haiku-4-5-20251001", "claude-haiku-4-5",
     ],
 }
+# Cloud-hosted models, under the ids both spans and bills reduce to (finops/cloud_models.py).
+REQUIRED.update({
+    "aws_bedrock": ["claude-3-haiku", "claude-3-5-sonnet", "claude-3-7-sonnet", "claude-sonnet-4",
+                    "claude-sonnet-4:global", "claude-sonnet-4-5", "claude-sonnet-4-5:global",
+                    "claude-haiku-4-5", "claude-haiku-4-5:global", "nova-micro", "nova-lite",
+                    "nova-pro"],
+    "azure_openai": ["gpt-4o", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini",
+                     "gpt-4.1-nano", "o3-mini", "o4-mini", "gpt-5", "gpt-5-mini"],
+    "gcp_vertex_ai": ["gemini-2.0-flash", "gemini-2.5-pro", "gemini-2.5-flash",
+                      "gemini-2.5-flash-lite"],
+})
 REQUIRED_PAIRS = [(prov, name) for prov, names in REQUIRED.items() for name in names]
 TODAY = date(2026, 10, 15)
 
@@ -63,7 +74,8 @@ def price(prices: pl.DataFrame, provider: str, model: str, day: date, token_type
 
 def test_bundled_directory_is_found_and_loads(prices: pl.DataFrame) -> None:
     assert (data_dir("pricing") / "openai.toml").is_file()
-    assert set(prices["provider"].unique()) == {"openai", "anthropic"}
+    assert set(prices["provider"].unique()) == {"openai", "anthropic", "aws_bedrock",
+                                                 "azure_openai", "gcp_vertex_ai"}
     assert prices["usd_per_mtok"].min() > 0
     assert prices["source_url"].null_count() == 0
     assert prices["checked"].null_count() == 0
@@ -77,11 +89,12 @@ def test_required_model_has_standard_input_and_output(prices, provider, model) -
 
 @pytest.mark.parametrize(("provider", "model"), REQUIRED_PAIRS)
 def test_batch_is_half_of_standard(prices, provider, model) -> None:
-    """Both providers promise 50 % off input and output; Anthropic off cache prices too."""
+    """Every provider promises 50 % off input and output; Anthropic off cache prices too."""
     types = ["input", "output"]
     if provider == "anthropic":
         types += ["cache_read", "cache_write", "cache_write_1h"]
-    periods = prices.filter((pl.col("model_match") == model) & (pl.col("match_kind") == "exact"))
+    periods = prices.filter((pl.col("provider") == provider) & (pl.col("model_match") == model)
+                            & (pl.col("match_kind") == "exact"))
     for start in periods["effective_from"].unique():
         for token_type in types:
             std = price(prices, provider, model, start, token_type)
@@ -96,6 +109,28 @@ def test_anthropic_cache_multipliers(prices) -> None:
         assert price(prices, "anthropic", model, TODAY, "cache_read") == base * Decimal("0.1")
         assert price(prices, "anthropic", model, TODAY, "cache_write") == base * Decimal("1.25")
         assert price(prices, "anthropic", model, TODAY, "cache_write_1h") == base * 2
+
+
+def test_bedrock_regional_premium_from_claude_4_5(prices) -> None:
+    """Geographic / in-region inference costs 10 % more than global from the 4.5 generation on."""
+    for model in ("claude-sonnet-4-5", "claude-haiku-4-5"):
+        for token_type in ("input", "cache_read", "cache_write", "output"):
+            regional = price(prices, "aws_bedrock", model, TODAY, token_type)
+            glob = price(prices, "aws_bedrock", f"{model}:global", TODAY, token_type)
+            assert regional == glob * Decimal("1.1"), (model, token_type)
+    assert price(prices, "aws_bedrock", "claude-sonnet-4-5:global", TODAY, "output") == 15
+    assert price(prices, "aws_bedrock", "claude-sonnet-4", TODAY, "input") == price(
+        prices, "aws_bedrock", "claude-sonnet-4:global", TODAY, "input") == 3
+
+
+def test_cloud_rates_differ_from_the_direct_apis_where_the_clouds_say_so(prices) -> None:
+    # Vertex AI's Gemini 2.0 Flash is not the Gemini API's $0.10 / $0.40.
+    assert price(prices, "gcp_vertex_ai", "gemini-2.0-flash", TODAY, "input") == Decimal("0.15")
+    assert price(prices, "gcp_vertex_ai", "gemini-2.0-flash", TODAY, "output") == Decimal("0.6")
+    # Azure's Global Standard matches OpenAI's API for gpt-4o; the 0513 snapshot keeps its price.
+    assert price(prices, "azure_openai", "gpt-4o", TODAY, "input") == price(
+        prices, "openai", "gpt-4o-2024-08-06", TODAY, "input")
+    assert price(prices, "azure_openai", "gpt-4o-2024-05-13", TODAY, "output") == 15
 
 
 def test_openai_has_no_cache_write_price(prices) -> None:

@@ -11,6 +11,11 @@ them and re-prices them), so one cache token type is priced with ``input_tokens`
 that count. Counts stay below 200k input tokens so genai-prices' long-context tiers (a
 whole-request cliff at 200k, which our per-token table leaves out) never apply. Nothing here
 touches the network: genai-prices' data is bundled in the wheel and sockets are blocked.
+
+Only the direct APIs (openai, anthropic) are compared: the cloud price files
+(aws_bedrock, azure_openai, gcp_vertex_ai) name models by the ids spans and bills reduce to
+(finops/cloud_models.py), which genai-prices does not use, and carry cloud-specific rates
+(regional premiums, Vertex AI's own Gemini rates) that its direct-API entries do not.
 """
 
 from __future__ import annotations
@@ -69,10 +74,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-def ours(prices: pl.DataFrame, name: str, day: date, tier: str) -> dict[str, Decimal]:
-    """Our prices (token type -> USD/MTok) for an exact model name on ``day``."""
+COMPARED_PROVIDERS = ("openai", "anthropic")
+
+
+def ours(prices: pl.DataFrame, provider: str, name: str, day: date, tier: str) -> dict[str, Decimal]:
+    """Our prices (token type -> USD/MTok) for ``provider``'s exact model name on ``day``."""
     rows = prices.filter(
-        (pl.col("match_kind") == "exact") & (pl.col("model_match") == name)
+        (pl.col("provider") == provider)
+        & (pl.col("match_kind") == "exact") & (pl.col("model_match") == name)
         & (pl.col("service_tier") == tier) & (pl.col("effective_from") <= day)
         & (pl.col("effective_to").is_null() | (pl.col("effective_to") > day)))
     return dict(zip(rows["token_type"], rows["usd_per_mtok"], strict=True))
@@ -107,7 +116,8 @@ def cross_check() -> tuple[dict, int, set[str]]:
     prices = load_prices()
     differences: dict[tuple[str, date, str, str], tuple[Decimal | None, Decimal | None]] = {}
     compared, unknown = 0, set()
-    exact = prices.filter(pl.col("match_kind") == "exact")
+    exact = prices.filter((pl.col("match_kind") == "exact")
+                          & pl.col("provider").is_in(COMPARED_PROVIDERS))
     for (provider, name), g in exact.group_by("provider", "model_match"):
         checks = [(d, "standard") for d in sorted({*g["effective_from"], CHECK_DAY})]
         checks += [(CHECK_DAY, tier) for tier in ("batch", "priority", "flex")]
@@ -117,7 +127,7 @@ def cross_check() -> tuple[dict, int, set[str]]:
                 if tier == "standard":
                     unknown.add(name)
                 continue
-            here = ours(prices, name, day, tier)
+            here = ours(prices, provider, name, day, tier)
             for token_type in sorted(here.keys() | there.keys()):
                 compared += 1
                 a, b = here.get(token_type), there.get(token_type)

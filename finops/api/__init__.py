@@ -34,13 +34,14 @@ from finops.api.pricing import PricingCheck, pricing_check, pricing_table
 from finops.api.pull import PullResult, SourceResult, SourcesCheck, check_sources, load_config, pull
 from finops.config import Config
 from finops.mail.deliver import MailOutcome
+from finops.notify import NotifyOutcome
 from finops.reconcile.anomalies import AnomalyReport
 from finops.report.model import Report
 from finops.starter import write_starter
 
 __all__ = [
     "EXPORT_FORMATS", "AnomalyReport", "Config", "DemoResult", "Export", "GateResult", "MailOutcome",
-    "NightlyResult", "PricingCheck", "PullResult", "Report", "SourceResult", "SourcesCheck", "anomalies",
+    "NightlyResult", "NotifyOutcome", "PricingCheck", "PullResult", "Report", "SourceResult", "SourcesCheck", "anomalies",
     "check_sources", "email", "export", "gate", "init", "load_config", "nightly", "pricing_check",
     "pricing_table", "pull", "reconcile_window", "report", "run_demo",
 ]

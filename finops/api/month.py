@@ -17,6 +17,8 @@ import polars as pl
 
 from finops.config import Config
 from finops.errors import ConfigError, DataError, ExitCode
+from finops.money import cents
+from finops.notify import NotifyOutcome, gate_event, parse_targets, post
 from finops.reconcile import reconcile
 from finops.reconcile.anomalies import for_month_report
 from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
@@ -135,6 +137,7 @@ class GateResult:
     provisional_days: list[date]
     report: Report
     per_provider_gated: bool = False
+    notify: NotifyOutcome | None = None  # with ``notify=True``: what each [[notify]] target got
 
     @property
     def failures(self) -> list[str]:
@@ -158,17 +161,52 @@ class GateResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """3 when billing is missing (fail closed), 1 when drift is above the threshold, else 0."""
-        if self.billing_missing:
+        """3: billing missing (fail closed) or a notify target not posted; 1: drift above the threshold; else 0."""
+        if self.billing_missing or (self.notify is not None and self.notify.failed):
             return ExitCode.DATA
         return ExitCode.OK if self.passed else ExitCode.GATE_FAILED
 
+    @property
+    def status(self) -> str:
+        """``pass``, ``fail`` or ``billing_missing``."""
+        return "pass" if self.passed else ("billing_missing" if self.billing_missing else "fail")
+
+    def as_dict(self) -> dict[str, Any]:
+        """``finops gate --format json`` (README "Output formats"); money and percents as decimal strings."""
+        return {
+            "month": self.window.label(), "passed": self.passed, "status": self.status,
+            "failed": self.failures if not self.passed else [], "not_gated": self.not_gated,
+            "max_drift_pct": str(self.max_drift_pct),
+            "drift_pct": None if self.drift_pct is None else str(self.drift_pct),
+            "billed_total": str(self.report.billed_total),
+            "estimated_total": str(self.report.estimated_total),
+            "providers": [{"provider": r["provider"], "billed": str(cents(r["billed"])),
+                           "estimated": str(cents(r["estimated"])),
+                           "drift_pct": None if r["drift_pct"] is None else str(r["drift_pct"]),
+                           "passed": r["passed"]} for r in self.per_provider],
+            "billing_missing": {p: [d.isoformat() for d in days] for p, days in self.billing_missing.items()},
+            "provisional_days": [d.isoformat() for d in self.provisional_days],
+        }
+
 
 def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
-         per_provider: bool = False) -> GateResult:
-    """Check reconciliation drift against the threshold (default from config)."""
+         per_provider: bool = False, notify: bool = False, dry_run: bool = False,
+         out_dir: Path | None = None) -> GateResult:
+    """Check reconciliation drift against the threshold (default from config).
+
+    With ``notify`` a failed gate (drift above the threshold, or billing missing) is posted to
+    the ``[[notify]]`` targets that take ``gate`` events, once per month and status; ``dry_run``
+    writes the bodies as ``.json`` files into ``out_dir`` (default ``./outbox``) instead.
+    """
     if max_drift_pct is not None and max_drift_pct < 0:
         raise ConfigError("--max-drift: must be ≥ 0")
+    if (dry_run or out_dir is not None) and not notify:
+        raise ConfigError("--dry-run and --out: only with --notify")
+    if out_dir is not None and not dry_run:
+        raise ConfigError("--out: only with --dry-run")
+    targets = parse_targets(config) if notify else []
+    if notify and not any("gate" in t.events for t in targets):
+        raise ConfigError(f"--notify: no [[notify]] target in {config.path or 'config'} takes gate events")
     threshold = Decimal(str(config.max_drift_pct if max_drift_pct is None else max_drift_pct))
     rep = report(config, window, require_data=False)  # nothing loaded: fails closed below, in its format
     rows = []
@@ -183,8 +221,18 @@ def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
     missing = dict(rep.billing_gaps)
     if rep.billed_total == 0 and not missing:
         missing = {"*": []}  # nothing billed at all for the window: fail closed
-    return GateResult(window, threshold, org, passed and not missing, rows, missing,
-                      rep.provisional_days, rep, per_provider)
+    result = GateResult(window, threshold, org, passed and not missing, rows, missing,
+                        rep.provisional_days, rep, per_provider)
+    if notify:
+        events = [] if result.passed else [gate_event(
+            rep, status=result.status, max_drift_pct=threshold, providers=rows, billing_missing=missing,
+            data=result.as_dict())]
+        with open_warehouse(config.warehouse, "gate", create=False) as con, ledger(con, "gate", window) as run:
+            result.notify = post(con, targets, events, kinds=("gate",), dry_run=dry_run, out_dir=out_dir,
+                                 run_id=run.run_id)
+            run.rows = sum(len(t.posted) for t in result.notify.targets)
+            run.errors = [line for t in result.notify.targets for line in t.failed]
+    return result
 
 
 def _drift_phrase(who: str, drift: Decimal | None, threshold: Decimal) -> str:

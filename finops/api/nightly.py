@@ -3,8 +3,9 @@
 In order: pull every source for the trailing provisional window; reconcile the current month
 (and the previous one while its days are still in the window); detect anomalies and budget
 burn; write the reports (HTML, JSON, CSV) and a ``nightly.json`` into ``<out_dir>/<date>/``;
-notify the owning leads of new flags; and from the configured day of the month on, send the
-previous month's chargeback emails (once: the sent-mail ledger remembers).
+notify the owning leads of new flags, and post them to the ``[[notify]]`` chat and webhook targets;
+and from the configured day of the month on, send the previous month's chargeback emails (once:
+the sent-mail ledger remembers).
 
 Each source's window is replaced in one transaction, so a failing or killed run leaves every
 window either as it was or fully reloaded; the run records itself in the ledger (``runs``).
@@ -28,8 +29,10 @@ from finops.frames import ProgressFn
 from finops.mail.compose import Draft, anomaly_email
 from finops.mail.deliver import MailOutcome, chargeback_drafts, deliver
 from finops.mail.record import topics_between
+from finops.notify import NotifyOutcome, anomaly_event, budget_event, parse_targets, post, unknown_teams
 from finops.reconcile.anomalies import AnomalyReport, detect_on, trailing_windows
 from finops.reconcile.complete import completeness
+from finops.report.model import Report
 from finops.report.write import write_report
 from finops.warehouse import open_warehouse
 from finops.warehouse.ledger import ledger
@@ -55,6 +58,7 @@ class NightlyResult:
     budget_flags: int = 0
     chargeback_month: str | None = None
     mail: MailOutcome = field(default_factory=MailOutcome)
+    notify: NotifyOutcome = field(default_factory=NotifyOutcome)
     notes: list[str] = field(default_factory=list)
     held_back: str | None = None  # why the chargeback month could not be sent (data missing)
 
@@ -65,8 +69,9 @@ class NightlyResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """3 when a source failed, a recipient was not delivered or the month lacks data, else 0."""
-        return ExitCode.DATA if self.failed_sources or self.mail.failed or self.held_back else ExitCode.OK
+        """3 when a source failed, a delivery failed or the chargeback month lacks data, else 0."""
+        return (ExitCode.DATA if self.failed_sources or self.mail.failed or self.notify.failed or self.held_back
+                else ExitCode.OK)
 
 
 def months_to_reconcile(day: date, window: Window) -> list[Window]:
@@ -89,12 +94,14 @@ def nightly(config: Config, *, day: date | None = None, dry_run: bool = False,
     window = Window(day - timedelta(days=config.provisional_days), day)
     out_dir = config.nightly.out_dir / day.isoformat()
     sources = sorted([s.name for s in config.span_sources] + [b.name for b in config.billing_sources])
+    parse_targets(config)  # a [[notify]] typo stops the run before it pulls (exit 2)
     # Under the lock; runs still 'running' then were killed and are marked so (open_warehouse).
     with open_warehouse(config.warehouse, "nightly") as con, ledger(con, "nightly", window, sources) as run:
         result = _night(con, config, day, window, out_dir, dry_run, run.run_id, progress)
         run.rows = sum(s.rows for s in result.pulled.sources)
         run.errors = ([f"{s.name}: {s.error}" for s in result.pulled.failed]
                       + [f"mail {f}" for f in result.mail.failed]
+                      + [line for t in result.notify.targets for line in t.failed]
                       + ([result.held_back] if result.held_back else []))
     return result
 
@@ -120,6 +127,8 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
     if config.nightly.notify_anomalies:
         drafts = _anomaly_drafts(con, config, anomalies, day, result.notes)
         result.mail.extend(deliver(con, config, drafts, dry_run=dry_run, out_dir=outbox, run_id=run_id))
+    budget_month = reports.get((anomalies.current.window_end - timedelta(days=1)).strftime("%Y-%m"))
+    result.notify = _post_flags(con, config, anomalies, day, dry_run, outbox, run_id, budget_month)
 
     cb_day = config.nightly.chargeback_day
     if cb_day is not None and day.day >= cb_day:
@@ -153,10 +162,32 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
                           for m in result.mail.sent],
                  "skipped": result.mail.skipped, "failed": [str(f) for f in result.mail.failed],
                  "written": [p.name for p in result.mail.written]},
-        "notes": result.notes,
+        "notify": [{"target": t.name, "kind": t.kind, "posted": [e.id for e in t.posted],
+                    "skipped": [e.id for e in t.skipped], "written": [p.name for p in t.written],
+                    "failed": t.failed} for t in result.notify.targets],
+        "notes": result.notes + result.notify.notes,
     })
     (out_dir / "nightly.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def _post_flags(con: duckdb.DuckDBPyConnection, config: Config, anomalies: AnomalyReport, day: date,
+                dry_run: bool, outbox: Path | None, run_id: str, month: Report | None) -> NotifyOutcome:
+    """Post the night's anomaly and budget flags to the ``[[notify]]`` targets (quiet as the emails).
+
+    ``month`` is the report of the budgets' month (their where-to-look line names its largest lines).
+    """
+    targets = parse_targets(config)
+    if not targets:
+        return NotifyOutcome()
+    as_of = day - timedelta(days=1)
+    events = [anomaly_event(f, as_of=as_of, prior=anomalies.prior, current=anomalies.current,
+                            currency=config.currency) for f in anomalies.flags]
+    events += [budget_event(b, month.team(b.team) if month is not None else None) for b in anomalies.budget_flags]
+    outcome = post(con, targets, events, kinds=("anomaly", "budget"), quiet_days=QUIET_DAYS,
+                   dry_run=dry_run, out_dir=outbox, run_id=run_id)
+    outcome.notes[:0] = unknown_teams(targets, config.teams)
+    return outcome
 
 
 def _anomaly_drafts(con: duckdb.DuckDBPyConnection, config: Config, anomalies: AnomalyReport, day: date,

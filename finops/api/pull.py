@@ -115,6 +115,7 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
             raise ConfigError(f"--source {n!r}: no such source in {config.path or 'config'}")
     if not names:
         raise ConfigError(f"{config.path or 'config'}: no [[sources]] or [[billing]] configured")
+    validate_billing(config, only)
     results: list[SourceResult] = []
     settled = provisional_from(config, config.run_date())
     with open_warehouse(config.warehouse, "pull") as con:
@@ -135,7 +136,8 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
                         got = source_module(BILLING_KINDS, source.kind, f"billing.{source.name}").pull(
                             source, start, end, progress=progress)
                         res.rows = replace_window(con, kind, source.name, start, end, got.frame,
-                                                  providers=got.providers, run_id=run.run_id, settled_before=settled)
+                                                  providers=got.providers, run_id=run.run_id, settled_before=settled,
+                                                  excluded=got.excluded)
                     res.stats, res.notes = got.stats, got.notes
                 except FinopsError as e:
                     res.error = redact(str(e))
@@ -143,6 +145,20 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
             run.rows = sum(r.rows for r in results)
             run.errors = [f"{r.name}: {r.error}" for r in results if r.error]
     return PullResult(window, results)
+
+
+def validate_billing(config: Config, only: list[str] | None = None) -> None:
+    """Check billing sources' options before anything runs.
+
+    A mistake is a config error (exit 2), not a failed source. Kinds without a
+    ``validate(source)`` are not checked here.
+    """
+    for b in config.billing_sources:
+        if only and b.name not in only:
+            continue
+        check = getattr(source_module(BILLING_KINDS, b.kind, f"billing.{b.name}"), "validate", None)
+        if check is not None:
+            check(b)
 
 
 class SourcesCheck(NamedTuple):
@@ -162,6 +178,7 @@ _FAILED = ("failed", "no:", "error:")  # how a span source's check row says a fi
 
 def check_sources(config: Config) -> SourcesCheck:
     """Ask every source what it sees; a source fails when its check raises or a finding failed."""
+    validate_billing(config)
     rows: list[dict[str, str]] = []
     failed: list[str] = []
     for kinds, items in ((SPAN_KINDS, config.span_sources), (BILLING_KINDS, config.billing_sources)):

@@ -1,30 +1,28 @@
-r"""FOCUS billing exports (CSV or Parquet, FOCUS 1.2 and 1.3 column names).
+r"""FOCUS billing exports (CSV or Parquet, FOCUS 1.0, 1.2 and 1.3 column names).
 
-Kind ``focus_files``: ``paths`` lists the exports, ``rules`` maps charges to LLM tokens.
-``BilledCost`` in ``BillingCurrency`` is the truth; ``ChargePeriodStart`` gives the UTC day;
-``SubAccountId`` (else ``BillingAccountId``) the account. A rule matches ``ServiceName``,
-``SkuId`` and/or ``ChargeDescription`` by equality (a string) or by regex (a table
-``{ regex = "..." }``, searched), and sets ``provider``, ``model``, ``token_type`` and
-``service_tier``, either literally or from the regex's named groups of the same names::
+Kind ``focus_files``: ``paths`` lists the exports; ``preset`` and/or ``rules`` say which
+charges are LLM billing. ``BilledCost`` in ``BillingCurrency`` is the truth;
+``ChargePeriodStart`` gives the UTC day; ``SubAccountId`` (else ``BillingAccountId``) the
+account. ``SkuMeter`` is read from ``x_UsageType`` (AWS FOCUS 1.0) or ``x_SkuMeterName``
+(Azure FOCUS 1.0) when the file has no ``SkuMeter`` column. Rules are described in
+:mod:`finops.billing.rules`::
 
-    rules = [
-      { ServiceName = "OpenAI API", provider = "openai",
-        ChargeDescription = { regex = '^(?P<model>\S+) (?P<token_type>input|output|cached input) tokens$' } },
+    [[billing]]
+    name = "aws"
+    kind = "focus_files"
+    paths = ["exports/aws-focus-2026-10-*.parquet"]
+    preset = "aws-bedrock"           # or "azure-openai", "gcp-vertex-ai"
+    rules = [                        # tried before the preset's rules
+      { ServiceName = "AmazonSageMaker", exclude = true },
       { SkuId = "CLAUDE-SONNET-4-IN", provider = "anthropic",
         model = "claude-sonnet-4-20250514", token_type = "input" },
     ]
 
-Configuration (``finops.toml``)::
-
-    [[billing]]
-    name = "cloud"
-    kind = "focus_files"
-    paths = ["exports/focus-2026-10*.csv", "exports/*.parquet"]   # files or globs
-    rules = [ ... ]               # as above; optional (unmatched charges are kept as other)
-
-Any other key is refused when ``finops.toml`` is loaded. The first matching rule wins. Rows matching no rule are kept as ``other``, with the
-provider from ``ServiceProviderName`` (1.3) or ``ProviderName`` (1.2) lower-cased, and
-listed in the notes: spend never vanishes.
+Only charges a rule matches are LLM billing. A cloud export is the whole cloud bill: a row
+that matches no rule (EC2, RDS, S3 ...) is *excluded* from reconciliation and chargeback and
+reported, with its money, as one line in the pull's notes and the month's report
+(:mod:`finops.billing.exclusions`). ``finops sources check`` lists which services and SKUs
+the rules match and which they leave out.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -40,103 +38,106 @@ from typing import Any
 
 import polars as pl
 
+from finops.billing import exclusions
 from finops.billing.reader import Reader
 from finops.billing.rows import Rows, in_window
-from finops.canonical import canonical_tier
+from finops.billing.rules import (
+    MATCH_COLUMNS,
+    SETS,
+    Rule,
+    load_preset,
+    parse_rules,
+    service_tier,
+    suggest,
+    token_type,
+)
+from finops.cloud_models import canonical_model
 from finops.config import BillingSource
 from finops.errors import ConfigError, DataError
 from finops.frames import BillingPull, ProgressFn
-from finops.options import OptionReader
-from finops.schemas import OTHER, SERVICE_TIERS, TOKEN_TYPES
+from finops.schemas import MONEY, SERVICE_TIERS
+
+__all__ = ["KINDS", "MATCH_COLUMNS", "SETS", "Rule", "check", "parse_rules", "pull", "read",
+           "validate"]
 
 KINDS = ("focus_files",)
-MATCH_COLUMNS = ("ServiceName", "SkuId", "ChargeDescription")
-SETS = ("provider", "model", "token_type", "service_tier")
+OPTIONS = ("paths", "preset", "rules")
 PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName")  # 1.3 name first
 ACCOUNT_COLUMNS = ("SubAccountId", "BillingAccountId")
+SKU_METER_FALLBACKS = ("x_UsageType", "x_SkuMeterName")  # FOCUS 1.0 exports of AWS, Azure
+DETAIL_COLUMNS = ("ResourceId", "Tags")
 REQUIRED = ("BilledCost", "BillingCurrency", "ChargePeriodStart")
-_READ = (*REQUIRED, *MATCH_COLUMNS, *PROVIDER_COLUMNS, *ACCOUNT_COLUMNS,
-         "ConsumedQuantity", "ConsumedUnit")
+_READ = (*REQUIRED, *MATCH_COLUMNS, *SKU_METER_FALLBACKS, *PROVIDER_COLUMNS, *ACCOUNT_COLUMNS,
+         "ConsumedQuantity", "ConsumedUnit", *DETAIL_COLUMNS)
+_UNIT = re.compile(r"(?:(\d+) ?([KM])?|([KM]))? ?tokens?", re.IGNORECASE)
+_UNIT_MULT = {None: 1, "K": 1000, "M": 1_000_000}
 
-# Token type words a rule or a named group may use -> canonical token type.
-_TOKEN_WORDS = {
-    **{t: t for t in TOKEN_TYPES},
-    "cached input": "cache_read", "cache read": "cache_read", "cache_read_input_tokens":
-    "cache_read", "cache write": "cache_write", "cache writes": "cache_write",
-    "cache write 5m": "cache_write", "cache write 1h": "cache_write_1h",
-    "uncached input": "input", "uncached_input_tokens": "input", "output_tokens": "output",
+# The charges a rule matched, one row per FOCUS row, before they are summed into billing
+# rows: deployment, context, the provisioned marker, ResourceId and Tags stay here for
+# audit, tag attribution and capacity allocation.
+CHARGE_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(), "provider": pl.String(), "account": pl.String(), "model": pl.String(),
+    "service_tier": pl.String(), "token_type": pl.String(), "line_item": pl.String(),
+    "amount": MONEY, "currency": pl.String(), "billed_tokens": pl.Int64(),
+    "deployment": pl.String(), "context": pl.String(), "provisioned": pl.Boolean(),
+    "service": pl.String(), "sku": pl.String(), "resource_id": pl.String(), "tags": pl.String(),
+    "rule": pl.String(),
 }
-_UNIT = re.compile(r"(?:(\d+) )?tokens?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class Rule:
-    """One mapping rule: column matchers, and the fields it sets."""
+class Setup:
+    """A source's options, checked: files, rules (explicit first, then the preset's)."""
 
-    match: Mapping[str, str | re.Pattern[str]]
-    sets: Mapping[str, str]
-
-    def apply(self, values: Mapping[str, str]) -> dict[str, str] | None:
-        """The fields this rule sets for a row, or ``None`` when it does not match."""
-        out = dict(self.sets)
-        for col, m in self.match.items():
-            v = values.get(col) or ""
-            if isinstance(m, str):
-                if v != m:
-                    return None
-                continue
-            found = m.search(v)
-            if not found:
-                return None
-            for k, g in found.groupdict().items():
-                if k in SETS and g is not None and k not in self.sets:
-                    out[k] = g
-        return out
+    paths: list[str]
+    rules: list[Rule]
+    providers: list[str]
+    preset: str | None
 
 
-def parse_rules(raw: Any, where: str) -> list[Rule]:
-    """Rules from config (a list of tables); errors name ``where`` and the rule index."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise ConfigError(f"{where}: rules must be a list of tables")
-    rules = []
-    for i, r in enumerate(raw):
-        w = f"{where}: rules[{i}]"
-        if not isinstance(r, Mapping):
-            raise ConfigError(f"{w} must be a table")
-        unknown = set(r) - set(MATCH_COLUMNS) - set(SETS)
-        if unknown:
-            raise ConfigError(f"{w}: unknown key(s) {sorted(unknown)}; match on "
-                              f"{', '.join(MATCH_COLUMNS)} and set {', '.join(SETS)}")
-        match: dict[str, str | re.Pattern[str]] = {}
-        groups: set[str] = set()
-        for col in MATCH_COLUMNS:
-            if col not in r:
-                continue
-            v = r[col]
-            if isinstance(v, str):
-                match[col] = v
-            elif isinstance(v, Mapping) and set(v) == {"regex"} and isinstance(v["regex"], str):
-                try:
-                    pat = re.compile(v["regex"])
-                except re.error as e:
-                    raise ConfigError(f"{w}.{col}: bad regex: {e}") from None
-                match[col] = pat
-                groups |= set(pat.groupindex)
-            else:
-                raise ConfigError(f"{w}.{col} must be a string or {{ regex = \"...\" }}")
-        if not match:
-            raise ConfigError(f"{w}: needs at least one of {', '.join(MATCH_COLUMNS)}")
-        sets = {k: str(r[k]) for k in SETS if k in r}
-        for need in ("provider", "token_type"):
-            if need not in sets and need not in groups:
-                raise ConfigError(f"{w}: sets no {need} (give it, or a named regex group)")
-        if "token_type" in sets and sets["token_type"].lower() not in _TOKEN_WORDS:
-            raise ConfigError(f"{w}: token_type {sets['token_type']!r} is not one of "
-                              f"{', '.join(TOKEN_TYPES)}")
-        rules.append(Rule(match, sets))
-    return rules
+@dataclass
+class Parsed:
+    """What the exports hold for a window: LLM charges, and what was left out."""
+
+    charges: pl.DataFrame  # CHARGE_SCHEMA
+    excluded: pl.DataFrame  # exclusions.EXCLUDED_SCHEMA
+    skipped: dict[tuple[str, str, str], tuple[int, dict[str, Decimal]]]  # (reason, service, sku)
+    rows_read: int
+    files: int
+
+
+def setup(source: BillingSource) -> Setup:
+    """Check the source's options; unknown keys, no files and no rules are config errors."""
+    where = f"billing source {source.name}"
+    if source.kind not in KINDS:
+        raise ConfigError(f"{where}: kind {source.kind!r} is not focus_files")
+    for key in source.options:
+        if key not in OPTIONS:
+            raise ConfigError(f"{where}: unknown option {key!r}{suggest(key, list(OPTIONS))}; "
+                              f"focus_files takes "
+                              f"{', '.join(OPTIONS)}")
+    rules = parse_rules(source.options.get("rules"), where)
+    preset = source.options.get("preset")
+    if preset is not None:
+        _, preset_rules = load_preset(preset, where)
+        rules += preset_rules
+    if not any(not r.exclude for r in rules):
+        raise ConfigError(f"{where}: no rule says which charges are LLM billing: set "
+                          "preset = \"aws-bedrock\" | \"azure-openai\" | \"gcp-vertex-ai\" "
+                          "or give rules (every charge would be excluded)")
+    paths = source.options.get("paths") or []
+    if isinstance(paths, str):
+        paths = [paths]
+    if not paths:
+        raise ConfigError(f"{where}: 'paths' lists no files")
+    providers = sorted({r.sets["provider"].strip().lower() for r in rules
+                        if "provider" in r.sets})
+    return Setup(list(paths), rules, providers, preset)
+
+
+def validate(source: BillingSource) -> None:
+    """Raise :class:`ConfigError` for a bad option, rule or preset (before any file is read)."""
+    setup(source)
 
 
 def _read(path: str, where: str) -> pl.DataFrame:
@@ -156,6 +157,10 @@ def _read(path: str, where: str) -> pl.DataFrame:
         missing.append(" or ".join(PROVIDER_COLUMNS))
     if missing:
         raise DataError(f"{where}: missing FOCUS column(s): {', '.join(missing)}")
+    if "SkuMeter" not in frame.columns:
+        fallback = next((c for c in SKU_METER_FALLBACKS if c in frame.columns), None)
+        if fallback:
+            frame = frame.rename({fallback: "SkuMeter"})
     return frame.select([c for c in _READ if c in frame.columns])
 
 
@@ -182,6 +187,10 @@ def _cost(value: Any, r: Reader, path: str) -> Decimal:
 
 
 def _tokens(qty: Any, unit: Any, r: Reader, path: str) -> int | None:
+    """Tokens from ``ConsumedQuantity`` when ``ConsumedUnit`` counts tokens.
+
+    ``Tokens``, ``1000 Tokens``, ``1K tokens``, ``1M Tokens``; any other unit gives ``None``.
+    """
     if qty is None or unit is None or (isinstance(qty, str) and not qty.strip()):
         return None
     m = _UNIT.fullmatch(str(unit).strip())
@@ -193,93 +202,173 @@ def _tokens(qty: Any, unit: Any, r: Reader, path: str) -> int | None:
         raise r.fail(path, f"is not a number: {str(qty)[:40]!r}") from None
     if not q.is_finite() or q < 0:
         raise r.fail(path, f"is not a token count: {qty!r}")
-    return int((q * int(m.group(1) or 1)).to_integral_value(rounding=ROUND_HALF_EVEN))
+    mult = int(m.group(1) or 1) * _UNIT_MULT[(m.group(2) or m.group(3) or "").upper() or None]
+    return int((q * mult).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
-OPTIONS = ("paths", "rules")
+def _resolve(rule: Rule, raw: Mapping[str, str], r: Reader, i: int) -> dict[str, str]:
+    """A rule's raw fields as canonical values; a value no vocabulary knows is named."""
+    provider = raw["provider"].strip().lower()
+    tt = token_type(rule, raw["token_type"])
+    if tt is None:
+        raise r.fail(f"row {i}: token_type", f"{raw['token_type']!r} (from {rule.origin}) is "
+                     f"not a token type")
+    tier = service_tier(rule, raw.get("service_tier"))
+    if tier not in SERVICE_TIERS:
+        raise r.fail(f"row {i}: service_tier", f"unknown tier {raw.get('service_tier')!r} "
+                     f"(from {rule.origin})")
+    deployment = rule.read("deployment", raw["deployment"]) if raw.get("deployment") else ""
+    context = rule.read("context", raw["context"]) if raw.get("context") else ""
+    return {"provider": provider, "token_type": tt, "service_tier": tier,
+            "deployment": deployment, "context": context,
+            "model": canonical_model(provider, raw.get("model", "").strip(), deployment)}
 
 
-def validate(source: BillingSource) -> None:
-    """Check the source's options (``finops.toml`` load): unknown keys, ``paths``, ``rules``."""
-    o = OptionReader(source.options, f"billing source {source.name}", OPTIONS)
-    o.paths("paths", required=True)
-    parse_rules(o.get("rules"), f"billing source {source.name}")
+def read(source: BillingSource, window_start: date | None = None, window_end: date | None = None,
+         *, progress: ProgressFn | None = None, conf: Setup | None = None) -> Parsed:
+    """The LLM charges of ``[window_start, window_end)`` and what the rules left out.
+
+    Every day when no window is given. Errors name the file, the row (1-based) and the column.
+    """
+    conf = conf or setup(source)
+    cache: dict[tuple[str, ...], tuple[Rule, dict[str, str]] | None] = {}
+    resolved: dict[tuple[int, tuple[str, ...]], dict[str, str]] = {}
+    cols: dict[str, list[Any]] = {c: [] for c in CHARGE_SCHEMA}
+    excluded: dict[tuple[Any, str, str, str], tuple[int, Decimal]] = {}
+    skipped: dict[tuple[str, str, str], tuple[int, dict[str, Decimal]]] = {}
+    n_rows = 0
+    for done, path in enumerate(conf.paths, 1):
+        where = f"{source.name} {path}"
+        r = Reader(where)
+        frame = _read(path, where)
+        for i, rec in enumerate(frame.iter_rows(named=True), 1):
+            day = _day(rec["ChargePeriodStart"], r, f"row {i}: ChargePeriodStart")
+            if window_start is not None and window_end is not None \
+                    and not in_window(day, window_start, window_end):
+                continue
+            n_rows += 1
+            amount = _cost(rec["BilledCost"], r, f"row {i}: BilledCost")
+            currency = r.currency(str(rec["BillingCurrency"] or ""), f"row {i}: BillingCurrency")
+            key = tuple(str(rec.get(c) or "").strip() for c in MATCH_COLUMNS)
+            if key not in cache:
+                values = dict(zip(MATCH_COLUMNS, key, strict=True))
+                cache[key] = next(((rule, s) for rule in conf.rules
+                                   if (s := rule.apply(values)) is not None), None)
+            hit = cache[key]
+            service, sku = key[0], key[3] or key[2] or key[1]
+            if hit is None or hit[0].exclude:
+                reason = exclusions.UNMATCHED if hit is None else exclusions.RULE
+                ek = (day, reason, service, currency)
+                n, amt = excluded.get(ek, (0, Decimal(0)))
+                excluded[ek] = (n + 1, amt + amount)
+                sk = (reason, service, sku)
+                n, by_cur = skipped.get(sk, (0, {}))
+                by_cur[currency] = by_cur.get(currency, Decimal(0)) + amount
+                skipped[sk] = (n + 1, by_cur)
+                continue
+            rule, raw = hit
+            rk = (id(rule), key)
+            if rk not in resolved:
+                resolved[rk] = _resolve(rule, raw, r, i)
+            fields = resolved[rk]
+            billed = None if fields["token_type"] == "other" else _tokens(
+                rec.get("ConsumedQuantity"), rec.get("ConsumedUnit"), r, f"row {i}: ConsumedQuantity")
+            row = {
+                "day": day, "account": next((str(rec[c]) for c in ACCOUNT_COLUMNS if rec.get(c)),
+                                            "default"),
+                "line_item": key[3] or key[2] or key[1] or key[0], "amount": amount,
+                "currency": currency, "billed_tokens": billed, "provisioned": rule.provisioned,
+                "service": service, "sku": sku, "resource_id": rec.get("ResourceId") or None,
+                "tags": _text(rec.get("Tags")), "rule": rule.origin, **fields,
+            }
+            for c in CHARGE_SCHEMA:
+                cols[c].append(row[c])
+        if progress:
+            progress(f"{source.name} files", done, len(conf.paths))
+    return Parsed(pl.DataFrame(cols, schema=CHARGE_SCHEMA), exclusions.frame(excluded), skipped,
+                  n_rows, len(conf.paths))
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
 
 
 def pull(source: BillingSource, window_start: date, window_end: date, *,
          progress: ProgressFn | None = None) -> BillingPull:
     """Billing rows for ``[window_start, window_end)`` from FOCUS exports.
 
-    Reads ``options["paths"]`` (CSV or Parquet) and ``options["rules"]``. Errors name the
-    file, the row (1-based, header excluded) and the column.
+    Only charges a rule matches are billing rows; the rest are returned as ``excluded``
+    (day · reason · service · currency: rows, amount) and summed up in one note.
     """
-    if source.kind not in KINDS:
-        raise ConfigError(f"billing source {source.name}: kind {source.kind!r} is not focus_files")
-    validate(source)
-    rules = parse_rules(source.options.get("rules"), f"billing source {source.name}")
-    paths = source.options.get("paths") or []
-    if isinstance(paths, str):
-        paths = [paths]
-    if not paths:
-        raise ConfigError(f"billing source {source.name}: 'paths' lists no files")
-    providers = {r.sets["provider"] for r in rules if "provider" in r.sets}
-    cache: dict[tuple[str, ...], dict[str, str] | None] = {}
+    conf = setup(source)
+    parsed = read(source, window_start, window_end, progress=progress, conf=conf)
     rows: dict[str, Rows] = {}
-    unmatched: dict[str, Decimal] = defaultdict(Decimal)
-    n_rows = 0
-    for done, path in enumerate(paths, 1):
-        where = f"{source.name} {path}"
-        r = Reader(where)
-        frame = _read(path, where)
-        for i, rec in enumerate(frame.iter_rows(named=True), 1):
-            day = _day(rec["ChargePeriodStart"], r, f"row {i}: ChargePeriodStart")
-            if not in_window(day, window_start, window_end):
-                continue
-            n_rows += 1
-            amount = _cost(rec["BilledCost"], r, f"row {i}: BilledCost")
-            currency = r.currency(str(rec["BillingCurrency"] or ""), f"row {i}: BillingCurrency")
-            key = tuple(str(rec.get(c) or "") for c in MATCH_COLUMNS)
-            if key not in cache:
-                values = dict(zip(MATCH_COLUMNS, key, strict=True))
-                cache[key] = next((s for rule in rules if (s := rule.apply(values)) is not None),
-                                  None)
-            sets = cache[key]
-            account = next((str(rec[c]) for c in ACCOUNT_COLUMNS if rec.get(c)), "default")
-            line_item = next((k for k in (key[2], key[1], key[0]) if k), "")
-            if sets is None:
-                provider = next((str(rec[c]).strip().lower() for c in PROVIDER_COLUMNS
-                                 if rec.get(c)), "")
-                if not provider:
-                    raise r.fail(f"row {i}: {' / '.join(PROVIDER_COLUMNS)}", "missing")
-                model, token_type, tier, billed = "", OTHER, "standard", None
-                unmatched[line_item] += amount
-            else:
-                provider = sets["provider"].strip().lower()
-                model = sets.get("model", "")
-                token_type = _TOKEN_WORDS.get(sets["token_type"].strip().lower(), "")
-                if not token_type:
-                    raise r.fail(f"row {i}: token_type",
-                                 f"{sets['token_type']!r} (from a rule) is not a token type")
-                tier = canonical_tier(sets.get("service_tier"))
-                if tier not in SERVICE_TIERS:
-                    raise r.fail(f"row {i}: service_tier", f"unknown tier {tier!r}")
-                billed = _tokens(rec.get("ConsumedQuantity"), rec.get("ConsumedUnit"), r,
-                                 f"row {i}: ConsumedQuantity")
-            out = rows.setdefault(provider, Rows(provider, source.name))
-            out.add(day, account, model, tier, token_type, line_item, amount, currency, billed,
-                    where)
-        if progress:
-            progress(f"{source.name} files", done, len(paths))
+    for c in parsed.charges.iter_rows(named=True):
+        out = rows.setdefault(c["provider"], Rows(c["provider"], source.name))
+        out.add(c["day"], c["account"], c["model"], c["service_tier"], c["token_type"],
+                c["line_item"], c["amount"], c["currency"], c["billed_tokens"], source.name)
     win = f"{source.name} {window_start}..{window_end}"
     frames = [rows[p].frame(win) for p in sorted(rows)]
     frame = pl.concat(frames) if frames else Rows("focus", source.name).frame(win)
-    notes = []
-    if unmatched:
-        top = sorted(unmatched.items(), key=lambda kv: -abs(kv[1]))
-        shown = ", ".join(f"{k!r} ({v:.2f})" for k, v in top[:5])
-        more = f" and {len(top) - 5} more" if len(top) > 5 else ""
-        notes.append(f"{source.name}: {len(top)} FOCUS charge(s) matched no rule, kept as "
-                     f"'{OTHER}': {shown}{more}")
-    return BillingPull(frame, sorted(providers | set(rows)), notes,
-                       {"rows_read": n_rows, "rows": frame.height, "files": len(paths),
-                        "unmatched_charges": len(unmatched)})
+    notes = exclusions.notes(parsed.excluded.iter_rows(named=True), f"{source.name}: ")
+    stats = {"rows_read": parsed.rows_read, "rows": frame.height, "files": parsed.files,
+             "matched_rows": parsed.charges.height,
+             "excluded_rows": int(parsed.excluded["rows"].sum() or 0)}
+    return BillingPull(frame, sorted(set(conf.providers) | set(rows)), notes, stats,
+                       excluded=parsed.excluded)
+
+
+def check(source: BillingSource) -> list[tuple[str, str]]:
+    """What the rules do to the files, every day, for ``finops sources check``.
+
+    Which services and SKUs they match (and as what), and which they leave out, with rows
+    and money. Reads the files, sends nothing.
+    """
+    conf = setup(source)
+    parsed = read(source, conf=conf)
+    out: list[tuple[str, str]] = []
+    rules = f"{len(conf.rules)} rule(s)" + (f", preset {conf.preset}" if conf.preset else "")
+    ch = parsed.charges
+    span = f", {ch['day'].min()}..{ch['day'].max()}" if ch.height else ""
+    out.append(("files", f"{parsed.files} file(s), {parsed.rows_read:,} row(s){span}; {rules}"))
+    if ch.height:
+        groups = (ch.group_by("service", "sku", "provider", "model", "token_type", "service_tier",
+                              "currency")
+                  .agg(pl.len().alias("n"), pl.col("amount").sum().alias("amount"))
+                  .sort(["amount", "sku"], descending=[True, False]))
+        for g in groups.head(20).iter_rows(named=True):
+            what = f"{g['provider']} {g['model'] or '-'} {g['token_type']}" + (
+                f" ({g['service_tier']})" if g["service_tier"] != "standard" else "")
+            out.append(("matched", f"{g['service'] or '-'} · {g['sku'] or '-'} -> {what}: "
+                                   f"{g['n']:,} row(s), {g['amount']:,.2f} {g['currency']}"))
+        if groups.height > 20:
+            out.append(("matched", f"... and {groups.height - 20} more service/SKU group(s)"))
+    else:
+        out.append(("matched", "nothing: no charge in the files matches a rule"))
+    def weight(amounts: Mapping[str, Decimal]) -> Decimal:
+        return sum((abs(v) for v in amounts.values()), Decimal(0))
+
+    def money(amounts: Mapping[str, Decimal]) -> str:
+        return " + ".join(f"{v:,.2f} {c}" for c, v in sorted(amounts.items()))
+
+    by_service: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, [], defaultdict(Decimal)])
+    for (reason, service, sku), (n, amounts) in parsed.skipped.items():
+        acc = by_service[(reason, service)]
+        acc[0] += n
+        acc[1].append((sku, amounts))
+        for cur, v in amounts.items():
+            acc[2][cur] += v
+    ranked = sorted(by_service.items(), key=lambda kv: (-weight(kv[1][2]), kv[0]))
+    for (reason, service), (n, skus, amounts) in ranked[:20]:
+        label = "excluded" if reason == exclusions.UNMATCHED else "excluded by rule"
+        top = sorted(skus, key=lambda sa: (-weight(sa[1]), sa[0]))[:3]
+        shown = "; ".join(f"{sku or '(no SKU)'} {money(a)}" for sku, a in top)
+        more = f"; {len(skus) - 3} more" if len(skus) > 3 else ""
+        out.append((label, f"{service or '(no ServiceName)'}: {n:,} row(s) in {len(skus)} "
+                           f"SKU(s), {money(amounts)} (top SKUs: {shown}{more})"))
+    if len(ranked) > 20:
+        out.append(("excluded", f"... and {len(ranked) - 20} more service(s)"))
+    out += [("summary", n) for n in exclusions.notes(parsed.excluded.iter_rows(named=True))]
+    return out

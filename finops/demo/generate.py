@@ -392,4 +392,12 @@ def demo_config(out_dir: Path, window: Window, today: date) -> str:
         if t == "data-science":
             lines.append('accounts = [{ provider = "openai", account = "proj_sandbox" }]')
         lines.append("")
+    lines += ["# Gate failures posted to chat; each webhook URL comes from the environment variable named.",
+              "# To see the posts without URLs (written as .json files into ./outbox):",
+              "#   finops -c finops.toml gate --month 2026-10 --max-drift 4 --notify --dry-run", ""]
+    for name, kind, env in (("demo-slack", "slack", "FINOPS_DEMO_SLACK_URL"),
+                            ("demo-teams", "teams", "FINOPS_DEMO_TEAMS_URL"),
+                            ("demo-webhook", "webhook", "FINOPS_DEMO_WEBHOOK_URL")):
+        lines += ["[[notify]]", f'name = "{name}"', f'kind = "{kind}"', f'url_env = "{env}"',
+                  'events = ["gate"]', ""]
     return "\n".join(lines)

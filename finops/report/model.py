@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from finops.billing.exclusions import report_notes as exclusion_notes
 from finops.money import cents, drift_pct
 from finops.warehouse.sql import run_query
 from finops.windows import Window
@@ -164,4 +165,5 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
         billing_gaps=gaps, provisional_days=[r["day"] for r in q("provisional_days")],
         daily=[(d, v[0], v[1]) for d, v in sorted(org_daily.items())],
         restatements=q("restatements"),
+        notes=exclusion_notes(q("excluded")),
     )

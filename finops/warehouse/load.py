@@ -33,14 +33,17 @@ def replace_window(
     providers: list[str] | None = None,
     run_id: str | None = None,
     settled_before: date | None = None,
+    excluded: pl.DataFrame | None = None,
 ) -> int:
     """Replace ``source``'s rows of ``kind`` (usage|billing) in the window with ``frame``.
 
     ``providers`` are the providers this load covers (recorded for billing coverage); by
     default those present in the frame. For billing, days before ``settled_before`` are
     settled: a change to one is recorded in ``restatements`` (and still applied: the
-    provider's latest word is the bill). A load that covers no provider is recorded under
-    provider ``*``. Returns the number of rows inserted.
+    provider's latest word is the bill). ``excluded`` (billing only: what the source left out
+    as not LLM billing, ``finops.billing.exclusions.EXCLUDED_SCHEMA``) replaces the source's
+    ``billing_excluded`` rows of the window in the same transaction. A load that covers no
+    provider is recorded under provider ``*``. Returns the number of rows inserted.
     """
     table, schema, model = _TABLES[kind]
     where = f"{source} {window_start}..{window_end}"
@@ -69,6 +72,8 @@ def replace_window(
             if frame.height:
                 cols = ", ".join(schema)
                 con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
+            if kind == "billing" and excluded is not None:
+                _replace_excluded(con, source, window_start, window_end, excluded, run_id)
             for prov in covered:
                 con.execute(
                     "INSERT OR REPLACE INTO load_windows VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
@@ -78,3 +83,24 @@ def replace_window(
     finally:
         con.unregister("_incoming")  # after the rollback: an aborted transaction refuses it
     return frame.height
+
+
+def _replace_excluded(con: duckdb.DuckDBPyConnection, source: str, window_start: date,
+                      window_end: date, excluded: pl.DataFrame, run_id: str | None) -> None:
+    """Inside the caller's transaction: the window's excluded money, replaced."""
+    con.execute("DELETE FROM billing_excluded WHERE source = ? AND day >= ? AND day < ?",
+                [source, window_start, window_end])
+    if not excluded.height:
+        return
+    lo, hi = excluded["day"].min(), excluded["day"].max()
+    if lo < window_start or hi >= window_end:  # type: ignore[operator]
+        raise DataError(f"{source} {window_start}..{window_end}: excluded rows dated {lo}..{hi} "
+                        "fall outside the window")
+    con.register("_excluded", excluded.select("day", "reason", "service", "rows", "amount",
+                                              "currency").to_arrow())
+    try:
+        con.execute("INSERT INTO billing_excluded (source, day, reason, service, rows, amount, "
+                    "currency, run_id) SELECT ?, day, reason, service, rows, amount, currency, ? "
+                    "FROM _excluded", [source, run_id])
+    finally:
+        con.unregister("_excluded")
