@@ -151,14 +151,16 @@ def validate_billing(config: Config, only: list[str] | None = None) -> None:
     """Check billing sources' options before anything runs.
 
     A mistake is a config error (exit 2), not a failed source. Kinds without a
-    ``validate(source)`` are not checked here.
+    ``validate(source)`` are not checked here. No secret is read: a missing key fails its own
+    source (exit 3, the others load), not the whole run.
     """
-    for b in config.billing_sources:
-        if only and b.name not in only:
-            continue
-        check = getattr(source_module(BILLING_KINDS, b.kind, f"billing.{b.name}"), "validate", None)
-        if check is not None:
-            check(b)
+    with checking_only():
+        for b in config.billing_sources:
+            if only and b.name not in only:
+                continue
+            check = getattr(source_module(BILLING_KINDS, b.kind, f"billing.{b.name}"), "validate", None)
+            if check is not None:
+                check(b)
 
 
 class SourcesCheck(NamedTuple):
