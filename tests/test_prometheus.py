@@ -22,6 +22,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from metrics_servers import (
     MISSING_PROMETHEUS,
     MISSING_VICTORIA,
@@ -320,3 +322,261 @@ def test_unreachable_pull_is_a_source_error() -> None:
     src = SpanSource("metrics", "prometheus", {"url": f"http://127.0.0.1:{free_port()}", "attempts": 1})
     with pytest.raises(SourceError, match=r"prometheus metrics buildinfo: cannot connect"):
         prom.pull(src, AttributeMap.default(), START, END, sleep=lambda s: None)
+
+
+@pytest.mark.slow
+def test_plain_increase_loses_what_the_source_counts(server: Server) -> None:
+    """Why the source does not send increase() alone: the evidence, on the real servers."""
+    client = prom.PromClient(prom.parse_options(source(server, "edges"), AttributeMap.default()), "t")
+    sel = 'gen_ai_client_token_usage_sum{scenario="edges",job="once",gen_ai_token_type="input"}'
+    end = 1790985600  # 2026-10-03T00:00Z: the end of 2026-10-02, the label set's only call
+    plain = client.query_range(f"sum(increase({sel}[1d]))", end, end, "evidence")
+    ours = client.query_range(f"sum({prom.promql.daily_increase(sel)})", end, end, "evidence")
+    assert ours[0][1] == [(end, 777.0)]
+    # Both engines' increase() treat the first sample as the starting point: the call is lost.
+    assert (plain[0][1][0][1] if plain else 0.0) == 0.0
+
+
+# --- answer shapes no local server produces: a loopback server answering in the exact shape ----
+
+DAY_END = {d: 1790899200 + 86400 * i for i, d in enumerate(["2026-10-01", "2026-10-02", "2026-10-03"])}
+NAMES = ["gen_ai_client_token_usage_sum", "gen_ai_client_token_usage_count",
+         "gen_ai_client_operation_duration_seconds_count"]
+
+
+def shaped(httpserver: Any, answer: Any, *, names: list[str] = NAMES, version: str = "2.53.0") -> list[dict]:
+    """Serve buildinfo, label APIs and query_range; ``answer(form)`` gives a query_range body."""
+    from werkzeug import Request, Response
+
+    seen: list[dict] = []
+
+    def query_range(request: Request) -> Response:
+        form = {k: request.form[k] for k in request.form}
+        seen.append(form)
+        got = answer(form)
+        status, body = got if isinstance(got, tuple) else (200, got)
+        return Response(json.dumps(body), status=status, content_type="application/json")
+
+    httpserver.expect_request("/api/v1/status/buildinfo").respond_with_json(
+        {"status": "success", "data": {"version": version}})
+    httpserver.expect_request("/api/v1/label/__name__/values").respond_with_json(
+        {"status": "success", "data": names})
+    httpserver.expect_request("/api/v1/labels").respond_with_json(
+        {"status": "success", "data": ["__name__", "gen_ai_token_type", "team_id"]})
+    httpserver.expect_request("/api/v1/query_range", method="POST").respond_with_handler(query_range)
+    return seen
+
+
+def matrix(*series: tuple[dict, list], **extra: Any) -> dict:
+    return {"status": "success", **extra,
+            "data": {"resultType": "matrix", "result": [{"metric": m, "values": v} for m, v in series]}}
+
+
+def tokens_or_requests(form: dict) -> dict:
+    if "count(resets" in form["query"]:
+        return matrix()
+    if "gen_ai_token_type)" in form["query"]:
+        return matrix(({"gen_ai_token_type": "input", "team_id": "a"}, [[DAY_END["2026-10-01"], "100"]]),
+                      ({"gen_ai_token_type": "output", "team_id": "a"}, [[DAY_END["2026-10-01"], "10"]]))
+    return matrix(({"team_id": "a"}, [[DAY_END["2026-10-01"], "2"]]))
+
+
+def fake_source(httpserver: Any, **options: Any) -> SpanSource:
+    return SpanSource("metrics", "prometheus", {"url": httpserver.url_for("/"), "attempts": 2, **options})
+
+
+def test_prometheus_shape_rows(httpserver: Any) -> None:
+    seen = shaped(httpserver, tokens_or_requests)
+    got = prom.pull(fake_source(httpserver), AttributeMap.default(), START, END, sleep=lambda s: None)
+    assert got.frame.select("day", "team", "requests", "input_tokens", "output_tokens").rows() == [
+        (date(2026, 10, 1), "a", 2, 100, 10)]
+    first = seen[0]
+    assert (first["start"], first["end"], first["step"]) == (str(DAY_END["2026-10-01"]), str(DAY_END["2026-10-03"]),
+                                                             "86400")
+    assert first["partial_response"] == "false" and first["deny_partial_response"] == "1"
+    assert 'gen_ai_operation_name=~"chat|text_completion|generate_content|embeddings|"' in first["query"]
+
+
+def test_victoria_shape_integer_times_and_exponents(httpserver: Any) -> None:
+    def answer(form: dict) -> dict:
+        body = tokens_or_requests(form)
+        for s in body["data"]["result"]:
+            s["values"] = [[int(t), "1.2e+06" if v == "100" else v] for t, v in s["values"]]
+        return {**body, "isPartial": False}
+
+    shaped(httpserver, answer, version="")
+    got = prom.pull(fake_source(httpserver), AttributeMap.default(), START, END, sleep=lambda s: None)
+    assert got.frame["input_tokens"].to_list() == [1_200_000]
+    assert got.notes[0].startswith("prometheus metrics: version unknown")
+
+
+@pytest.mark.parametrize("body,allow,match", [
+    (matrix(warnings=["remote_read: store eu-1 unavailable"]), False, r"warned that the answer may be incomplete"),
+    ({**matrix(), "isPartial": True}, False, r"partial response"),
+    (matrix(({"team_id": "a"}, [[DAY_END["2026-10-01"], "NaN"]])), False, r"not finite"),
+    (matrix(({"team_id": "a"}, [[DAY_END["2026-10-01"] + 3600, "5"]])), False, r"not at a UTC day end"),
+    ({"status": "success", "data": {"resultType": "vector", "result": []}}, False, r'expected "matrix", got .vector.'),
+    ((400, {"status": "error", "errorType": "bad_data", "error": "parse error"}), False,
+     r"bad_data: parse error \(query: sum"),
+    ((422, {"status": "error", "errorType": "execution",
+            "error": "found duplicate series for the match group {instance=\"a\"}; many-to-many matching not allowed"}),
+     False, r"target_info has more than one series for a process"),
+])
+def test_answers_that_fail_the_pull(httpserver: Any, body: Any, allow: bool, match: str) -> None:
+    from finops.errors import DataError
+
+    shaped(httpserver, lambda form: tokens_or_requests(form) if "count(resets" in form["query"] else body)
+    with pytest.raises(DataError, match=match):  # SourceError is a DataError
+        prom.pull(fake_source(httpserver, allow_warnings=allow), AttributeMap.default(), START, END,
+                  sleep=lambda s: None)
+
+
+def test_warnings_accepted_and_infos_noted(httpserver: Any) -> None:
+    def answer(form: dict) -> dict:
+        body = tokens_or_requests(form)
+        body["warnings"] = ["remote_read: store eu-1 unavailable", "PromQL info: metric might not be a counter, "
+                            'name does not end in _total/_sum/_count/_bucket: "x"']
+        body["infos"] = ["PromQL info: something informative"]
+        return body
+
+    shaped(httpserver, answer)
+    got = prom.pull(fake_source(httpserver, allow_warnings=True), AttributeMap.default(), START, END)
+    text = "\n".join(got.notes)
+    assert "server warning accepted: remote_read: store eu-1 unavailable" in text
+    assert "PromQL info: metric might not be a counter" in text and "something informative" in text
+
+
+def test_a_timeout_is_split_by_days_not_retried(httpserver: Any) -> None:
+    def answer(form: dict) -> Any:
+        if int(form["end"]) - int(form["start"]) > 0:  # more than one day: too much work
+            return 503, {"status": "error", "errorType": "timeout", "error": "query timed out in expression evaluation"}
+        return tokens_or_requests(form) if form["start"] == str(DAY_END["2026-10-01"]) else matrix()
+
+    seen = shaped(httpserver, answer)
+    got = prom.pull(fake_source(httpserver, attempts=5), AttributeMap.default(), START, END,
+                    sleep=lambda s: pytest.fail("a timeout must not be retried"))
+    assert got.frame["input_tokens"].to_list() == [100]
+    assert got.stats["day_splits"] == 2 * 3  # per spec: 3 days -> 1 + 2 -> 1 + 1
+    assert len(seen) == got.stats["queries"]
+
+
+def test_a_503_without_a_limit_is_retried(httpserver: Any) -> None:
+    calls = {"n": 0}
+
+    def answer(form: dict) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return 503, {"status": "error", "errorType": "unavailable", "error": "storage is starting"}
+        return tokens_or_requests(form)
+
+    shaped(httpserver, answer)
+    slept: list[float] = []
+    got = prom.pull(fake_source(httpserver), AttributeMap.default(), START, END, sleep=slept.append)
+    assert got.frame["requests"].to_list() == [2] and len(slept) == 1
+
+
+def test_unauthorized_names_the_settings(httpserver: Any) -> None:
+    httpserver.expect_request("/api/v1/status/buildinfo").respond_with_data("Unauthorized", status=401)
+    with pytest.raises(SourceError, match=r"prometheus metrics buildinfo: HTTP 401 unauthorized .*user_env"):
+        prom.pull(fake_source(httpserver), AttributeMap.default(), START, END)
+
+
+def test_no_genai_metrics_is_said(httpserver: Any) -> None:
+    shaped(httpserver, tokens_or_requests, names=["up", "target_info"])
+    got = prom.pull(fake_source(httpserver), AttributeMap.default(), START, END)
+    assert got.frame.is_empty()
+    assert any("no GenAI token metrics" in n for n in got.notes)
+
+
+# --- options, PromQL text ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("options,match", [
+    ({}, r"sources.m: url must be the http\(s\) base URL"),
+    ({"url": "http://p:9090", "resorce": "labels"}, r"unknown option 'resorce' \(did you mean 'resource'\?\)"),
+    ({"url": "http://p:9090", "resource": "both"}, r"resource must be one of auto, labels, target_info"),
+    ({"url": "http://p:9090", "labels": {"teem": "team_id"}},
+     r"sources.m.labels: unknown field 'teem' \(did you mean 'team'\?\)"),
+    ({"url": "http://p:9090", "labels": {"team": "team.id"}}, r"'team.id' is not a valid Prometheus name"),
+    ({"url": "http://p:9090", "metrics": {"token_usage": "gen_ai.client.token.usage"}}, r"not a valid Prometheus name"),
+    ({"url": "http://p:9090", "metrics": {"tokens": "x"}}, r"unknown metric family 'tokens'"),
+    ({"url": "http://p:9090", "selector": "prod"}, r"'prod' is not a label matcher"),
+    ({"url": "http://p:9090", "max_points": 0}, r"max_points must be a positive integer"),
+    ({"url": "http://p:9090", "check_lookback": "5 weeks"}, r"check_lookback must be a duration"),
+    ({"url": "http://p:9090", "user_env": "U"}, r"basic auth needs both user_env and password_env"),
+    ({"url": "http://p:9090", "token_env": "FINOPS_TEST_UNSET_TOKEN"},
+     r"environment variable FINOPS_TEST_UNSET_TOKEN is not set"),
+])
+def test_options_errors_name_the_key(options: dict, match: str) -> None:
+    from finops.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=match):
+        prom.parse_options(SpanSource("m", "prometheus", options), AttributeMap.default())
+
+
+def test_default_labels_follow_the_attribute_mapping() -> None:
+    attrs = AttributeMap({**AttributeMap.default().keys, "team": ("squad.name", "team.id")})
+    opts = prom.parse_options(SpanSource("m", "prometheus", {
+        "url": "http://p:9090", "selector": ['env="prod"', '{cluster=~"eu-.*"}']}), attrs)
+    assert opts.labels["team"] == ("squad_name", "team_id")
+    assert opts.labels["model"] == ("gen_ai_response_model", "llm_response_model", "gen_ai_request_model",
+                                    "llm_model_name")
+    assert opts.selector == ('env="prod"', 'cluster=~"eu-.*"')
+    assert prom.promql.label_for("2fa.enabled") == "key_2fa_enabled"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=12, unique=True), st.text(max_size=12))
+def test_regex_alternatives_match_exactly_the_values(values: list[str], other: str) -> None:
+    import re
+
+    rx = re.compile(prom.promql.regex_alternatives(values), re.S)
+    assert all(rx.fullmatch(v) for v in values)
+    assert (rx.fullmatch(other) is not None) == (other in values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab.:-0123456789", min_size=1, max_size=30), min_size=2, max_size=60, unique=True),
+       st.integers(min_value=20, max_value=400))
+def test_partition_covers_every_value_once_within_budget(values: list[str], budget: int) -> None:
+    from finops.sources.prometheus.pushdown import partition
+
+    values = ["", *values]
+    groups = partition(values, budget)
+    assert len(groups) >= 2
+    assert sorted(v for g in groups for v in g) == sorted(values)
+    for g in groups:
+        assert len(g) == 1 or len(prom.promql.regex_alternatives(g)) <= budget
+
+
+# --- through the library API and the CLI ---------------------------------------------------------
+
+@pytest.mark.slow
+def test_pull_loads_the_warehouse_and_sources_check_shows_metrics(server: Server, tmp_path: Path, prices_dir: Path,
+                                                                   cli: Any) -> None:
+    from finops import api
+    from finops.config import load_config
+    from finops.warehouse import connect
+    from finops.windows import Window
+
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text(f'[warehouse]\npath = "w.duckdb"\n[pricing]\ndir = "{prices_dir}"\n'
+                   f'[reconcile]\ntoday = 2026-11-23\n\n[[sources]]\nname = "metrics"\nkind = "prometheus"\n'
+                   f'url = "{server.url}"\nselector = \'scenario="target_info"\'\ncheck_lookback = "3650d"\n')
+    config = load_config(cfg)
+    window = Window(START, END)
+    for _ in range(2):  # a re-run replaces the window: never double counted
+        result = api.pull(config, window)
+        assert not result.failed, result.failed
+    (res,) = result.sources
+    assert res.kind == "prometheus" and res.rows == res.stats["rows"] > 20
+    con = connect(tmp_path / "w.duckdb", read_only=True)
+    total = con.execute("SELECT sum(input_tokens), sum(requests) FROM usage_daily WHERE source = 'metrics'").fetchone()
+    con.close()
+    spans = span_rows(tmp_path, BASE)
+    assert total == (spans["input_tokens"].sum(), spans["requests"].sum())
+
+    r = cli("-c", str(cfg), "sources", "check")
+    assert r.code == 0, r.err
+    flat = " ".join(r.out.split())
+    for text in ("gen_ai_client_token_usage_sum", "gen_ai_token_type", "team_id", "NOT distinguished"):
+        assert text in flat

@@ -18,12 +18,13 @@ The daily increase of one counter series, evaluated at the end of a UTC day ``T`
 * a reset inside the day: the server's ``increase()``, which handles resets (a reset series
   with a single sample counts ``L``).
 
-The first two are exact on every server. ``increase()`` alone is not: Prometheus (and
-Mimir and Thanos, which run its engine) extrapolates it to the window's edges and ignores
-the first sample in the window, so the first call of a label set that day counts as zero
-(measured: a label set's only call of the day, 777 tokens, came back as 0); VictoriaMetrics
-uses the last sample before the window, which is exact, but may take a new series' first
-value as the base (measured: 1000 instead of 2200 tokens). So only series with a reset
+The first two are exact on every server. ``increase()`` alone is not: both engines take
+the first sample in the window as the starting point, so a label set's first call counts
+as zero (measured on Prometheus 2.42 and VictoriaMetrics 1.79: a label set's only call of
+the day, 777 tokens, came back as 0; VictoriaMetrics also returned 1000 instead of 2200
+for a new series whose first sample held 1200); Prometheus (and Mimir and Thanos, which
+run its engine) also extrapolates to the window's edges. VictoriaMetrics' ``increase()``
+is exact for a series that has a sample before the window. So only series with a reset
 inside the day depend on the server's ``increase()``; on Prometheus they are approximate.
 """
 
