@@ -312,6 +312,23 @@ def test_samples_are_sdk_output() -> None:
     assert json.dumps(sorted({s[3] for s in got})) == json.dumps([1790935207000, 1790935507000])
 
 
+def test_collected_samples_equal_the_text_exposition() -> None:
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.resources import Resource
+    from otel_metrics import Instruments, _exposition, text_samples
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    reader = PrometheusMetricReader(registry=registry, resource_attribute_filter=lambda k: k == "team.id")
+    provider = MeterProvider(metric_readers=[reader], resource=Resource.create({"service.name": "s", "team.id": "t"}))
+    inst = Instruments(provider, counters=True, histogram=True)
+    for call in CACHED[:20]:
+        inst.record(call["attributes"])
+    assert sorted(_exposition(registry, (), True)) == sorted(text_samples(registry))
+    provider.shutdown()
+
+
 def test_missing_binary_reason_names_the_make_target() -> None:
     assert "make metrics-servers" in MISSING_PROMETHEUS and "make metrics-servers" in MISSING_VICTORIA
 
