@@ -22,11 +22,14 @@ demo: $(STAMP)  ## generate a month of sample data, load, reconcile and write th
 	  --out demo-out/outbox > /dev/null 2> demo-out/outbox.log; [ $$? -eq 1 ] || { cat demo-out/outbox.log; exit 1; }
 	@grep '^notify' demo-out/outbox.log
 
+demo-metrics: $(STAMP) metrics-servers  ## the demo month from metrics: OTel SDK export -> VictoriaMetrics -> kind = "prometheus"
+	$(BIN)/python scripts/demo_metrics.py --out demo-out
+
 test: $(STAMP)  ## run the test suite
 	$(BIN)/pytest
 
-lint: $(STAMP)  ## ruff on the package, tests and bench; import-linter on the package's layers
-	$(BIN)/ruff check finops tests bench
+lint: $(STAMP)  ## ruff on the package, tests, bench and scripts; import-linter on the package's layers
+	$(BIN)/ruff check finops tests bench scripts
 	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## ingest benchmark: 1M spans vs json-loop and orjson baselines (SPANS=N)

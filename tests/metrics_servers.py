@@ -103,18 +103,19 @@ def start_prometheus(data_dir: Path, flags: Sequence[str] = ()) -> Server:
     return server
 
 
-def start_victoria(data_dir: Path, flags: Sequence[str] = ()) -> Server:
-    """VictoriaMetrics (single node) on a free loopback port with its own ``data_dir``."""
+def start_victoria(data_dir: Path, flags: Sequence[str] = (), *, port: int | None = None,
+                   die_with_parent: bool = True) -> Server:
+    """VictoriaMetrics (single node) on a free loopback port (or ``port``) with its own ``data_dir``."""
     assert VICTORIA, MISSING_VICTORIA
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     log = data_dir.parent / f"{data_dir.name}.log"
     proc = subprocess.Popen(
         [VICTORIA, f"-storageDataPath={data_dir}", f"-httpListenAddr=127.0.0.1:{port}",
          "-retentionPeriod=100y", "-search.disableCache", "-search.latencyOffset=0s",
          "-loggerLevel=ERROR", *flags],
         stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=data_dir.parent,
-        preexec_fn=_die_with_parent,
+        preexec_fn=_die_with_parent if die_with_parent else None,
         env={**os.environ, "GOMAXPROCS": "1"})
     server = Server("victoria-metrics", f"http://127.0.0.1:{port}", proc, log)
     _wait_ready(server, "/health")

@@ -31,6 +31,7 @@ import json
 import math
 import subprocess
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -63,9 +64,11 @@ Sample = tuple[str, tuple[tuple[str, str], ...], float, int]  # name, labels, va
 
 
 def epoch_s(t: Any) -> float:
-    """Seconds since the epoch for a datetime (naive = UTC), date, ISO string or number."""
-    if isinstance(t, int | float):
-        return float(t)
+    """Seconds since the epoch for a datetime (naive = UTC), date, ISO string, or int ns / float s."""
+    if isinstance(t, int) and not isinstance(t, bool):
+        return t / 1e9 if t > 10**12 else float(t)
+    if isinstance(t, float):
+        return t
     if isinstance(t, str):
         t = datetime.fromisoformat(t.replace("Z", "+00:00"))
     if isinstance(t, date) and not isinstance(t, datetime):
@@ -133,6 +136,7 @@ class Process:
     born: float
     dies: float
     calls: list[tuple[float, Mapping[str, Any]]] = field(default_factory=list)
+    counters: bool = False  # also records the newer counters (a call dict's "counters": True)
 
 
 def processes_for(calls: Sequence[Mapping[str, Any]], start: float, end: float,
@@ -148,16 +152,18 @@ def processes_for(calls: Sequence[Mapping[str, Any]], start: float, end: float,
         key = str(c.get("process") or json.dumps(sorted(res.items()), default=str))
         groups.setdefault(key, []).append(c)
     out: list[Process] = []
-    for n, (key, group) in enumerate(sorted(groups.items())):
+    for key, group in sorted(groups.items()):
         res = dict(group[0].get("resource") or {})
         cuts = sorted(epoch_s(t) for t in (restarts or {}).get(key, ()))
         bounds = [start, *cuts, end]
-        instance = f"10.0.0.{n + 1}:9464"
+        h = zlib.crc32(key.encode())  # the same process gets the same address however calls are split
+        instance = f"10.{h >> 16 & 255}.{h >> 8 & 255}.{h & 255}:9464"
         job = str(res.get("service.name", "genai"))
         for lo, hi in zip(bounds, bounds[1:], strict=False):
             p = Process(res, instance, job, lo, hi)
             p.calls = sorted(((epoch_s(c["start"]), c["attributes"]) for c in group
                               if lo <= epoch_s(c["start"]) < hi), key=lambda x: x[0])
+            p.counters = any(c.get("counters") for c in group)
             out.append(p)
     return out
 
@@ -183,7 +189,7 @@ def scrape(calls: Sequence[Mapping[str, Any]], *, start: Any, end: Any, interval
             registry=registry,
             resource_attribute_filter=(lambda k: k in promoted) if promoted else None)
         provider = MeterProvider(metric_readers=[reader], resource=Resource.create(dict(proc.resource)))
-        inst = Instruments(provider, counters=counters, histogram=histogram)
+        inst = Instruments(provider, counters=counters or proc.counters, histogram=histogram)
         target = (("instance", proc.instance), ("job", proc.job), *sorted((extra_labels or {}).items()))
         i = 0
         last: list[tuple[str, tuple[tuple[str, str], ...], float]] = []
@@ -269,6 +275,30 @@ def load_victoria(url: str, samples: Sequence[Sample], *, chunk: int = 200_000) 
             resp.read()
     with urllib.request.urlopen(url.rstrip("/") + "/internal/force_flush", timeout=60) as resp:
         resp.read()
+
+
+def load_victoria_json(url: str, samples: Sequence[Sample], *, series_per_post: int = 2000) -> int:
+    """POST samples to ``/api/v1/import`` as JSON lines (one line per series: labels once).
+
+    Much smaller than the text format for long series (the demo month); returns the number
+    of series.
+    """
+    series: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[list[float], list[int]]] = {}
+    for name, labels, value, ts in samples:
+        vals, times = series.setdefault((name, labels), ([], []))
+        vals.append(value)
+        times.append(ts)
+    lines = [json.dumps({"metric": {"__name__": name, **dict(labels)}, "values": vals, "timestamps": times},
+                        separators=(",", ":"))
+             for (name, labels), (vals, times) in series.items()]
+    for i in range(0, len(lines), series_per_post):
+        body = ("\n".join(lines[i:i + series_per_post]) + "\n").encode()
+        req = urllib.request.Request(url.rstrip("/") + "/api/v1/import", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            resp.read()
+    with urllib.request.urlopen(url.rstrip("/") + "/internal/force_flush", timeout=60) as resp:
+        resp.read()
+    return len(lines)
 
 
 def backfill_prometheus(data_dir: Path, samples: Sequence[Sample], *, promtool: str = "promtool",

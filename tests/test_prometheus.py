@@ -597,3 +597,29 @@ def test_pull_loads_the_warehouse_and_sources_check_shows_metrics(server: Server
     flat = " ".join(r.out.split())
     for text in ("gen_ai_client_token_usage_sum", "gen_ai_token_type", "team_id", "NOT distinguished"):
         assert text in flat
+
+
+@pytest.mark.slow
+def test_demo_metrics_script_runs(tmp_path: Path) -> None:
+    """`make demo-metrics` on two days: SDK export, VictoriaMetrics, pull, reconcile, report."""
+    import subprocess
+    import sys
+
+    from metrics_servers import free_port
+
+    if not VICTORIA:
+        pytest.skip(MISSING_VICTORIA)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "scripts" / "demo_metrics.py"), "--out", str(tmp_path),
+                           "--days", "2", "--port", str(free_port())],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "metrics: metrics:" in proc.stdout and "do not tell cache reads" in proc.stdout
+    lines = {ln.split()[0]: ln for ln in proc.stdout.splitlines() if "estimated" in ln and "drift" in ln}
+    assert set(lines) == {"spans", "metrics"}
+    assert [p.name for p in (tmp_path / "reports-metrics").glob("*.html")] == [
+        "chargeback-2026-10-01..2026-10-03.html"]
+    from finops.config import load_config
+
+    cfg = load_config(tmp_path / "finops-metrics.toml")
+    assert [s.kind for s in cfg.span_sources] == ["prometheus"] and cfg.warehouse.name == "finops-metrics.duckdb"
