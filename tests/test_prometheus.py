@@ -234,10 +234,11 @@ def test_counter_resets(server: Server, tmp_path: Path) -> None:
     assert bot_m.select(KEYS).to_dicts() == bot_s.select(KEYS).to_dicts()
     if server.kind == "victoria-metrics":  # its increase() is exact across a reset
         same(frame, spans, ["requests", "input_tokens", "output_tokens"])
-    else:  # Prometheus' increase() extrapolates to the day's edges: close, not exact
+    else:  # Prometheus' increase() extrapolates to the day's edges: close (+0.35 % here), not exact
+        assert got.stats["rounded_values"] > 0
         for col in ("input_tokens", "output_tokens", "requests"):
             m, s = bot_m[col].to_list(), bot_s[col].to_list()
-            assert all(abs(a - b) <= 0.05 * b + 2 for a, b in zip(m, s, strict=True)), (col, m, s)
+            assert all(abs(a - b) <= 0.01 * b + 1 for a, b in zip(m, s, strict=True)), (col, m, s)
 
 
 @pytest.mark.slow
@@ -623,3 +624,20 @@ def test_demo_metrics_script_runs(tmp_path: Path) -> None:
 
     cfg = load_config(tmp_path / "finops-metrics.toml")
     assert [s.kind for s in cfg.span_sources] == ["prometheus"] and cfg.warehouse.name == "finops-metrics.duckdb"
+
+
+def test_docs_name_every_option() -> None:
+    import tomllib
+
+    from finops.sources.prometheus.options import OPTIONS
+
+    doc = prom.__doc__ or ""
+    block = doc[doc.index("[[sources]]"):doc.index("What the metrics cannot say")]
+    toml = "\n".join(line.split("  #")[0] if not line.strip().startswith("#") else ""
+                     for line in block.splitlines())
+    example = tomllib.loads("\n".join(ln.strip() for ln in toml.splitlines()))["sources"][0]
+    commented = {ln.strip().lstrip("# ").split(" ")[0] for ln in block.splitlines() if "_env" in ln}
+    assert OPTIONS <= set(example) | commented | {"user_env", "password_env", "token_env"}
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert '`"prometheus"`' in readme and 'kind = "prometheus"' in readme
+    assert "finops/sources/prometheus/__init__.py" in readme
