@@ -88,6 +88,8 @@ def traffic(seed: int, *, cache: bool = False, calls_per_day: int = 6,
 BASE = traffic(1)
 CACHED = traffic(2, cache=True)
 # Traffic from the day before the window: the series exist (and have a base) when it starts.
+# A fleet mid-migration: the Anthropic bot emits the newer counters, the rest only the histogram.
+MIXED = [dict(c, counters=c["attributes"]["gen_ai.provider.name"] == "anthropic") for c in traffic(5, cache=True)]
 RESETS = traffic(3, busy={"support-bot": 150}, days=["2026-09-30", *DAYS])
 MANY = traffic(4, calls_per_day=3)
 # A label set seen once, and one whose only call is its first sample: what increase() loses.
@@ -110,6 +112,7 @@ def samples() -> list[Any]:
                                                            "anthropic.workspace.id"],
                   extra_labels={"scenario": "promoted"})
     out += scrape(CACHED, **SCRAPE, buckets=False, counters=True, extra_labels={"scenario": "counters"})  # type: ignore[arg-type]
+    out += scrape(MIXED, **SCRAPE, buckets=False, extra_labels={"scenario": "mixed"})  # type: ignore[arg-type]
     # The busy support bot is redeployed at noon every day (same instance: its counters reset).
     restarts = {"support-bot-0": [f"{d}T12:00:00Z" for d in ["2026-09-30", *DAYS]]}
     out += scrape(RESETS, **SCRAPE, buckets=False, restarts=restarts, extra_labels={"scenario": "resets"})  # type: ignore[arg-type]
@@ -219,6 +222,23 @@ def test_newer_counters_give_cache_and_reasoning_tokens(server: Server, tmp_path
                         "output_tokens", "reasoning_tokens"])
     assert got.stats.get("input_tokens_cache_unknown", 0) == 0
     assert "gen_ai_client_inference_input_tokens_by_cache_total" in got.notes[0]
+
+
+@pytest.mark.slow
+def test_mixed_fleet_maps_each_process_by_what_it_emits(server: Server, tmp_path: Path) -> None:
+    """Counters give the cache split; the histogram's input keeps cache tokens inside (inclusive)."""
+    frame, got = metrics_rows(server, "mixed")
+    spans = span_rows(tmp_path, MIXED)
+    bot = pl.col("provider") == "anthropic"
+    same(frame.filter(bot), spans.filter(bot), ["requests", "input_tokens", "cache_read_tokens",
+                                                "cache_write_tokens", "output_tokens", "reasoning_tokens"])
+    hist = spans.filter(~bot).with_columns(
+        (pl.col("input_tokens") + pl.col("cache_read_tokens") + pl.col("cache_write_tokens")).alias("input_tokens"),
+        pl.lit(0, pl.Int64).alias("cache_read_tokens"), pl.lit(0, pl.Int64).alias("reasoning_tokens"))
+    assert spans.filter(~bot)["cache_read_tokens"].sum() > 0
+    same(frame.filter(~bot), hist, ["requests", "input_tokens", "cache_read_tokens", "output_tokens",
+                                    "reasoning_tokens"])
+    assert got.stats["input_tokens_cache_unknown"] == hist["input_tokens"].sum()
 
 
 @pytest.mark.slow
