@@ -529,7 +529,7 @@ def test_no_genai_metrics_is_said(httpserver: Any) -> None:
 # --- options, PromQL text ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("options,match", [
-    ({}, r"sources.m: url must be the http\(s\) base URL"),
+    ({}, r"sources.m: url must be an http\(s\) URL such as \"http://prometheus:9090\""),
     ({"url": "http://p:9090", "resorce": "labels"}, r"unknown option 'resorce' \(did you mean 'resource'\?\)"),
     ({"url": "http://p:9090", "resource": "both"}, r"resource must be one of auto, labels, target_info"),
     ({"url": "http://p:9090", "labels": {"teem": "team_id"}},
