@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     today = window.window_end + timedelta(days=22)
     spans_cfg = demo_config(out, window, today)
     (out / "finops.toml").write_text(spans_cfg)
-    print(f"demo {window}: {len(calls):,} calls, {data.spans_written:,} spans "
+    print(f"demo {window}: {len(calls):,} calls, {len(calls) - data.spans_dropped:,} spans "
           f"({data.spans_dropped:,} sampled out) [{time.monotonic() - t0:.0f}s]")
 
     t0 = time.monotonic()
