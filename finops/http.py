@@ -147,17 +147,19 @@ class HttpClient:
         return wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max)(state)
 
     def request(self, method: str, path: str, *, where: str, params: Any = None,
-                json: Any = None, headers: Mapping[str, str] | None = None) -> requests.Response:
+                json: Any = None, headers: Mapping[str, str] | None = None,
+                data: Any = None) -> requests.Response:
         """Send a request with retries; return a 2xx response or raise :class:`SourceError`.
 
-        ``where`` names the window or page for error lines (``2026-10-01..2026-10-08``).
+        ``where`` names the window or page for error lines (``2026-10-01..2026-10-08``);
+        ``data`` is a form body (a long PromQL query is POSTed, not put in the URL).
         """
         url = self.url(path)
         hdrs = {**self.headers, **(headers or {})}
 
         def once() -> requests.Response:
             self.requests_made += 1
-            resp = self.session.request(method, url, params=params, json=json, headers=hdrs,
+            resp = self.session.request(method, url, params=params, json=json, data=data, headers=hdrs,
                                         auth=self.auth, timeout=self.timeout, verify=self.verify)
             self.bytes_received += len(resp.content or b"")
             if resp.status_code in RETRY_STATUS:

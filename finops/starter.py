@@ -98,6 +98,28 @@ input_convention = { "*" = "auto" }
 # scope = { team = "resource" }
 # only = { provider = ["openai"] }
 
+# [[sources]]
+# name = "metrics"
+# kind = "prometheus"            # OTel GenAI metrics in Prometheus, Mimir, VictoriaMetrics, Thanos
+# url = "http://prometheus:9090"
+# tenant = "acme"                # X-Scope-OrgID
+# user_env = "PROM_USER"         # basic auth, or token_env = "PROM_TOKEN"
+# password_env = "PROM_PASSWORD"
+# verify_tls = true
+# timeout = 120
+# attempts = 5
+# selector = 'deployment_environment="prod"'
+# resource = "auto"              # auto | labels | target_info
+# join_on = ["job", "instance"]
+# resource_fields = ["team", "project", "feature", "account"]
+# labels = { team = ["team_id", "team"] }
+# metrics = { token_usage = "gen_ai_client_token_usage" }
+# operations = ["chat", "text_completion", "generate_content", "embeddings"]
+# max_points = 11000
+# allow_warnings = false
+# check_lookback = "1h"         # how far back sources check looks (see the module)
+# (all options: finops/sources/prometheus/__init__.py)
+
 # ---- billing sources (the truth side) ------------------------------------------------
 [[billing]]
 name = "openai"

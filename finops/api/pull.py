@@ -29,6 +29,7 @@ SPAN_KINDS = {
     "otlp_files": "finops.sources.otlp_file",
     "tempo": "finops.sources.tempo",
     "openobserve": "finops.sources.openobserve",
+    "prometheus": "finops.sources.prometheus",
 }
 BILLING_KINDS = {
     "openai_files": "finops.billing.openai",
