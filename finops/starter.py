@@ -117,7 +117,7 @@ input_convention = { "*" = "auto" }
 # operations = ["chat", "text_completion", "generate_content", "embeddings"]
 # max_points = 11000
 # allow_warnings = false
-# check_lookback = "1h"         # how far back sources check looks (see the module)
+# check_lookback = "35d"        # how far back `finops sources check` looks for metrics
 # (all options: finops/sources/prometheus/__init__.py)
 
 # ---- billing sources (the truth side) ------------------------------------------------
