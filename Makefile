@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint bench clean chromium email-screenshot focus-check
+.PHONY: help demo demo-metrics test lint bench clean chromium metrics-servers email-screenshot focus-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -22,11 +22,14 @@ demo: $(STAMP)  ## generate a month of sample data, load, reconcile and write th
 	  --out demo-out/outbox > /dev/null 2> demo-out/outbox.log; [ $$? -eq 1 ] || { cat demo-out/outbox.log; exit 1; }
 	@grep '^notify' demo-out/outbox.log
 
+demo-metrics: $(STAMP) metrics-servers  ## the demo month from metrics: OTel SDK export -> VictoriaMetrics -> kind = "prometheus"
+	$(BIN)/python scripts/demo_metrics.py --out demo-out
+
 test: $(STAMP)  ## run the test suite
 	$(BIN)/pytest
 
-lint: $(STAMP)  ## ruff on the package, tests and bench; import-linter on the package's layers
-	$(BIN)/ruff check finops tests bench
+lint: $(STAMP)  ## ruff on the package, tests, bench and scripts; import-linter on the package's layers
+	$(BIN)/ruff check finops tests bench scripts
 	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## ingest benchmark: 1M spans vs json-loop and orjson baselines (SPANS=N)
@@ -73,6 +76,13 @@ focus-check: $(STAMP)  ## export the demo month as FOCUS 1.2 and check it with f
 chromium:  ## install Debian chromium + chromium-driver (browser tests skip without them)
 	@command -v chromium >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
+
+# The packages' systemd units may start Prometheus (:9090) and VictoriaMetrics (:8428) on a
+# machine with systemd; the tests never use them (they start their own on free loopback ports).
+metrics-servers:  ## install Debian prometheus + victoria-metrics (the prometheus source tests skip without them)
+	@{ command -v prometheus && command -v promtool && command -v victoria-metrics; } >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends prometheus victoria-metrics; }
 
 email-screenshot: $(STAMP) chromium  ## render a team's chargeback email in headless chromium to docs/email-chargeback.png
 	FINOPS_EMAIL_SCREENSHOT=docs/email-chargeback.png $(BIN)/pytest tests/test_email_render.py

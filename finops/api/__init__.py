@@ -31,9 +31,8 @@ from finops.api.mail import email
 from finops.api.month import EXPORT_FORMATS, Export, GateResult, export, gate, reconcile_window, report
 from finops.api.nightly import NightlyResult, nightly
 from finops.api.pricing import PricingCheck, pricing_check, pricing_table
-from finops.api.pull import PullResult, SourceResult, SourcesCheck, check_config, check_sources, pull
+from finops.api.pull import PullResult, SourceResult, SourcesCheck, check_sources, load_config, pull
 from finops.config import Config
-from finops.config import load_config as _load_config
 from finops.mail.deliver import MailOutcome
 from finops.notify import NotifyOutcome
 from finops.reconcile.anomalies import AnomalyReport
@@ -46,17 +45,6 @@ __all__ = [
     "check_sources", "email", "export", "gate", "init", "load_config", "nightly", "pricing_check",
     "pricing_table", "pull", "reconcile_window", "report", "run_demo",
 ]
-
-
-def load_config(path: str | Path | None = None, *, warehouse: str | None = None) -> Config:
-    """Load ``finops.toml`` (:func:`finops.config.load_config`), checking the span sources.
-
-    A span source that cannot honour its options or the attribute mapping is a config
-    error (exit 2) here, before anything is pulled.
-    """
-    config = _load_config(path, warehouse=warehouse)
-    check_config(config)
-    return config
 
 
 def init(path: Path, *, force: bool = False) -> Path:

@@ -20,6 +20,7 @@ import json
 import math
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -207,8 +208,17 @@ class _Prices:
         raise KeyError(f"demo: no list price for {provider} {model} {tier} {token_type} on {day}")
 
 
-def generate(out_dir: Path, window: Window, seed: int = 7) -> DemoData:
-    """Write ``spans/`` and ``billing/`` for ``window`` under ``out_dir``."""
+# on_call(service, day, (input, cache_read, cache_write, output, reasoning), placed): every call,
+# sampled out or not; ``placed`` is (project, feature, start_ns) for a call with a span, else None.
+CallHook = Callable[[Service, date, tuple[int, int, int, int, int], tuple[str, str, int] | None], None]
+
+
+def generate(out_dir: Path, window: Window, seed: int = 7, on_call: CallHook | None = None) -> DemoData:
+    """Write ``spans/`` and ``billing/`` for ``window`` under ``out_dir``.
+
+    ``on_call`` sees every call, including those whose span sampling dropped (the metrics
+    demo records them all: metrics are not sampled); it never changes what is written.
+    """
     rng = random.Random(seed)
     prices = _Prices()
     data = DemoData()
@@ -247,6 +257,8 @@ def generate(out_dir: Path, window: Window, seed: int = 7) -> DemoData:
                     billed[(*key, "cache_write_1h")] += one_hour
                 if rng.random() < SAMPLING_LOSS:
                     data.spans_dropped += 1
+                    if on_call:
+                        on_call(svc, day, (inp, cr, cw, out, reasoning), None)
                     continue
                 project = rng.choice(svc.projects)
                 feature = rng.choice(svc.features)
@@ -257,6 +269,8 @@ def generate(out_dir: Path, window: Window, seed: int = 7) -> DemoData:
                     start_ns=start_ns, end_ns=start_ns + rng.randrange(200_000_000, 9_000_000_000),
                     attributes=_span_attrs(svc, svc.model, feature, inp, cr, cw, out, reasoning),
                     kind=SPAN_KIND_CLIENT))
+                if on_call:
+                    on_call(svc, day, (inp, cr, cw, out, reasoning), (project, feature, start_ns))
             if day == window.days[0] and svc.name == AGENT_SERVICE and by_project:
                 project, spans = next(iter(by_project.items()))
                 if len(spans) >= 2:

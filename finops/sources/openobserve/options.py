@@ -61,12 +61,6 @@ def _static(o: OptionReader, where: str) -> tuple[int, Mapping[str, str], dict[s
     return hours, scope, only
 
 
-def check_static(source: SpanSource) -> None:
-    """The option checks that need no secret (run at config load)."""
-    where = f"sources.{source.name}"
-    _static(OptionReader(source.options, where, OPTIONS), where)
-
-
 def parse_options(source: SpanSource) -> Options:
     """Check an OpenObserve source's options (errors name ``sources.<name>.<key>``)."""
     where = f"sources.{source.name}"

@@ -77,10 +77,10 @@ from finops.errors import ConfigError, DataError, FinopsError, SourceError, reda
 from finops.frames import ProgressFn, SpanPull
 from finops.sources.openobserve import sql as q
 from finops.sources.openobserve.client import DAY_US, HOUR_US, US, Client, Incomplete, window_label
-from finops.sources.openobserve.options import check_static, parse_options
+from finops.sources.openobserve.options import parse_options
 from finops.sources.rollup import Counts, Dims, canonical_group, usage_frame
 
-__all__ = ["check", "check_config", "parse_options", "pull"]
+__all__ = ["check", "parse_options", "pull"]
 
 MIN_WINDOW_US = 60 * US
 MAX_PAGES = 10_000
@@ -302,11 +302,6 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     stats = {**st, "rows": frame.height, "http_requests": client.http.requests_made,
              "http_bytes": client.http.bytes_received}
     return SpanPull(frame, stats, notes)
-
-
-def check_config(source: SpanSource, attributes: AttributeMap) -> None:
-    """Refuse, at config load, options this source cannot use (no secrets are read here)."""
-    check_static(source)
 
 
 def check(source: SpanSource, attributes: AttributeMap | None = None, *,

@@ -116,14 +116,6 @@ def parse_mapping(source: SpanSource, attributes: AttributeMap
     return candidates, group_by
 
 
-def check_config(source: SpanSource, attributes: AttributeMap) -> None:
-    """Refuse, at config load, what this source cannot do (no secrets are read here)."""
-    where = f"sources.{source.name}"
-    o = OptionReader(source.options, where, OPTIONS)
-    _static_options(o, where)
-    parse_mapping(source, attributes)
-
-
 def _static_options(o: OptionReader, where: str) -> tuple[str, int | None, int, int, int]:
     mode = o.get("mode", "auto")
     if mode not in MODES:

@@ -66,14 +66,13 @@ from finops.sources.tempo.client import (
     ServerInfo,
     TempoClient,
     TempoOptions,
-    check_config,
     parse_options,
 )
 from finops.sources.tempo.decode import Ctx
 from finops.sources.tempo.pushdown import Pushdown, days_of
 from finops.sources.tempo.search import Search
 
-__all__ = ["check", "check_config", "pull"]
+__all__ = ["check", "pull"]
 
 
 def _prefix(source: SpanSource) -> str:
