@@ -125,8 +125,11 @@ def test_columns_and_formats(demo: DemoResult, version: str) -> None:
             assert Decimal(r["ListCost"]) >= Decimal(r["ContractedCost"]) >= 0
         if version == "1.3":
             assert r["ServiceProviderName"] == r["ProviderName"]
-    names = {(r["ProviderName"], r["SubAccountType"]) for r in rows}
+    names = {(r["ProviderName"], r["SubAccountType"]) for r in rows if r["SubAccountId"]}
     assert names == {("OpenAI", "Project"), ("Anthropic", "Workspace")}
+    # billed accounts matched without account (pooled with spans that name none): no one sub-account
+    pooled = [r for r in rows if not r["SubAccountId"]]
+    assert pooled and all(r["SubAccountName"] == r["SubAccountType"] == "" for r in pooled)
 
 
 def test_list_and_contracted_cost_match_reconciliation(demo: DemoResult) -> None:

@@ -80,7 +80,8 @@ def test_allocation_ties_out_to_billed_to_the_cent(u_rows, b_rows):
         # the explanation adds up to E − B on every line
         bad = con.execute("""
             SELECT count(*) FROM recon_lines
-            WHERE coalesce(volume,0)+coalesce(rate,0)+coalesce(unpriced,0)+coalesce(unmatched,0)
+            WHERE coalesce(volume,0)+coalesce(coverage,0)+coalesce(premium,0)+coalesce(rate,0)
+                  +coalesce(unpriced,0)+coalesce(unmatched,0)+coalesce(non_token,0)+coalesce(credit,0)
                   +coalesce(unexplained,0) <> coalesce(estimated,0) - coalesce(billed,0)""").fetchone()[0]
         assert bad == 0
         con.close()
