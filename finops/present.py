@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+from rich.markup import escape
 from rich.table import Table
 
 from finops.api import AnomalyReport, GateResult, MailOutcome, NightlyResult, NotifyOutcome, PullResult, Report
@@ -154,8 +155,8 @@ def report_tables(rep: Report, team: str | None = None) -> list[Table]:
     e.add_column("what")
     words = {p.part: p.text for p in rep.drift_parts}
     for k, v in rep.explanation.items():
-        e.add_row(k, _m(v), words.get(k, ""))
-    e.caption = rep.drift_summary
+        e.add_row(k, _m(v), escape(words.get(k, "")))
+    e.caption = escape(rep.drift_summary)
     tables.append(e)
     if rep.unattributed_sources:
         tables.append(unattributed_table(rep))
@@ -172,7 +173,8 @@ def unattributed_table(rep: Report) -> Table:
     for r in rep.unattributed_sources:
         fix = {"no_spans": r["rule"], "no_team": "set team.id on the service's spans",
                "credit": "credits follow the provider's positive allocation"}[r["reason"]]
-        t.add_row(r["reason"], r["provider"], r["account"] or "(no account)", r["model"], _m(r["amount"]), fix)
+        t.add_row(*(escape(x) for x in (r["reason"], r["provider"], r["account"] or "(no account)",
+                                        r["model"], _m(r["amount"]), fix)))
     return t
 
 

@@ -6,6 +6,8 @@ Money comes only from ``/v1/organizations/cost_report`` grouped by ``workspace_i
 ``description``: ``amount`` is a decimal string in cents. The usage report (grouped by
 model, workspace, tier and context window) fills ``billed_tokens``. Priority Tier usage
 never appears in the cost report; the pull says so in a note rather than inventing money.
+The usage report counts no requests (``billed_requests`` stays NULL): request coverage is
+OpenAI's only.
 """
 
 from __future__ import annotations
@@ -220,6 +222,11 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
                 c.amount, c.currency, billed.get(id(c)), source, premium=c.premium)
 
     notes = []
+    credits = [c for c in costs if c.amount < 0]
+    if credits:  # a credit is allocated by its own rule (README "Credits"): say it arrived
+        notes.append(f"{source}: {len(credits)} credit line(s) (negative amounts) totalling "
+                     f"{sum((c.amount for c in credits), Decimal(0)):.2f}: "
+                     + ", ".join(sorted({repr(c.line_item) for c in credits})[:3]))
     priority = sum(n for u in usage if u.service_tier == "priority" for n in u.tokens.values())
     if priority:
         notes.append(f"{source}: Anthropic Priority Tier usage ({priority} tokens) is not in "

@@ -212,6 +212,11 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
                 premium=_premium(c.item))
 
     notes = []
+    credits = [c for c in costs if c.amount < 0]
+    if credits:  # a credit is allocated by its own rule (README "Credits"): say it arrived
+        notes.append(f"{source}: {len(credits)} credit line(s) (negative amounts) totalling "
+                     f"{sum((c.amount for c in credits), Decimal(0)):.2f}: "
+                     + ", ".join(sorted({repr(c.line_item) for c in credits})[:3]))
     if unmatched:
         shown = ", ".join(f"{k or '(no line_item)'!r} ({v:.2f})" for k, v in
                           sorted(unmatched.items(), key=lambda kv: -kv[1]))

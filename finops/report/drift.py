@@ -19,7 +19,9 @@ PARTS = ("coverage", "volume", "premium", "rate", "unpriced", "unmatched", "non_
          "unexplained")
 NAMED = tuple(p for p in PARTS if p != "unexplained")
 TENTH = Decimal("0.1")
-SENTENCE_SHARE = Decimal("0.9")  # name the biggest parts until they hold 90 % of the gap ...
+PREMIUM_WORDS = {"long_context": "long context", "cache_1h": "1-hour cache writes",
+                 "priority": "priority tier", "fast": "fast mode"}
+SENTENCE_SHARE = Decimal("0.95")  # name the biggest parts until they hold 95 % of the gap ...
 SENTENCE_PARTS = 3  # ... or three of them
 
 
@@ -44,6 +46,12 @@ def _sources(rows: list[dict[str, Any]]) -> str:
         return ""
     more = f"; +{len(rows) - 1} more" if len(rows) > 1 else ""
     return f" ({_where(rows[0])}{more})"
+
+
+def _names(rows: list[dict[str, Any]], most: int = 2) -> str:
+    """The distinct line items (in the model's place) of ``rows``, biggest first."""
+    names = list(dict.fromkeys(r["model"] for r in rows))
+    return ", ".join(names[:most]) + (f"; +{len(names) - most} more" if len(names) > most else "")
 
 
 def _group(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -86,7 +94,7 @@ def drift_parts(explanation: dict[str, Decimal], sources: list[dict[str, Any]],
     out = []
     for part in PARTS:
         amount = explanation.get(part, Decimal(0))
-        if not amount:
+        if not amount.quantize(Decimal("0.01")):  # less than half a cent: nothing to name
             continue
         rows = by_part.get(part, [])
         where = _group(rows, ("provider", "account", "model"))
@@ -94,17 +102,16 @@ def drift_parts(explanation: dict[str, Decimal], sources: list[dict[str, Any]],
             text = _coverage_text(requests)
         elif part == "volume":
             top = _group(rows, ("provider", "account", "model", "token_type"))
-            text = "span tokens differ from billed tokens (token mix"
+            text = "span vs billed tokens"
             if top:
-                text += f": mostly {top[0]['token_type']} of {_where(top[0])}"
+                text += f" (mostly {top[0]['token_type']}, {_where(top[0])})"
             uncounted = sorted({r["provider"] for r in rows} - counted)
-            if uncounted:
-                text += (f"; {', '.join(uncounted)} bills no request count, so sampled or missing "
-                         "spans are in this part too")
-            text += ")"
+            if uncounted:  # without request counts, sampling cannot be told from token mix
+                text += f", with sampling: {', '.join(uncounted)} bills no request count"
         elif part == "premium":
             kinds = sorted({k for r in rows for k in (r["premium_kinds"] or "").split(",") if k})
-            text = f"{', '.join(kinds) or 'premium'} surcharge above the table rate{_sources(where)}"
+            words = [PREMIUM_WORDS.get(k, k.replace("geo:", "region ")) for k in kinds]
+            text = f"{' and '.join(words) or 'premium'} billed above the table rate{_sources(where)}"
         elif part == "rate":
             text = f"billed rates differ from the price table{_sources(where)}"
         elif part == "unpriced":
@@ -125,9 +132,9 @@ def drift_parts(explanation: dict[str, Decimal], sources: list[dict[str, Any]],
                 texts.reverse()
             text = " and ".join(texts) or "unmatched"
         elif part == "non_token":
-            text = f"charges that are not tokens ({', '.join(r['model'] for r in where[:2])})"
+            text = f"charges that are not tokens ({_names(where)})"
         elif part == "credit":
-            text = f"credits ({', '.join(r['model'] for r in where[:2])})"
+            text = f"credits ({_names(where)})"
         else:
             text = f"billed token counts unknown{_sources(where)}"
         out.append(DriftPart(part, amount, _pct(amount, billed), text, where[:5]))
@@ -136,7 +143,7 @@ def drift_parts(explanation: dict[str, Decimal], sources: list[dict[str, Any]],
 
 
 def drift_sentence(drift_pct: Decimal | None, parts: list[DriftPart]) -> str:
-    """The drift and its biggest parts in one sentence (at most three, until 90 % is named)."""
+    """The drift and its biggest parts in one sentence (at most three, until 95 % is named)."""
     if drift_pct is None:
         return "no billed money to compare the estimate with"
     head = f"{drift_pct:+.1f} %"
