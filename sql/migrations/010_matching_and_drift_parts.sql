@@ -38,3 +38,7 @@ CREATE TABLE recon_bill_match (
     match_account VARCHAR       NOT NULL,
     rule_team     VARCHAR
 );
+
+-- Spans loaded before version 10 carried the made-up account 'default' when they had no account
+-- attribute (the only way 'default' reached usage_daily): they name no account.
+UPDATE usage_daily SET account = '' WHERE account = 'default';
