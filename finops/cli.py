@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from finops import api
-from finops.errors import ExitCode, FinopsError, redact
+from finops.errors import ExitCode, FinopsError, environment_error, redact
 from finops.frames import ProgressFn
 from finops.windows import Window, month_window, parse_day
 
@@ -234,7 +234,7 @@ def anomalies(ctx: typer.Context, as_of: AsOfOpt = None, week: WeekOpt = None,
     day = parse_day(as_of, "--as-of") if as_of else None
     result = api.anomalies(ctx.obj.config(), as_of=day, week=week, fail_on_anomaly=fail_on_anomaly)
     if fmt == "table":
-        for t in anomaly_tables(result):
+        for t in anomaly_tables(result, out.width):
             out.print(t)
     else:
         sys.stdout.write(anomaly_output(result, fmt))
@@ -255,7 +255,7 @@ def pricing_show(ctx: typer.Context,
     frame = api.pricing_table(cfg, day)
     if provider:
         frame = frame.filter(frame["provider"] == provider)
-    out.print(price_table(frame, day))
+    out.print(price_table(frame, day, out.width))
 
 
 @pricing_app.command("check")
@@ -265,7 +265,7 @@ def pricing_check(ctx: typer.Context) -> None:
 
     result = api.pricing_check(ctx.obj.config())
     if result.rows:
-        out.print(unpriced_table(result.rows))
+        out.print(unpriced_table(result.rows, out.width))
         err.print(f"finops: {len(result.rows)} model/token type(s) have no price: add them to pricing/")
     else:
         err.print("every model seen in usage and billing has a price")
@@ -345,19 +345,42 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output direc
 
 # ----------------------------------------------------------------------------- entry point
 
+def _interrupted() -> None:
+    """Ctrl-C: one line, exit 130, and no 'Exception ignored in generator' noise on the way out."""
+    err.print("finops: interrupted", markup=False)
+    sys.unraisablehook = lambda _: None  # generators closed during shutdown may raise again
+    sys.exit(int(ExitCode.INTERRUPTED))
+
+
+def _by_interrupt(e: BaseException) -> bool:
+    """Whether ``e`` came from a KeyboardInterrupt (typer turns one into a silent exit 130)."""
+    seen: BaseException | None = e
+    for _ in range(8):
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping every outcome to a documented exit code."""
     try:
         app(args=argv, prog_name="finops")
-    except SystemExit:
+    except SystemExit as e:
+        if e.code == int(ExitCode.INTERRUPTED) and _by_interrupt(e):
+            _interrupted()
         raise
     except FinopsError as e:
         err.print(f"finops: error: {redact(str(e))}", markup=False, highlight=False)
         sys.exit(int(e.exit_code))
     except KeyboardInterrupt:
-        err.print("finops: interrupted", markup=False)
-        sys.exit(int(ExitCode.INTERRUPTED))
-    except Exception as e:  # a bug: never let it read as "gate failed" (exit 1)
+        _interrupted()
+    except Exception as e:
+        mapped = environment_error(e)  # an unwritable path, a full disk: the operator's to fix
+        if mapped is not None:
+            err.print(f"finops: error: {redact(str(mapped))}", markup=False, highlight=False)
+            sys.exit(int(mapped.exit_code))
+        # a bug: never let it read as "gate failed" (exit 1)
         err.print(f"finops: internal error: {redact(type(e).__name__ + ': ' + str(e))}",
                   markup=False, highlight=False)
         err.print(redact("".join(traceback.format_exc(limit=-8))), markup=False, highlight=False)

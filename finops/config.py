@@ -205,7 +205,7 @@ class NightlyConfig:
     """``[nightly]``: where the dated report folders go and when chargebacks are mailed."""
 
     out_dir: Path = Path("reports")
-    chargeback_day: int | None = 3  # day of month the previous month's emails go out; None: never
+    chargeback_day: int | None = 4  # day of month the previous month's emails go out; None: never
     notify_anomalies: bool = True
 
 
@@ -306,13 +306,16 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         attrs = AttributeMap(merged)
 
     spans: list[SpanSource] = []
-    for i, s in enumerate(data.get("sources", [])):
-        where = f"sources[{i}]"
-        if "kind" not in s or "name" not in s:
-            raise ConfigError(f"{path or 'config'}: {where} needs 'name' and 'kind'")
+    seen: dict[str, str] = {}
+    for i, s in enumerate(_tables(data, "sources", path)):
+        name, kind = _name_kind(s, f"sources[{i}]", seen, path)
+        where = f"sources.{name}"
         conv = s.get("input_convention", {})
         if isinstance(conv, str):
             conv = {"*": conv}
+        if not isinstance(conv, Mapping):
+            raise ConfigError(f"{path or 'config'}: {where}.input_convention must be \"auto\", \"inclusive\", "
+                              f"\"exclusive\" or a table per provider, not {conv!r}")
         for prov, c in conv.items():
             if c not in ("inclusive", "exclusive", "auto"):
                 raise ConfigError(
@@ -320,31 +323,42 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
                     f"inclusive, exclusive or auto, not {c!r}")
         opts = {k: v for k, v in s.items() if k not in ("name", "kind", "input_convention")}
         if "paths" in opts:
-            opts["paths"] = [str(_resolve(base, p)) for p in opts["paths"]]
-        spans.append(SpanSource(s["name"], s["kind"], opts, conv))
+            opts["paths"] = [str(_resolve(base, p)) for p in _path_list(opts["paths"], f"{where}.paths", path)]
+        spans.append(SpanSource(name, kind, opts, conv))
 
     bills: list[BillingSource] = []
-    for i, b in enumerate(data.get("billing", [])):
-        where = f"billing[{i}]"
-        if "kind" not in b or "name" not in b:
-            raise ConfigError(f"{path or 'config'}: {where} needs 'name' and 'kind'")
+    for i, b in enumerate(_tables(data, "billing", path)):
+        name, kind = _name_kind(b, f"billing[{i}]", seen, path)
         opts = {k: v for k, v in b.items() if k not in ("name", "kind")}
         for key in ("costs", "usage", "paths"):
             if key in opts:
-                opts[key] = _expand([str(_resolve(base, p)) for p in opts[key]])
-        bills.append(BillingSource(b["name"], b["kind"], opts))
+                listed = _path_list(opts[key], f"billing.{name}.{key}", path)
+                opts[key] = _expand([str(_resolve(base, p)) for p in listed])
+        bills.append(BillingSource(name, kind, opts))
 
     teams: dict[str, Team] = {}
     rules: list[AccountRule] = []
     for name, t in sect("teams").items():
+        if not isinstance(t, Mapping):
+            raise ConfigError(f"{path or 'config'}: teams.{name} must be a table ([teams.{name}] with leads, "
+                              f"budget_usd, accounts), not {t!r}")
         _check_keys(t, {"leads", "budget_usd", "accounts", "anomaly_ratio"}, f"teams.{name}.", path)
         ratio = t.get("anomaly_ratio")
-        teams[name] = Team(name, tuple(t.get("leads", [])), t.get("budget_usd"),
+        budget = t.get("budget_usd")
+        leads = _addresses(t.get("leads", []), f"teams.{name}.leads", path)
+        teams[name] = Team(name, leads,
+                           None if budget is None else float(_at_least(budget, 0, f"teams.{name}.budget_usd", path)),
                            None if ratio is None else _ratio(ratio, f"teams.{name}.anomaly_ratio", path))
-        for j, acc in enumerate(t.get("accounts", [])):
-            if not isinstance(acc, Mapping) or "provider" not in acc or "account" not in acc:
+        accounts = t.get("accounts", [])
+        if not isinstance(accounts, list):
+            raise ConfigError(f"{path or 'config'}: teams.{name}.accounts must be a list, e.g. "
+                              '[{ provider = "openai", account = "proj_search" }]')
+        for j, acc in enumerate(accounts):
+            if (not isinstance(acc, Mapping) or not isinstance(acc.get("provider"), str)
+                    or not isinstance(acc.get("account"), str)):
                 raise ConfigError(
                     f"{path or 'config'}: teams.{name}.accounts[{j}] needs provider and account")
+            _check_keys(acc, {"provider", "account"}, f"teams.{name}.accounts[{j}].", path)
             owner = next((r.team for r in rules
                           if (r.provider, r.account) == (acc["provider"], acc["account"])), None)
             if owner is not None:  # one account, one owner: its spend would be charged twice
@@ -362,7 +376,14 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         raise ConfigError(f"{path or 'config'}: reconcile.today must be a date (YYYY-MM-DD)")
 
     anomalies, budgets = _anomaly_settings(sect("anomalies"), sect("budgets"), path)
-    currency = str(data.get("currency", "USD")).upper()
+    currency = data.get("currency", "USD")
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+        raise ConfigError(f"{path or 'config'}: currency must be a 3-letter code such as \"USD\", not {currency!r}")
+    currency = currency.upper()
+    for key, value in (("warehouse.path", wh.get("path")), ("pricing.dir", pricing.get("dir")),
+                       ("pricing.overrides", pricing.get("overrides"))):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"{path or 'config'}: {key} must be a path, not {value!r}")
     smtp, email, nightly = _delivery(sect("smtp"), sect("email"), sect("nightly"), base, path)
     notify = data.get("notify", [])
     if not isinstance(notify, list) or not all(isinstance(n, Mapping) for n in notify):
@@ -378,8 +399,8 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         billing_sources=tuple(bills),
         teams=teams,
         account_rules=tuple(rules),
-        max_drift_pct=float(gate.get("max_drift_pct", 5.0)),
-        provisional_days=int(rec.get("provisional_days", 3)),
+        max_drift_pct=float(_at_least(gate.get("max_drift_pct", 5.0), 0, "gate.max_drift_pct", path)),
+        provisional_days=_days(rec.get("provisional_days", 3), "reconcile.provisional_days", path),
         today=today,
         anomalies=anomalies,
         budgets=budgets,
@@ -388,6 +409,68 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         nightly=nightly,
         notify=tuple(notify),
     )
+
+
+def _tables(data: Mapping[str, Any], key: str, path: Path | None) -> list[Mapping[str, Any]]:
+    """``[[sources]]`` / ``[[billing]]``: an array of tables."""
+    items = data.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(x, Mapping) for x in items):
+        raise ConfigError(f"{path or 'config'}: {key} must be an array of tables ([[{key}]] blocks)")
+    return items
+
+
+def _name_kind(item: Mapping[str, Any], where: str, seen: dict[str, str], path: Path | None) -> tuple[str, str]:
+    """A source's ``name`` and ``kind``: non-empty strings, names unique across sources and billing."""
+    name, kind = item.get("name"), item.get("kind")
+    if name is None or kind is None:
+        raise ConfigError(f"{path or 'config'}: {where} needs 'name' and 'kind'")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{path or 'config'}: {where}.name must be a non-empty string, not {name!r}")
+    if not isinstance(kind, str):
+        raise ConfigError(f"{path or 'config'}: {where}.kind must be a string, not {kind!r}")
+    if name in seen:
+        raise ConfigError(f"{path or 'config'}: {where}: source name {name!r} is used twice "
+                          f"(also {seen[name]}); names must be unique")
+    seen[name] = where
+    return name, kind
+
+
+def _path_list(value: Any, where: str, path: Path | None) -> list[str]:
+    """A list of paths or globs; one string is a list of one."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(p, str) and p for p in value):
+        raise ConfigError(f"{path or 'config'}: {where} must be a list of file paths or globs, not {value!r}")
+    return value
+
+
+def _addresses(value: Any, where: str, path: Path | None) -> tuple[str, ...]:
+    """Email addresses; one string is a list of one."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{path or 'config'}: {where} must be a list of email addresses, not {value!r}")
+    for addr in value:
+        if not isinstance(addr, str) or "@" not in addr or any(c in addr for c in "\r\n,;<> "):
+            raise ConfigError(f"{path or 'config'}: {where}: {addr!r} is not an email address")
+    return tuple(value)
+
+
+def _at_least(value: Any, low: int, where: str, path: Path | None) -> Decimal:
+    """A number ≥ ``low`` (a TOML number: ``"5"`` is a string, not a number)."""
+    if isinstance(value, str):
+        raise ConfigError(f"{path or 'config'}: {where} must be a number ≥ {low}, not {value!r}")
+    n = _number(value, where, path)
+    if not n.is_finite() or n < low:
+        raise ConfigError(f"{path or 'config'}: {where} must be a number ≥ {low}, not {value!r}")
+    return n
+
+
+def _days(value: Any, where: str, path: Path | None) -> int:
+    """A whole number of days, 0..31."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 31:
+        raise ConfigError(f"{path or 'config'}: {where} must be a whole number of days 0..31, not {value!r}")
+    return value
 
 
 def _number(value: Any, where: str, path: Path | None) -> Decimal:
@@ -429,6 +512,8 @@ def _anomaly_settings(an: Mapping[str, Any], bu: Mapping[str, Any],
     if thresholds[0] <= 0:
         raise ConfigError(f"{path or 'config'}: budgets.thresholds must be positive percents")
     early = _number(bu.get("early_pct", b.early_pct), "budgets.early_pct", path)
+    if not 0 < early <= 100:
+        raise ConfigError(f"{path or 'config'}: budgets.early_pct must be a percent in (0, 100], not {early}")
     return anomalies, BudgetSettings(thresholds, early)
 
 
@@ -446,28 +531,35 @@ def _delivery(smtp: Mapping[str, Any], email: Mapping[str, Any], nightly: Mappin
         raise ConfigError(f"{where}: smtp.port must be a port number, not {port!r}")
     if smtp.get("password_env") and not smtp.get("username"):
         raise ConfigError(f"{where}: smtp.password_env is set but smtp.username is not")
+    for key in ("host", "username", "password_env"):
+        if key in smtp and (not isinstance(smtp[key], str) or not smtp[key]):
+            raise ConfigError(f"{where}: smtp.{key} must be a non-empty string, not {smtp[key]!r}")
     timeout = smtp.get("timeout_s", 30.0)
-    if not isinstance(timeout, int | float) or timeout <= 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise ConfigError(f"{where}: smtp.timeout_s must be a positive number of seconds")
     s = SmtpConfig(host=str(smtp.get("host", "localhost")), port=port, security=security,
                    username=smtp.get("username"), password_env=smtp.get("password_env"),
                    timeout_s=float(timeout), cafile=_resolve(base, smtp.get("cafile")))
 
     _check_keys(email, {"from", "finance", "subject_prefix", "reply_to"}, "email.", path)
-    finance = email.get("finance", [])
-    if isinstance(finance, str):
-        finance = [finance]
-    for addr in [email.get("from", "finops@localhost"), *finance]:
-        if not isinstance(addr, str) or "@" not in addr:
-            raise ConfigError(f"{where}: email: {addr!r} is not an email address")
+    finance = list(_addresses(email.get("finance", []), "email.finance", path))
+    _addresses(email.get("from", "finops@localhost"), "email.from", path)
+    for key in ("subject_prefix", "reply_to"):
+        if key in email and not isinstance(email[key], str):
+            raise ConfigError(f"{where}: email.{key} must be a string, not {email[key]!r}")
     e = EmailConfig(from_address=email.get("from", "finops@localhost"), finance=tuple(finance),
                     subject_prefix=str(email.get("subject_prefix", "[finops]")),
                     reply_to=email.get("reply_to"))
 
     _check_keys(nightly, {"out_dir", "chargeback_day", "notify_anomalies"}, "nightly.", path)
-    day = nightly.get("chargeback_day", 3)
+    day = nightly.get("chargeback_day", 4)
     if not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= 28:
-        raise ConfigError(f"{where}: nightly.chargeback_day must be a day 1..28 (0: never)")
+        raise ConfigError(f"{where}: nightly.chargeback_day must be a day 1..28 (0: never), not {day!r}")
+    if not isinstance(nightly.get("out_dir", "reports"), str) or not nightly.get("out_dir", "reports"):
+        raise ConfigError(f"{where}: nightly.out_dir must be a folder path, not {nightly['out_dir']!r}")
+    if not isinstance(nightly.get("notify_anomalies", True), bool):
+        raise ConfigError(f"{where}: nightly.notify_anomalies must be true or false, "
+                          f"not {nightly['notify_anomalies']!r}")
     n = NightlyConfig(out_dir=_resolve(base, nightly.get("out_dir", "reports")) or Path("reports"),
                       chargeback_day=day or None,
                       notify_anomalies=bool(nightly.get("notify_anomalies", True)))
@@ -475,11 +567,19 @@ def _delivery(smtp: Mapping[str, Any], email: Mapping[str, Any], nightly: Mappin
 
 
 def load_config(path: str | Path | None = None, *, warehouse: str | None = None) -> Config:
-    """Load ``path`` (default ``./finops.toml`` if present, else built-in defaults)."""
+    """Load ``path`` (default ``./finops.toml``).
+
+    Without a config file named or found, only an explicit ``warehouse`` runs on built-in
+    defaults; otherwise it is a config error pointing at ``finops init`` (never an empty
+    report from a warehouse silently created in the current folder).
+    """
     if path is None:
         p = Path(DEFAULT_CONFIG)
         if not p.exists():
-            return parse_config({}, None, warehouse=warehouse)
+            if warehouse is not None:
+                return parse_config({}, None, warehouse=warehouse)
+            raise ConfigError(f"{p.absolute()}: no config file (run 'finops init' to write one, "
+                              "or pass --config FILE or --warehouse FILE)")
     else:
         p = Path(path)
         if not p.exists():
@@ -488,4 +588,6 @@ def load_config(path: str | Path | None = None, *, warehouse: str | None = None)
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read the config: {e.__class__.__name__}: {e}") from None
     return parse_config(data, p.resolve(), warehouse=warehouse)

@@ -41,6 +41,27 @@ class SourceError(DataError):
     """A remote source failed after retries, or answered something we cannot use."""
 
 
+def environment_error(e: BaseException) -> DataError | None:
+    """The one-line data error for a failure of the machine rather than of finops, else None.
+
+    An ``OSError`` (a path that cannot be written, a full disk, a missing folder) names the
+    path and the cause; a DuckDB I/O error (the warehouse's disk is full) names the file as
+    DuckDB does. Both are exit 3: the operator can fix them, they are not bugs.
+    """
+    if isinstance(e, OSError):
+        where = e.filename if e.filename is not None else "finops"
+        cause = e.strerror or str(e) or type(e).__name__
+        if isinstance(e, FileExistsError | NotADirectoryError):
+            cause += " (a file is in the way where a folder is needed)"
+        return DataError(f"{where}: {cause}" + (f" ({e.filename2})" if e.filename2 else ""))
+    kind = type(e)
+    if kind.__module__.split(".")[0] in ("duckdb", "_duckdb") and (
+            kind.__name__ in ("IOException", "PermissionException", "OutOfMemoryException")
+            or "No space left on device" in str(e)):
+        return DataError(f"warehouse: {' '.join(str(e).split())}")
+    return None
+
+
 def did_you_mean(key: str, allowed: Iterable[str]) -> str:
     """`` (did you mean 'y'?)`` for the nearest allowed key, or ``""``."""
     near = difflib.get_close_matches(key, sorted(allowed), n=1)
@@ -56,7 +77,8 @@ def unknown_key(key: str, allowed: Iterable[str], what: str, where: str) -> Conf
 # verbatim; common key shapes are caught even if never registered.
 _SECRETS: set[str] = set()
 _KEY_SHAPES = re.compile(
-    r"(sk-(?:ant-)?(?:admin|proj|api)?[-_A-Za-z0-9]{8,})|(Bearer\s+[-._~+/A-Za-z0-9]+=*)"
+    # possessive prefixes: a hint naming the key type ("sk-ant-admin…") is not itself a key
+    r"(sk-(?:ant-)?+(?:admin|proj|api)?+[-_A-Za-z0-9]{8,})|(Bearer\s+[-._~+/A-Za-z0-9]+=*)"
     r"|(Basic\s+[A-Za-z0-9+/]+=*)"
 )
 

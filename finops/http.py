@@ -57,12 +57,53 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def body_excerpt(response: requests.Response, limit: int = 300) -> str:
-    """A short, redacted, single-line excerpt of a response body for error lines."""
+    """A short, redacted, single-line excerpt of a response body for error lines.
+
+    Redacted whole, then cut: a key straddling the cut would otherwise leak its first part.
+    """
     text = response.text or ""
     text = " ".join(text.split())
     if text.lstrip().lower().startswith(("<!doctype", "<html")):
         return "an HTML page (not the API: check the base URL or proxy)"
-    return redact(text[:limit] + ("…" if len(text) > limit else ""))
+    text = redact(text)
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+class CrossHostRedirect(requests.RequestException):
+    """A server redirected a request that carries credentials to another host."""
+
+
+class GuardedSession(requests.Session):
+    """A session that never forwards credentials to another host.
+
+    requests strips ``Authorization`` on a redirect to another host but keeps every other
+    header, so a key sent as ``x-api-key`` (Anthropic) or ``X-Scope-OrgID`` would follow a
+    302 anywhere. A cross-host redirect of a request carrying credentials is refused.
+    """
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """Refuse a cross-host redirect of an authenticated request (else requests' own rules)."""
+        original = response.request
+        if original is not None and self.should_strip_auth(original.url or "", prepared_request.url or ""):
+            if _carries_credentials(original):
+                raise CrossHostRedirect(f"redirected to another host "
+                                        f"({redact(_host(prepared_request.url))}); credentials are not sent there")
+        super().rebuild_auth(prepared_request, response)
+
+
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "cookie")
+
+
+def _carries_credentials(request: requests.PreparedRequest) -> bool:
+    names = {k.lower() for k in request.headers}
+    return bool(names & set(_CREDENTIAL_HEADERS)) or any("token" in n or "key" in n for n in names)
+
+
+def _host(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @dataclass
@@ -85,7 +126,7 @@ class HttpClient:
     verify: bool | str = True
     sleep: Callable[[float], None] = time.sleep
     should_retry: Callable[[requests.Response], bool] | None = None
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session = field(default_factory=GuardedSession)
     requests_made: int = 0
     bytes_received: int = 0
 
@@ -136,6 +177,8 @@ class HttpClient:
         )
         try:
             resp = retrying(once)
+        except CrossHostRedirect as e:
+            raise SourceError(f"{self.name} {where}: {e}") from None
         except RetryableHTTPError as e:
             raise SourceError(
                 f"{self.name} {where}: HTTP {e.response.status_code} after {self.attempts} "

@@ -10,15 +10,34 @@ Secrets are read from the environment variables the options name, never from the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from finops.config import secret_from_env
 from finops.errors import ConfigError, unknown_key
 
-__all__ = ["OptionReader"]
+__all__ = ["OptionReader", "checking_only"]
 
 _MISSING = object()
+# True while a config is being checked at load time: options are type-checked, secrets are
+# not read (a command that never calls the source must not need its key).
+_CHECKING = ContextVar("finops_options_checking", default=False)
+
+
+@contextmanager
+def checking_only() -> Iterator[None]:
+    """Check options without reading secrets, for the block.
+
+    :meth:`OptionReader.secret` and :meth:`~OptionReader.basic_auth` check the names of the
+    environment variables and return placeholders.
+    """
+    token = _CHECKING.set(True)
+    try:
+        yield
+    finally:
+        _CHECKING.reset(token)
 
 
 class OptionReader:
@@ -28,9 +47,11 @@ class OptionReader:
         self.options = dict(options)
         self.where = where
         allowed = set(allowed)
+        # Keys the config itself reads are no options, but a typo of one deserves the hint.
+        hints = allowed | {"name", "kind"} | ({"input_convention"} if where.startswith("sources.") else set())
         for key in self.options:
             if key not in allowed:
-                raise unknown_key(key, allowed, "option", where)
+                raise unknown_key(key, hints, "option", where)
 
     def __contains__(self, key: str) -> bool:
         return key in self.options
@@ -101,6 +122,11 @@ class OptionReader:
             return None
         if not (user_env and password_env):
             raise ConfigError(f"{self.where}: basic auth needs both user_env and password_env")
+        for key, env in (("user_env", user_env), ("password_env", password_env)):
+            if not isinstance(env, str):
+                raise self.fail(key, "must name an environment variable")
+        if _CHECKING.get():
+            return ("", "")
         user = secret_from_env(user_env, f"{self.where}.user_env")
         password = secret_from_env(password_env, f"{self.where}.password_env")
         assert user is not None and password is not None
@@ -113,6 +139,8 @@ class OptionReader:
             return None
         if not isinstance(env, str) or not env:
             raise self.fail(key, "must name an environment variable")
+        if _CHECKING.get():
+            return ""
         found = secret_from_env(env, f"{self.where}.{key}")
         assert found is not None
         return found.reveal()

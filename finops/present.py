@@ -20,6 +20,47 @@ from finops.money import fmt_money as _m
 from finops.money import fmt_pct as _p
 
 
+def fit_table(title: str, columns: list[tuple[str, bool]], rows: list[list[str]], *, width: int | None = None,
+              optional: tuple[str, ...] = ()) -> Table:
+    """A table that never truncates a number.
+
+    ``columns`` are (header, numeric). Numeric columns keep their widest cell on one line;
+    text wraps instead of being cut with ``…``. When ``width`` (the terminal's) cannot hold the
+    numbers, the ``optional`` columns are left out in order, and the caption says which.
+    """
+    keep = list(range(len(columns)))
+
+    def need(idx: list[int]) -> int:
+        total = 1
+        for i in idx:
+            cells = [len(r[i]) for r in rows] or [1]
+            word = max(len(w) for w in columns[i][0].replace("_", " ").split() or [""])  # a header word never breaks
+            total += 3 + max(word, max(cells) if columns[i][1] else min(max(cells), 10))
+        return total
+
+    dropped = []
+    for name in optional:
+        if width is None or need(keep) <= width:
+            break
+        i = next((k for k in keep if columns[k][0].strip() == name), None)
+        if i is not None:
+            keep.remove(i)
+            dropped.append(name)
+    t = Table(title=title, title_justify="left")
+    for i in keep:
+        head, numeric = columns[i]
+        head = head.replace("_", " ")  # headers wrap at spaces; cells keep their width
+        if numeric:
+            t.add_column(head, justify="right", min_width=max([len(r[i]) for r in rows] or [1]))
+        else:
+            t.add_column(head, overflow="fold")
+    for r in rows:
+        t.add_row(*[r[i] for i in keep])
+    if dropped:
+        t.caption = f"left out at {width} columns: {', '.join(dropped)} (a wider terminal shows them)"
+    return t
+
+
 def pull_problems(result: PullResult) -> list[str]:
     """Stderr lines: each source's notes (never silent), then the sources that failed."""
     lines = [f"finops: note: {note}" for s in result.sources for note in s.notes]
@@ -74,6 +115,7 @@ def nightly_lines(result: NightlyResult) -> tuple[list[str], list[str]]:
     out = [f"reconciled {', '.join(result.months)}; {result.flags} anomaly flag(s), "
            f"{result.budget_flags} budget flag(s); reports in {result.out_dir}"]
     sent, err = mail_lines(result.mail)
+    err += [f"finops: error: {n}" if n == result.held_back else f"finops: {n}" for n in result.notes]
     posted, problems = notify_lines(result.notify)
     sent += posted
     err += problems
@@ -178,29 +220,24 @@ def unattributed_table(rep: Report) -> Table:
     return t
 
 
-def unpriced_table(rows: list[dict[str, Any]]) -> Table:
+def unpriced_table(rows: list[dict[str, Any]], width: int | None = None) -> Table:
     """Models with tokens and no price (never costed as 0)."""
-    t = Table(title="unpriced models (tokens with no price in force)", title_justify="left")
-    cols = [c for c in ("provider", "model", "service_tier", "token_type", "tokens", "billed_tokens",
-                        "first_day", "last_day", "seen_in") if c in rows[0]]
+    cols = [c for c in ("provider", "model", "service_tier", "token_type", "tokens", "billed_tokens", "first_day",
+                        "last_day", "seen_in") if c in rows[0]]
     counts = ("tokens", "billed_tokens")
-    for c in cols:
-        t.add_column("span tokens" if c == "tokens" and "billed_tokens" in cols else c,
-                     justify="right" if c in counts else "left")
-    for r in rows:
-        t.add_row(*[f"{r[c]:,}" if c in counts else str(r[c]) for c in cols])
-    return t
+    cells = [[f"{r[c]:,}" if c in counts else str(r[c]) for c in cols] for r in rows]
+    heads = [("span tokens" if c == "tokens" and "billed_tokens" in cols else c, c in counts) for c in cols]
+    return fit_table("unpriced models (tokens with no price in force)", heads,
+                     cells, width=width, optional=("seen_in", "first_day", "service_tier", "last_day"))
 
 
-def price_table(frame: pl.DataFrame, day: date) -> Table:
+def price_table(frame: pl.DataFrame, day: date, width: int | None = None) -> Table:
     """Prices in force on ``day``, USD per million tokens."""
-    t = Table(title=f"list prices in force on {day} (USD per 1M tokens)", title_justify="left")
-    for c in frame.columns:
-        t.add_column(c, justify="right" if frame[c].dtype.is_numeric() else "left")
-    for row in frame.iter_rows():
-        t.add_row(*["" if v is None else (f"{v.normalize():f}" if isinstance(v, Decimal) else str(v))
-                    for v in row])
-    return t
+    cells = [["" if v is None else (f"{v.normalize():f}" if isinstance(v, Decimal) else str(v)) for v in row]
+             for row in frame.iter_rows()]
+    return fit_table(f"list prices in force on {day} (USD per 1M tokens)",
+                     [(c, frame[c].dtype.is_numeric()) for c in frame.columns], cells, width=width,
+                     optional=("checked", "match_kind", "effective_from", "model_match", "cache_write_1h"))
 
 
 def sources_table(rows: list[dict[str, str]]) -> Table:
@@ -217,6 +254,13 @@ def gate_output(result: GateResult, fmt: str) -> str:
     """The gate verdict as text, markdown (CI job summary) or JSON."""
     window = result.window.label()
     status = "PASS" if result.passed else ("BILLING MISSING" if result.billing_missing else "FAIL")
+    # The headline names what failed, and a pass never sits above a provider shown as failed.
+    why = "; ".join(result.failures) if not result.passed and not result.billing_missing else ""
+    aside = (f"{', '.join(result.not_gated)} outside ±{result.max_drift_pct} % (not gated: --per-provider)"
+             if result.not_gated else "")
+
+    def mark(r: dict[str, Any]) -> str:
+        return "✅" if r["passed"] else ("❌" if result.per_provider_gated else "⚠️ not gated")
     drift = "n/a" if result.drift_pct is None else f"{result.drift_pct:+.2f} %"
     prov = (f"provisional days (may still be restated): {len(result.provisional_days)}"
             if result.provisional_days else "")
@@ -226,24 +270,31 @@ def gate_output(result: GateResult, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(result.as_dict(), indent=2) + "\n"
     if fmt == "markdown":
-        lines = [f"### finops gate {window}: **{status}**", "",
+        head = f"### finops gate {window}: **{status}**" + (f": {why}" if why else "")
+        lines = [head, "",
                  f"Drift {drift} against ±{result.max_drift_pct} % "
                  f"(billed {_m(result.report.billed_total)}, estimated {_m(result.report.estimated_total)}).",
                  "", f"Drift explained: {result.report.drift_summary}.",
                  "", "| provider | billed | estimated | drift | |", "|---|---:|---:|---:|---|"]
         for r in result.per_provider:
             lines.append(f"| {r['provider']} | {_m(r['billed'])} | {_m(r['estimated'])} | "
-                         f"{_p(r['drift_pct'])} | {'✅' if r['passed'] else '❌'} |")
+                         f"{_p(r['drift_pct'])} | {mark(r)} |")
+        if aside:
+            lines += ["", f"_⚠️ {aside}_"]
         if missing:
             lines += ["", f"Billing missing (fail closed): {missing}"]
         if prov:
             lines += ["", f"_{prov}_"]
         return "\n".join(lines) + "\n"
-    lines = [f"finops gate {window}: {status} — drift {drift} (threshold ±{result.max_drift_pct} %)",
+    lines = [f"finops gate {window}: {status}" + (f" ({why})" if why else "")
+             + f" — drift {drift} (threshold ±{result.max_drift_pct} %)",
              f"  explained: {result.report.drift_summary}"]
     for r in result.per_provider:
         lines.append(f"  {r['provider']:<12} billed {_m(r['billed']):>14}  estimated "
-                     f"{_m(r['estimated']):>14}  drift {_p(r['drift_pct']):>10}")
+                     f"{_m(r['estimated']):>14}  drift {_p(r['drift_pct']):>10}"
+                     + ("" if r["passed"] else ("  FAIL" if result.per_provider_gated else "  outside (not gated)")))
+    if aside:
+        lines.append(f"  {aside}")
     if missing:
         lines.append(f"  billing missing (fail closed): {missing}")
     if prov:
@@ -262,46 +313,49 @@ def _cell(v: object) -> str:
     return str(v).replace("|", "\\|")
 
 
-def anomaly_tables(rep: AnomalyReport) -> list[Table]:
+def anomaly_tables(rep: AnomalyReport, width: int | None = None) -> list[Table]:
     """``finops anomalies``: every team's two windows, where to look per flag, budgets."""
     cur, prior = rep.current, rep.prior
     last = date.fromordinal(cur.window_end.toordinal() - 1)
     plast = date.fromordinal(prior.window_end.toordinal() - 1)
-    t = Table(title=f"anomalies {rep.label}: {prior.window_start}..{plast} → "
-                    f"{cur.window_start}..{last} (UTC)", title_justify="left")
-    for c in ("team", "flag", "output tokens before", "after", "cost before", "after ", "ratio", "threshold"):
-        t.add_column(c, justify="left" if c in ("team", "flag") else "right")
+    rows = []
     for w in rep.teams:
         flag = {"up": "[red]up[/red]", "new": "[red]new[/red]", "drop": "[yellow]drop[/yellow]"}.get(
             w.kind or "", "below floor" if w.below_floor else "")
-        t.add_row(w.team, flag, f"{w.prior_output_tokens:,}", f"{w.current_output_tokens:,}",
-                  _m(w.prior_cost), _m(w.current_cost), _ratio(w.ratio), str(w.threshold))
-    t.caption = (f"cost: estimated from span usage (tokens × contracted price), {rep.currency} · floor "
+        rows.append([w.team, flag, f"{w.prior_output_tokens:,}", f"{w.current_output_tokens:,}",
+                     _m(w.prior_cost), _m(w.current_cost), _ratio(w.ratio), str(w.threshold)])
+    t = fit_table(f"anomalies {rep.label}: {prior.window_start}..{plast} → {cur.window_start}..{last} (UTC)",
+                  [(c, c not in ("team", "flag")) for c in ("team", "flag", "output tokens before", "after",
+                                                             "cost before", "after ", "ratio", "threshold")],
+                  rows, width=width, optional=("threshold",))
+    left_out = f"{t.caption} · " if t.caption else ""
+    t.caption = (f"{left_out}cost: estimated from span usage (tokens × contracted price), {rep.currency} · floor "
                  f"{rep.min_output_tokens:,} output tokens or {_m(rep.min_cost_usd)} a week"
                  + "".join(f" · {n}" for n in rep.notes))
     tables = [t]
     for f in rep.flags:
-        w = Table(title=f.message, title_justify="left")
-        for c in ("feature", "model", "project", "requests before", "after", "output tokens before",
-                  "after ", "cost before", "after  ", "driver"):
-            w.add_column(c, justify="left" if c in ("feature", "model", "project", "driver") else "right")
-        for c in f.contributors:
-            w.add_row(c.feature, c.model, c.project, f"{c.prior_requests:,}", f"{c.current_requests:,}",
-                      f"{c.prior_output_tokens:,}", f"{c.current_output_tokens:,}", _m(c.prior_cost),
-                      _m(c.current_cost), c.driver)
-        tables.append(w)
+        heads = ("feature", "model", "project", "requests before", "after", "output tokens before",
+                 "after ", "cost before", "after  ", "driver")
+        rows = [[c.feature, c.model, c.project, f"{c.prior_requests:,}", f"{c.current_requests:,}",
+                 f"{c.prior_output_tokens:,}", f"{c.current_output_tokens:,}", _m(c.prior_cost),
+                 _m(c.current_cost), c.driver] for c in f.contributors]
+        tables.append(fit_table(f.message, [(h, h not in ("feature", "model", "project", "driver")) for h in heads],
+                                rows, width=width, optional=("project", "requests before", "after")))
     if rep.budgets:
-        b = Table(title=f"budgets as of {rep.budgets[0].as_of}", title_justify="left")
-        for c in ("team", "budget", "spent", "used", "projected", "projected %", "reached", "status"):
-            b.add_column(c, justify="left" if c in ("team", "reached", "status") else "right")
+        rows = []
         for s in rep.budgets:
             status = ("[red]" + (f"{s.early_pct:g} % before mid-month" if s.early else "projected over")
                       + "[/red]") if s.flagged else "on track"
-            b.add_row(s.team, _m(s.budget), _m(s.spent), f"{s.pct_used} %", _m(s.projected),
-                      f"{s.projected_pct} %", ", ".join(f"{x:g} %" for x in s.thresholds_reached) or "—",
-                      status)
-        b.caption = ("spent = billed (allocated) on settled days + span estimate on provisional days; "
-                     "projected = spent × days in month / days elapsed")
+            rows.append([s.team, _m(s.budget), _m(s.spent), f"{s.pct_used} %", _m(s.projected),
+                         f"{s.projected_pct} %", ", ".join(f"{x:g} %" for x in s.thresholds_reached) or "—",
+                         status])
+        heads = ("team", "budget", "spent", "used", "projected", "projected %", "reached", "status")
+        b = fit_table(f"budgets as of {rep.budgets[0].as_of}",
+                      [(h, h not in ("team", "reached", "status")) for h in heads], rows, width=width,
+                      optional=("reached", "projected %"))
+        b.caption = (f"{b.caption} · " if b.caption else "") + (
+            "spent = billed (allocated) on settled days + span estimate on provisional days; "
+            "projected = spent × days in month / days elapsed")
         tables.append(b)
     return tables
 

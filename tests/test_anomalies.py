@@ -13,7 +13,7 @@ from builders import usage
 
 from finops import api
 from finops.config import parse_config
-from finops.errors import ConfigError
+from finops.errors import ConfigError, DataError
 from finops.reconcile.anomalies import (
     find_flags,
     last_complete_week,
@@ -339,7 +339,8 @@ def test_report_carries_anomalies_and_budgets(tmp_path, prices_dir):
     assert "Anomaly: where to look" in team_page and "Budget</h3>" in team_page
     assert "Anomaly: where to look" not in render_html(rep, "calm")
     # a future month has no anomaly section
-    assert api.report(cfg, month_window("2027-01")).anomalies is None
+    with pytest.raises(DataError, match="nothing loaded for 2027-01-01..2027-02-01"):  # never an empty report
+        api.report(cfg, month_window("2027-01"))
 
 
 def test_markdown_escapes_pipes_in_team_names(cli, tmp_path, prices_dir):

@@ -31,8 +31,8 @@ from finops.api.mail import email
 from finops.api.month import EXPORT_FORMATS, Export, GateResult, export, gate, reconcile_window, report
 from finops.api.nightly import NightlyResult, nightly
 from finops.api.pricing import PricingCheck, pricing_check, pricing_table
-from finops.api.pull import PullResult, SourceResult, SourcesCheck, check_sources, pull
-from finops.config import Config, load_config
+from finops.api.pull import PullResult, SourceResult, SourcesCheck, check_sources, load_config, pull
+from finops.config import Config
 from finops.mail.deliver import MailOutcome
 from finops.notify import NotifyOutcome
 from finops.reconcile.anomalies import AnomalyReport

@@ -6,7 +6,7 @@ from datetime import date
 
 from finops.config import Config
 from finops.reconcile.anomalies import AnomalyReport, detect_on, windows_for
-from finops.warehouse import connect
+from finops.warehouse import open_warehouse
 from finops.warehouse.ledger import ledger
 
 __all__ = ["anomalies"]
@@ -21,12 +21,9 @@ def anomalies(config: Config, *, as_of: date | None = None, week: str | None = N
     With ``fail_on_anomaly`` the result's exit code is 1 when anything is flagged.
     """
     current, prior, mode = windows_for(config, as_of=as_of, week=week)
-    con = connect(config.warehouse)
-    try:
-        with ledger(con, "anomalies", current) as run:
-            result = detect_on(con, config, current, prior, mode=mode)
-            run.rows = len(result.flags)
-    finally:
-        con.close()
+    with open_warehouse(config.warehouse, "anomalies", create=False) as con, \
+            ledger(con, "anomalies", current) as run:
+        result = detect_on(con, config, current, prior, mode=mode)
+        run.rows = len(result.flags)
     result.fail_on_anomaly = fail_on_anomaly
     return result

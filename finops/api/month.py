@@ -16,15 +16,15 @@ import duckdb
 import polars as pl
 
 from finops.config import Config
-from finops.errors import ConfigError, ExitCode
+from finops.errors import ConfigError, DataError, ExitCode
 from finops.money import cents
 from finops.notify import NotifyOutcome, gate_event, parse_targets, post
 from finops.reconcile import reconcile
 from finops.reconcile.anomalies import for_month_report
 from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
 from finops.report.model import Report, build_report
-from finops.report.write import render, write_report
-from finops.warehouse import connect
+from finops.report.write import render, write_report, write_report_file
+from finops.warehouse import open_warehouse
 from finops.warehouse.ledger import ledger
 from finops.windows import Window
 
@@ -33,8 +33,24 @@ __all__ = ["EXPORT_FORMATS", "Export", "GateResult", "export", "gate", "reconcil
 EXPORT_FORMATS = ("table", "html", "csv", "json", "focus")
 
 
-def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str) -> Report:
-    """Reconcile ``window`` on ``con`` (recorded in the ledger) and read its :class:`Report`."""
+def check_loaded(con: duckdb.DuckDBPyConnection, config: Config, window: Window) -> None:
+    """Raise :class:`DataError` when no source ever loaded a day of ``window`` (never an empty report)."""
+    row = con.execute("SELECT count(*) FROM load_windows WHERE window_start < ? AND window_end > ?",
+                      [window.window_end, window.window_start]).fetchone()
+    if not row or not row[0]:
+        hint = (f"run 'finops pull --month {window.label()}' first" if window.label() != str(window)
+                else f"run 'finops pull --start {window.window_start} --end {window.window_end}' first")
+        raise DataError(f"warehouse {config.warehouse}: nothing loaded for {window}: {hint}")
+
+
+def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str, *,
+                require_data: bool = True) -> Report:
+    """Reconcile ``window`` on ``con`` (recorded in the ledger) and read its :class:`Report`.
+
+    With ``require_data`` a window nothing was loaded for is a :class:`DataError`.
+    """
+    if require_data:
+        check_loaded(con, config, window)
     with ledger(con, command, window):
         reconcile(con, config, window, config.run_date())
     rep = build_report(con, window, currency=config.currency, max_drift_pct=config.max_drift_pct,
@@ -49,16 +65,16 @@ def _check_team(rep: Report, team: str | None) -> None:
         raise ConfigError(f"--team {team!r}: no spend for that team in {rep.window.label()} (teams: {known})")
 
 
-def report(config: Config, window: Window, *, team: str | None = None, command: str = "report") -> Report:
+def report(config: Config, window: Window, *, team: str | None = None, command: str = "report",
+           require_data: bool = True) -> Report:
     """Reconcile ``window`` with the current prices and return its :class:`Report`.
 
     ``team`` must have spend in the window (else a usage error listing the teams that do).
+    A missing warehouse, or (with ``require_data``) a window nothing was loaded for, is a
+    :class:`~finops.errors.DataError`.
     """
-    con = connect(config.warehouse)
-    try:
-        rep = _reconciled(con, config, window, command)
-    finally:
-        con.close()
+    with open_warehouse(config.warehouse, command, create=False) as con:
+        rep = _reconciled(con, config, window, command, require_data=require_data)
     _check_team(rep, team)
     return rep
 
@@ -92,18 +108,17 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
         check_version(focus_version)
         if out is not None:
             check_path(out)
-    con = connect(config.warehouse)
-    try:
+    with open_warehouse(config.warehouse, "report", create=False) as con:
         rep = _reconciled(con, config, window, "report")
         _check_team(rep, team)
         rows = focus_rows(con, window) if fmt == "focus" else None
-    finally:
-        con.close()
     if rows is not None:
         frame = focus_frame(rows if team is None else rows.filter(rows["team"] == team), rep, focus_version)
         if out is None:
             return Export(text=render_focus_csv(frame), frame=frame)
         return Export(paths=[write_focus(frame, out)], frame=frame)
+    if out is not None and out.suffix and not out.is_dir():  # report.html is a file, not a folder
+        return Export(paths=write_report_file(rep, out, fmt=fmt, team=team))
     if out is not None or fmt in ("html", "table"):
         return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team))
     return Export(text=render(rep, fmt, team))
@@ -121,7 +136,28 @@ class GateResult:
     billing_missing: dict[str, list[date]]
     provisional_days: list[date]
     report: Report
+    per_provider_gated: bool = False
     notify: NotifyOutcome | None = None  # with ``notify=True``: what each [[notify]] target got
+
+    @property
+    def failures(self) -> list[str]:
+        """What failed, one phrase each (``anthropic drift -7.10 % outside ±5 %``); empty on a pass."""
+        if self.billing_missing:
+            return ["billing missing"]
+        out = []
+        if self.drift_pct is None or abs(self.drift_pct) > self.max_drift_pct:
+            out.append(_drift_phrase("organisation", self.drift_pct, self.max_drift_pct))
+        if self.per_provider_gated:
+            out += [_drift_phrase(r["provider"], r["drift_pct"], self.max_drift_pct)
+                    for r in self.per_provider if not r["passed"]]
+        return out
+
+    @property
+    def not_gated(self) -> list[str]:
+        """Providers outside the threshold that were not gated (no ``--per-provider``)."""
+        if self.per_provider_gated:
+            return []
+        return [r["provider"] for r in self.per_provider if not r["passed"]]
 
     @property
     def exit_code(self) -> ExitCode:
@@ -139,6 +175,7 @@ class GateResult:
         """``finops gate --format json`` (README "Output formats"); money and percents as decimal strings."""
         return {
             "month": self.window.label(), "passed": self.passed, "status": self.status,
+            "failed": self.failures if not self.passed else [], "not_gated": self.not_gated,
             "max_drift_pct": str(self.max_drift_pct),
             "drift_pct": None if self.drift_pct is None else str(self.drift_pct),
             "billed_total": str(self.report.billed_total),
@@ -172,7 +209,7 @@ def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
     if notify and not any("gate" in t.events for t in targets):
         raise ConfigError(f"--notify: no [[notify]] target in {config.path or 'config'} takes gate events")
     threshold = Decimal(str(config.max_drift_pct if max_drift_pct is None else max_drift_pct))
-    rep = report(config, window)
+    rep = report(config, window, require_data=False)  # nothing loaded: fails closed below, in its format
     rows = []
     for p in rep.providers:
         d = p.drift_pct
@@ -186,18 +223,20 @@ def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
     if rep.billed_total == 0 and not missing:
         missing = {"*": []}  # nothing billed at all for the window: fail closed
     result = GateResult(window, threshold, org, passed and not missing, rows, missing,
-                        rep.provisional_days, rep)
+                        rep.provisional_days, rep, per_provider)
     if notify:
         events = [] if result.passed else [gate_event(
             rep, status=result.status, max_drift_pct=threshold, providers=rows, billing_missing=missing,
             data=result.as_dict())]
-        con = connect(config.warehouse)
-        try:
-            with ledger(con, "gate", window) as run:
-                result.notify = post(con, targets, events, kinds=("gate",), dry_run=dry_run, out_dir=out_dir,
-                                     run_id=run.run_id)
-                run.rows = sum(len(t.posted) for t in result.notify.targets)
-                run.errors = [line for t in result.notify.targets for line in t.failed]
-        finally:
-            con.close()
+        with open_warehouse(config.warehouse, "gate", create=False) as con, ledger(con, "gate", window) as run:
+            result.notify = post(con, targets, events, kinds=("gate",), dry_run=dry_run, out_dir=out_dir,
+                                 run_id=run.run_id)
+            run.rows = sum(len(t.posted) for t in result.notify.targets)
+            run.errors = [line for t in result.notify.targets for line in t.failed]
     return result
+
+
+def _drift_phrase(who: str, drift: Decimal | None, threshold: Decimal) -> str:
+    if drift is None:
+        return f"{who} has no drift (nothing billed or estimated)"
+    return f"{who} drift {drift:+.2f} % outside ±{threshold} %"

@@ -31,11 +31,11 @@ from finops.mail.deliver import MailOutcome, chargeback_drafts, deliver
 from finops.mail.record import topics_between
 from finops.notify import NotifyOutcome, anomaly_event, budget_event, parse_targets, post, unknown_teams
 from finops.reconcile.anomalies import AnomalyReport, detect_on, trailing_windows
+from finops.reconcile.complete import completeness
 from finops.report.model import Report
 from finops.report.write import write_report
-from finops.warehouse import connect
-from finops.warehouse.ledger import ledger, mark_killed
-from finops.warehouse.lock import warehouse_lock
+from finops.warehouse import open_warehouse
+from finops.warehouse.ledger import ledger
 from finops.windows import Window, month_window
 
 __all__ = ["NightlyResult", "months_to_reconcile", "nightly"]
@@ -60,6 +60,7 @@ class NightlyResult:
     mail: MailOutcome = field(default_factory=MailOutcome)
     notify: NotifyOutcome = field(default_factory=NotifyOutcome)
     notes: list[str] = field(default_factory=list)
+    held_back: str | None = None  # why the chargeback month could not be sent (data missing)
 
     @property
     def failed_sources(self) -> list[str]:
@@ -68,8 +69,9 @@ class NightlyResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """3 when a source failed, a recipient was not delivered or a target not posted (read the notes), else 0."""
-        return ExitCode.DATA if self.failed_sources or self.mail.failed or self.notify.failed else ExitCode.OK
+        """3 when a source failed, a delivery failed or the chargeback month lacks data, else 0."""
+        return (ExitCode.DATA if self.failed_sources or self.mail.failed or self.notify.failed or self.held_back
+                else ExitCode.OK)
 
 
 def months_to_reconcile(day: date, window: Window) -> list[Window]:
@@ -93,18 +95,14 @@ def nightly(config: Config, *, day: date | None = None, dry_run: bool = False,
     out_dir = config.nightly.out_dir / day.isoformat()
     sources = sorted([s.name for s in config.span_sources] + [b.name for b in config.billing_sources])
     parse_targets(config)  # a [[notify]] typo stops the run before it pulls (exit 2)
-    with warehouse_lock(config.warehouse, "nightly"):
-        con = connect(config.warehouse)
-        try:
-            mark_killed(con, "nightly")  # we hold the lock: a nightly still 'running' was killed
-            with ledger(con, "nightly", window, sources) as run:
-                result = _night(con, config, day, window, out_dir, dry_run, run.run_id, progress)
-                run.rows = sum(s.rows for s in result.pulled.sources)
-                run.errors = ([f"{s.name}: {s.error}" for s in result.pulled.failed]
-                              + [f"mail {f}" for f in result.mail.failed]
-                              + [line for t in result.notify.targets for line in t.failed])
-        finally:
-            con.close()
+    # Under the lock; runs still 'running' then were killed and are marked so (open_warehouse).
+    with open_warehouse(config.warehouse, "nightly") as con, ledger(con, "nightly", window, sources) as run:
+        result = _night(con, config, day, window, out_dir, dry_run, run.run_id, progress)
+        run.rows = sum(s.rows for s in result.pulled.sources)
+        run.errors = ([f"{s.name}: {s.error}" for s in result.pulled.failed]
+                      + [f"mail {f}" for f in result.mail.failed]
+                      + [line for t in result.notify.targets for line in t.failed]
+                      + ([result.held_back] if result.held_back else []))
     return result
 
 
@@ -115,7 +113,7 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
     result = NightlyResult(day, window, pulled, [m.label() for m in months], out_dir, [])
     reports = {}
     for m in months:
-        rep = report(config, m)
+        rep = report(config, m, require_data=False)
         reports[m.label()] = rep
         result.reports += write_report(rep, out_dir, fmt="table")
 
@@ -139,16 +137,19 @@ def _night(con: duckdb.DuckDBPyConnection, config: Config, day: date, window: Wi
             result.notes.append(f"chargeback emails for {prev.label()} held back: "
                                 f"{', '.join(result.failed_sources)} failed; the next good run sends them")
         else:
-            rep = reports.get(prev.label()) or report(config, prev)
-            if rep.billing_gaps or not rep.billed_total:
-                # fail closed: never mail a chargeback that does not tie out to an invoice
-                why = ("billing missing for " + ", ".join(sorted(rep.billing_gaps))
-                       if rep.billing_gaps else "nothing billed")
-                result.notes.append(f"chargeback emails for {prev.label()} not sent: {why}")
+            rep = reports.get(prev.label()) or report(config, prev, require_data=False)
+            # Fail closed: only a month every source loaded whole, settled and billed is mailed.
+            state = completeness(con, config, prev, day, rep.billing_gaps, rep.billed_total)
+            if state.missing:
+                result.held_back = state.reason()
+                result.notes.append(state.reason())
+            elif not state.ready:
+                result.notes.append(state.reason())  # not settled yet: a later night sends it
             else:
-                drafts, notes = chargeback_drafts(rep, config)
+                drafts, notes, failed = chargeback_drafts(rep, config)
                 result.chargeback_month = prev.label()
                 result.notes += notes
+                result.mail.failed += failed
                 result.mail.extend(deliver(con, config, drafts, dry_run=dry_run, out_dir=outbox, run_id=run_id))
 
     summary.update({

@@ -9,8 +9,8 @@ import duckdb
 import polars as pl
 
 from finops.config import Config
-from finops.errors import ExitCode
-from finops.warehouse import connect
+from finops.errors import DataError, ExitCode
+from finops.warehouse import open_warehouse
 from finops.warehouse.db import define_macros, migrate
 from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
 from finops.warehouse.sql import run_query, run_sql
@@ -61,17 +61,14 @@ class PricingCheck(NamedTuple):
 
 def pricing_check(config: Config) -> PricingCheck:
     """Every (provider, model, tier, token type) in usage or billing with tokens and no price."""
-    con = connect(config.warehouse)
-    try:
+    with open_warehouse(config.warehouse, "pricing check", create=False) as con:
         refresh_prices(con, load_prices(config.pricing_dir), load_overrides(config.overrides))
         lo, hi = con.execute(
             "SELECT min(d), max(d) FROM (SELECT min(day) AS d FROM usage_daily UNION ALL "
             "SELECT max(day) FROM usage_daily UNION ALL SELECT min(day) FROM billing_daily "
             "UNION ALL SELECT max(day) FROM billing_daily)").fetchone()
         if lo is None:
-            return PricingCheck([])
+            raise DataError(f"warehouse {config.warehouse}: no usage or billing loaded: run 'finops pull' first")
         params = {"window_start": lo, "window_end": hi + timedelta(days=1)}
         run_sql(con, "reconcile/10_price_keys", params)
         return PricingCheck(run_query(con, "pricing/unpriced_models", params))
-    finally:
-        con.close()

@@ -11,22 +11,44 @@ one description:
 * ``<provider>_files`` reads the same reports from saved response pages (``costs`` and
   ``usage``: lists of files, each one page or a JSON array of pages).
 
-Options of the API kind: ``admin_key_env``, ``base_url``, ``timeout``, ``attempts``,
-``page_limit``; of the files kind: ``costs``, ``usage``. Any other key is refused.
+Configuration (``finops.toml``), the API kind::
+
+    [[billing]]
+    name = "openai"
+    kind = "openai"                        # or "anthropic"
+    admin_key_env = "OPENAI_ADMIN_KEY"     # the variable holding the Admin API key
+                                           # (default OPENAI_ADMIN_KEY / ANTHROPIC_ADMIN_KEY)
+    base_url = "https://api.openai.com"    # default: the provider's API (a proxy may go here)
+    timeout = 30                           # seconds per request
+    attempts = 5                           # tries on 429/5xx/connection errors
+    page_limit = 31                        # buckets per page (capped at the endpoint's maximum)
+
+the saved-files kind::
+
+    [[billing]]
+    name = "anthropic"
+    kind = "anthropic_files"               # or "openai_files"
+    costs = ["billing/anthropic/cost_report_page*.json"]   # required: the cost report pages
+    usage = ["billing/anthropic/usage_report_page*.json"]  # optional: billed token counts
+
+Any other key is refused when ``finops.toml`` is loaded (with a did-you-mean), so a typo such
+as ``base_ur`` never silently sends the key to the default host. ``finops sources check``
+makes one small request per report for yesterday (API kind: key set, authorised) or parses
+the saved pages (files kind), and fails on any error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import requests
 
 from finops.billing.reader import read_pages
 from finops.config import BillingSource
-from finops.errors import ConfigError, redact
+from finops.errors import ConfigError, DataError, redact
 from finops.frames import BillingPull, ProgressFn
 from finops.http import CursorPaginator, HttpClient
 from finops.options import OptionReader
@@ -87,6 +109,19 @@ class AdminApi:
         allowed = FILE_OPTIONS if source.kind.endswith("_files") else API_OPTIONS
         return OptionReader(source.options, f"billing source {source.name}", allowed)
 
+    def validate(self, source: BillingSource) -> None:
+        """Check every option of the source without reading its key (``finops.toml`` load)."""
+        o = self.options(source)
+        if source.kind.endswith("_files"):
+            for i, r in enumerate(self.reports):
+                o.paths(r.option, required=i == 0)
+            return
+        o.secret("admin_key_env", self.key_env)  # a name, not read while checking
+        o.url("base_url", example=self.base_url, default=self.base_url)
+        o.seconds("timeout", 30.0)
+        o.positive_int("attempts", 5)
+        o.positive_int("page_limit", DEFAULT_PAGE_LIMIT, what="≥ 1")
+
     def client(self, source: BillingSource, sleep: Callable[[float], None] | None = None) -> HttpClient:
         """An :class:`HttpClient` for the Admin API; the key only ever goes into its headers."""
         o = self.options(source)
@@ -120,6 +155,44 @@ class AdminApi:
             pulled.stats.update(pages=pages, requests=http.requests_made)
             return pulled
         raise ConfigError(f"billing source {source.name}: kind {source.kind!r} is not one of {self.kinds}")
+
+    def check(self, source: BillingSource, today: date | None = None,
+              sleep: Callable[[float], None] | None = None) -> list[tuple[str, str]]:
+        """What ``finops sources check`` shows; any failure raises (the check fails).
+
+        API kind: the key is set, and one small request per report for yesterday is
+        authorised and parses. Files kind: every listed file is read and parses; the days
+        its rows cover are shown.
+        """
+        api_kind, files_kind = self.kinds
+        o = self.options(source)
+        self.validate(source)
+        if source.kind == files_kind:
+            out = []
+            for i, r in enumerate(self.reports):
+                paths = o.paths(r.option, required=i == 0)
+                days: list[date] = []
+                for path in paths:
+                    where = f"{source.name} {r.name} {path}"
+                    for base, page in read_pages(path, where):
+                        days += [row.day for row in r.parse(page, where, base)]
+                span = f", days {min(days)}..{max(days)}" if days else ", no rows"
+                out.append((r.option, f"{len(paths)} file(s) parse{span}" if paths else "none listed"))
+            return out
+        env = o.get("admin_key_env", self.key_env)
+        http = self.client(source, sleep or (lambda s: None))  # a missing key is a config error here
+        http.attempts = 1
+        out = [("url", redact(http.base_url)), ("key", f"{env} is set")]
+        day = (today or date.today()) - timedelta(days=1)
+        explain = self.explain(env)
+        for r in self.reports:
+            params = {**self.window_params(day, day + timedelta(days=1)), **r.params, "limit": 1}
+            page = http.get_json(r.path, where=f"{r.name} check {day}", params=params, explain=explain)
+            if not isinstance(page, dict):
+                raise DataError(f"{source.name} {r.name} check {day}: expected a JSON object")
+            rows = r.parse(page, f"{source.name} {r.name} check {day}")
+            out.append((r.name, f"authorised; {len(rows)} row(s) for {day} on the first page"))
+        return out
 
     def _page(self, source: BillingSource, http: HttpClient, window_start: date, window_end: date,
               progress: ProgressFn | None) -> tuple[list[list[Any]], int]:
@@ -192,4 +265,4 @@ def error_message(resp: requests.Response) -> str:
         return ""
     err = body.get("error") if isinstance(body, dict) else None
     msg = err.get("message") if isinstance(err, dict) else None
-    return redact(" ".join(str(msg).split())[:300]) if msg else ""
+    return redact(" ".join(str(msg).split()))[:300] if msg else ""  # redact whole, then cut

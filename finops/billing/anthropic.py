@@ -296,3 +296,5 @@ KINDS = API.kinds
 # Billing rows for a window from the Admin API (``anthropic``) or saved pages (``anthropic_files``).
 pull = API.pull
 client = API.client
+validate = API.validate
+check = API.check

@@ -274,3 +274,5 @@ KINDS = API.kinds
 # Billing rows for a window from the Admin API (``openai``) or saved pages (``openai_files``).
 pull = API.pull
 client = API.client
+validate = API.validate
+check = API.check

@@ -9,6 +9,7 @@ name or amount is in it. Every value is HTML-escaped (team names come from span 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -83,7 +84,9 @@ def bars(lines: list[Line], *, top: int = TOP_ROWS) -> list[dict[str, Any]]:
 
 
 def _subject(cfg: EmailConfig, *parts: str) -> str:
-    text = " ".join(p for p in parts if p)
+    # One line: a team name with a line break (it comes from span attributes) must not end
+    # the header; any other Unicode is encoded by the email package (RFC 2047).
+    text = " ".join(" ".join(p.split()) for p in parts if p)
     return f"{cfg.subject_prefix} {text}".strip()
 
 
@@ -126,7 +129,15 @@ def _chart(series: list[tuple[date, Decimal, Decimal]], name: str, domain: str
 
 
 def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:40] or "team"
+    """An ASCII token for Message-ID and Content-ID (RFC 5322 allows no other characters there).
+
+    A name that had to change gets a short hash of the original, so ``données`` and
+    ``donn_es`` stay apart.
+    """
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)[:40] or "team"
+    if safe != name:
+        safe = f"{safe[:31]}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:8]}"
+    return safe
 
 
 def chargeback_email(report: Report, team: TeamSection, to: list[str], cfg: EmailConfig) -> Draft:

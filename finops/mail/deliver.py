@@ -7,6 +7,7 @@ ones that failed; ``resend`` ignores the ledger.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,13 +118,23 @@ def deliver(con: duckdb.DuckDBPyConnection, config: Config, drafts: list[Draft],
 
 
 def chargeback_drafts(report: Report, config: Config, *, team: str | None = None
-                      ) -> tuple[list[Draft], list[str]]:
+                      ) -> tuple[list[Draft], list[str], list[Failure]]:
     """One draft per team with spend and leads (or only ``team``), plus finance's summary.
 
-    Returns the drafts and notes on who is not emailed and why.
+    Returns the drafts, notes on who is not emailed and why, and the teams whose message
+    could not be built (each a :class:`Failure` per lead: one team's name never stops the others).
     """
     notes: list[str] = []
     drafts: list[Draft] = []
+    failed: list[Failure] = []
+
+    def build(name: str, leads: list[str], make: Callable[[], Draft]) -> None:
+        try:
+            drafts.append(make())
+        except (ValueError, UnicodeError) as e:  # a header the email package refuses
+            reason = f"message not built: {type(e).__name__}: {e}"
+            failed.extend(Failure("chargeback", name, a, reason) for a in leads)
+
     month = report.window.label()
     if team is not None:
         section = report.team(team)
@@ -134,18 +145,19 @@ def chargeback_drafts(report: Report, config: Config, *, team: str | None = None
         if not leads:
             raise ConfigError(f"--team {team!r}: no leads configured (teams.{team}.leads in "
                               f"{config.path or 'config'})")
-        return [chargeback_email(report, section, list(leads), config.email)], notes
+        build(team, list(leads), lambda: chargeback_email(report, section, list(leads), config.email))
+        return drafts, notes, failed
     for t in report.teams:
         leads = config.teams[t.team].leads if t.team in config.teams else ()
         if leads:
-            drafts.append(chargeback_email(report, t, list(leads), config.email))
+            build(t.team, list(leads), lambda t=t, leads=leads: chargeback_email(report, t, list(leads), config.email))
         else:
             notes.append(f"team {t.team}: no leads configured, not emailed (its spend is in the summary)")
     quiet = sorted(n for n, t in config.teams.items() if t.leads and report.team(n) is None)
     if quiet:
         notes.append(f"no spend in {month}, not emailed: {', '.join(quiet)}")
     if config.email.finance:
-        drafts.append(summary_email(report, list(config.email.finance), config.email))
+        build("*", list(config.email.finance), lambda: summary_email(report, list(config.email.finance), config.email))
     else:
         notes.append("no [email] finance recipients: the organisation summary is not sent")
-    return drafts, notes
+    return drafts, notes, failed

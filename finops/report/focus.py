@@ -33,6 +33,7 @@ import duckdb
 import polars as pl
 
 from finops.errors import ConfigError
+from finops.report.csvout import safe_text_columns
 from finops.report.model import Report
 from finops.warehouse.db import fetch_frame
 from finops.warehouse.sql import run_sql, sql
@@ -225,8 +226,12 @@ def _method_details(rows: pl.DataFrame) -> list[str | None]:
 
 
 def render_focus_csv(frame: pl.DataFrame) -> str:
-    """The export as CSV text: UTF-8, ``YYYY-MM-DDTHH:MM:SSZ`` dates, empty cells for nulls."""
-    return frame.write_csv(datetime_format=TIMESTAMP_FORMAT)
+    """The export as CSV text: UTF-8, ``YYYY-MM-DDTHH:MM:SSZ`` dates, empty cells for nulls.
+
+    Text cells a spreadsheet would run as formulas get a leading apostrophe (OWASP); numbers
+    stay numbers.
+    """
+    return safe_text_columns(frame).write_csv(datetime_format=TIMESTAMP_FORMAT)
 
 
 def write_focus(frame: pl.DataFrame, path: Path) -> Path:

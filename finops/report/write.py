@@ -37,6 +37,16 @@ def write_report(report: Report, out_dir: Path, *, fmt: str = "html", team: str 
     return paths
 
 
+def write_report_file(report: Report, path: Path, *, fmt: str, team: str | None = None) -> list[Path]:
+    """Write the report in ``fmt`` to the file ``path`` (its suffix must be the format's)."""
+    if fmt not in EXTENSIONS or path.suffix.lower() != f".{EXTENSIONS[fmt]}":
+        want = f"a .{EXTENSIONS[fmt]} file or a folder" if fmt in EXTENSIONS else "a folder"
+        raise ConfigError(f"--out {path}: --format {fmt} writes {want}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(report, fmt, team), encoding="utf-8")
+    return [path]
+
+
 def _safe(name: str) -> str:
     """A file-name-safe version of a team name (team names are untrusted)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:64] or "team"

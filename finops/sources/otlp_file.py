@@ -7,7 +7,17 @@ the file size. Lines are decoded with msgspec into small typed structs (unknown 
 are skipped without being built); with more than one file, files are shared between worker
 processes (two by default) and their partial rollups summed.
 
-Options: ``paths`` (list of paths or globs), ``workers`` (``"auto"`` or an int).
+Configuration (``finops.toml``)::
+
+    [[sources]]
+    name = "spans"
+    kind = "otlp_files"
+    paths = ["spans/*.jsonl.gz", "/var/otel/llm-*.jsonl"]  # files or globs, relative to finops.toml
+    workers = "auto"                # or a number of worker processes (1: no workers)
+    input_convention = { anthropic = "exclusive" }  # or "inclusive" / "auto" (default)
+
+Any other key is refused when ``finops.toml`` is loaded. ``finops sources check`` expands the
+globs and parses the first and last line of each file, naming the days they cover.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from typing import IO, TYPE_CHECKING, Any
 import msgspec
 
 from finops.canonical import AUTO, canonical_dims, canonical_tier, convention_for, normalise, provider_for
-from finops.errors import DataError
+from finops.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # polars and pandera are imported lazily: worker processes never need them
     from finops.config import AttributeMap, SpanSource
@@ -486,3 +496,55 @@ def _to_pull(name: str, rollup: Rollup, stats: dict[str, int], workers: int) -> 
         notes.append(f"{skipped} non-LLM span(s) skipped")
     stats = {**stats, "workers": workers, "rows": frame.height}
     return SpanPull(frame=frame, stats=stats, notes=notes)
+
+
+# --- options and ``finops sources check`` ------------------------------------------------------
+
+OPTIONS = ("paths", "workers")
+
+
+def validate(source: SpanSource, attributes: AttributeMap | None = None) -> None:
+    """Check the source's options at ``finops.toml`` load: known keys, ``paths``, ``workers``."""
+    from finops.options import OptionReader
+
+    o = OptionReader(source.options, f"sources.{source.name}", OPTIONS)
+    o.paths("paths", required=True)
+    workers = o.get("workers", "auto")
+    if workers != "auto" and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"sources.{source.name}: workers must be \"auto\" or a positive integer, "
+                          f"not {workers!r}")
+
+
+def _line_days(raw: bytes, path: str, lineno: int) -> tuple[int, int] | None:
+    """The first and last span start (days since the epoch) of one request line."""
+    req = _decode(raw, path, lineno)
+    starts = [_start_ns(sp.startTimeUnixNano, path, lineno, sp.spanId) // NS_PER_DAY
+              for rs in req.resourceSpans for ss in rs.scopeSpans for sp in ss.spans]
+    return (min(starts), max(starts)) if starts else None
+
+
+def check(source: SpanSource, attributes: AttributeMap | None = None) -> list[tuple[str, str]]:
+    """What ``finops sources check`` shows; any failure raises (the check fails).
+
+    The files matched, and per file whether its first and last line parse and the days they cover.
+    """
+    validate(source)
+    files = resolve_paths(source)
+    out = [("files", f"{len(files)} file(s), {sum(os.path.getsize(f) for f in files):,} bytes")]
+    for path in files:
+        first: tuple[int, bytes] | None = None
+        last: tuple[int, bytes] | None = None
+        for lineno, raw in _lines(path):
+            if raw.strip():
+                first = first or (lineno, raw)
+                last = (lineno, raw)
+        if first is None or last is None:
+            raise DataError(f"{path}: empty: no OTLP line to read")
+        days = [d for d in (_line_days(first[1], path, first[0]), _line_days(last[1], path, last[0])) if d]
+        if not days:
+            out.append((path, f"lines 1..{last[0]}: first and last line parse, no spans in them"))
+            continue
+        lo = date.fromordinal(min(d[0] for d in days) + _EPOCH_ORDINAL)
+        hi = date.fromordinal(max(d[1] for d in days) + _EPOCH_ORDINAL)
+        out.append((path, f"{last[0]:,} lines; first and last line parse; spans from {lo} to {hi} (UTC)"))
+    return out

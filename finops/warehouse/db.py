@@ -13,6 +13,8 @@ import polars as pl
 
 from finops.errors import ConfigError, DataError
 from finops.paths import data_dir
+from finops.warehouse.ledger import mark_killed
+from finops.warehouse.lock import held, warehouse_lock
 from finops.warehouse.sql import sql
 
 _MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -50,13 +52,13 @@ def transaction(con: Any) -> Iterator[None]:
     con.execute("BEGIN TRANSACTION")
     try:
         yield
+        con.execute("COMMIT")  # inside: a COMMIT that fails (full disk, Ctrl-C) is rolled back too
     except BaseException:
         try:
             con.execute("ROLLBACK")
         except duckdb.Error:
             pass
         raise
-    con.execute("COMMIT")
 
 
 def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> int:
@@ -78,18 +80,22 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> int:
     return current
 
 
-def connect(path: str | Path, *, read_only: bool = False, upto: int | None = None
+def connect(path: str | Path, *, read_only: bool = False, upto: int | None = None, create: bool = True
             ) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the warehouse at ``path`` and migrate it to the latest schema."""
+    """Open the warehouse at ``path`` and migrate it to the latest schema.
+
+    The file is created if needed unless ``read_only`` or ``create=False`` (commands that only
+    read loaded data: a missing file is then a data error, never an empty report).
+    """
     path = Path(path)
-    if read_only and not path.exists():
+    if (read_only or not create) and not path.exists():
         raise DataError(f"warehouse {path} does not exist: run 'finops pull' first")
     if path.parent and not path.parent.exists():
         raise ConfigError(f"warehouse {path}: directory {path.parent} does not exist")
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as e:
-        raise DataError(f"warehouse {path}: cannot open: {e}") from None
+        raise DataError(f"warehouse {path}: cannot open: {' '.join(str(e).split())}") from None
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
         migrate(con, upto=upto)
@@ -107,3 +113,26 @@ def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = Non
     """Run ``query`` and return a polars frame (via Arrow; DuckDB 2.0 has no ``.pl()``)."""
     table = con.sql(query, params=params).to_arrow_table()
     return pl.from_arrow(table)  # type: ignore[return-value]
+
+
+@contextmanager
+def open_warehouse(path: str | Path, command: str, *, create: bool = True
+                   ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for a command that writes to it, under finops' lock.
+
+    Runs of killed processes are marked ``killed`` first; the connection is closed at the end.
+
+    A second run is refused with finops' one line naming the holder
+    (:class:`~finops.warehouse.lock.LockedError`), never DuckDB's file-lock message.
+    """
+    if not create and not Path(path).exists():  # before the lock: a reading command leaves no file
+        raise DataError(f"warehouse {path} does not exist: run 'finops pull' first")
+    outer = not held(Path(path))
+    with warehouse_lock(Path(path), command):
+        con = connect(path, create=create)
+        try:
+            if outer:
+                mark_killed(con)
+            yield con
+        finally:
+            con.close()

@@ -52,14 +52,29 @@ def ledger(con: duckdb.DuckDBPyConnection, command: str, window: Window | None,
     finally:
         if run.errors and status == "ok":
             status = "partial"
-        con.execute(
-            "UPDATE runs SET finished_at = now()::TIMESTAMP, status = ?, rows = ?, errors = ?, "
-            "duration_s = ? WHERE run_id = ?",
-            [status, run.rows, "; ".join(run.errors) or None,
-             round(time.monotonic() - started, 3), run.run_id],
-        )
+        try:
+            con.execute(
+                "UPDATE runs SET finished_at = now()::TIMESTAMP, status = ?, rows = ?, errors = ?, "
+                "duration_s = ? WHERE run_id = ?",
+                [status, run.rows, "; ".join(run.errors) or None,
+                 round(time.monotonic() - started, 3), run.run_id],
+            )
+        except duckdb.Error:
+            # The warehouse itself failed (a full disk): the run's own error is the one that
+            # names the cause. The row stays 'running' and the next run marks it 'killed'.
+            if status in ("ok", "partial"):
+                raise
 
 
-def mark_killed(con: duckdb.DuckDBPyConnection, command: str) -> None:
-    """Mark ``command``'s runs still ``running`` as ``killed`` (call it holding the warehouse lock)."""
-    con.execute("UPDATE runs SET status = 'killed' WHERE command = ? AND status = 'running'", [command])
+def mark_killed(con: duckdb.DuckDBPyConnection, command: str | None = None) -> int:
+    """Mark runs still ``running`` (of ``command``, or of every command) as ``killed``.
+
+    Call it holding the warehouse lock, before the run records itself: every writing
+    command takes the lock, so a run still ``running`` then is a dead process's. Returns
+    how many rows were marked.
+    """
+    where, params = ("AND command = ?", [command]) if command else ("", [])
+    row = con.execute(f"UPDATE runs SET status = 'killed', errors = coalesce(errors, "
+                      f"'killed: the process ended without finishing') WHERE status = 'running' {where} "
+                      "RETURNING run_id", params).fetchall()
+    return len(row)

@@ -42,8 +42,8 @@ def replace_window(
     settled: a change to one is recorded in ``restatements`` (and still applied: the
     provider's latest word is the bill). ``excluded`` (billing only: what the source left out
     as not LLM billing, ``finops.billing.exclusions.EXCLUDED_SCHEMA``) replaces the source's
-    ``billing_excluded`` rows of the window in the same transaction. Returns the number of
-    rows inserted.
+    ``billing_excluded`` rows of the window in the same transaction. A load that covers no
+    provider is recorded under provider ``*``. Returns the number of rows inserted.
     """
     table, schema, model = _TABLES[kind]
     where = f"{source} {window_start}..{window_end}"
@@ -55,6 +55,9 @@ def replace_window(
         if frame["source"].unique().to_list() != [source]:
             raise DataError(f"{where}: frame carries rows of another source")
     covered = providers if providers is not None else sorted(frame["provider"].unique().to_list())
+    # A load with no rows still loaded the window: recorded under provider '*' so that the
+    # window counts as loaded (a chargeback needs every day loaded by every source).
+    covered = covered or ["*"]
     try:
         with transaction(con):  # registered inside: BEGIN first settles any pending result
             con.register("_incoming", frame.to_arrow())

@@ -37,10 +37,31 @@ def holder(path: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+# Locks this process holds, with their depth: a command inside another (nightly's pull and
+# report) runs under the outer command's lock instead of contending with itself.
+_HELD: dict[Path, int] = {}
+
+
+def held(warehouse: Path) -> bool:
+    """Whether this process already holds ``warehouse``'s lock."""
+    return _HELD.get(lock_path(Path(warehouse)).absolute(), 0) > 0
+
+
 @contextmanager
 def warehouse_lock(warehouse: Path, command: str, *, timeout_s: float = 0) -> Iterator[Path]:
-    """Hold the warehouse's lock for a run; raise :class:`LockedError` naming the holder if taken."""
+    """Hold the warehouse's lock for a run; raise :class:`LockedError` naming the holder if taken.
+
+    Re-entrant within a process: an inner command runs under the outer command's lock.
+    """
     path = lock_path(Path(warehouse))
+    key = path.absolute()
+    if _HELD.get(key):
+        _HELD[key] += 1
+        try:
+            yield path
+        finally:
+            _HELD[key] -= 1
+        return
     if not path.parent.exists():
         raise DataError(f"warehouse {warehouse}: directory {path.parent} does not exist")
     lock = FileLock(str(path), timeout=timeout_s)
@@ -55,11 +76,16 @@ def warehouse_lock(warehouse: Path, command: str, *, timeout_s: float = 0) -> It
     try:
         # Written through a second descriptor while we hold the flock; filelock opens the
         # file without truncating it, so a contender cannot wipe this.
-        path.write_text(json.dumps({"pid": os.getpid(), "command": command,
-                                    "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}),
-                        encoding="utf-8")
+        try:
+            path.write_text(json.dumps({"pid": os.getpid(), "command": command,
+                                        "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}),
+                            encoding="utf-8")
+        except OSError as e:  # a full disk shows here first: name the file
+            raise DataError(f"lock file {path}: cannot write: {e.strerror or e}") from None
+        _HELD[key] = 1
         yield path
     finally:
+        _HELD.pop(key, None)
         try:
             path.write_text("", encoding="utf-8")
         except OSError:

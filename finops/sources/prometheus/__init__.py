@@ -80,7 +80,12 @@ from finops.sources.prometheus.promql import present, regex_alternatives, select
 from finops.sources.prometheus.pushdown import DAY, Plan, Runner, Spec, epoch
 from finops.sources.prometheus.rollup import Rollup
 
-__all__ = ["check", "pull"]
+__all__ = ["check", "pull", "validate"]
+
+
+def validate(source: SpanSource, attributes: AttributeMap) -> None:
+    """Check the source's options at ``finops.toml`` load (secrets are named, not read)."""
+    parse_options(source, attributes)
 
 TOKEN_TYPE, CACHE, PHASE, OPERATION = "gen_ai_token_type", "gen_ai_token_cache", "gen_ai_token_phase", \
     "gen_ai_operation_name"
