@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from finops.cloud_models import canonical_model
-from finops.schemas import DEFAULT_ACCOUNT, UNATTRIBUTED, UNKNOWN
+from finops.schemas import NO_ACCOUNT, UNATTRIBUTED, UNKNOWN
 
 INCLUSIVE = "inclusive"
 EXCLUSIVE = "exclusive"
@@ -158,10 +158,12 @@ def canonical_dims(provider: str | None, account: str | None, model: str | None,
     """Raw attribute values of a span (or a group of spans) -> the usage row's dimensions.
 
     Spend never vanishes: a missing team is ``unattributed``; a missing project, feature or
-    model ``unknown``; a missing account ``default``; a missing tier ``standard``; a missing
-    provider is read from the model name. A cloud-hosted model's id is reduced to the one its
-    bill uses (:func:`finops.cloud_models.canonical_model`).
+    model ``unknown``; a missing tier ``standard``; a missing provider is read from the model
+    name. A missing account stays missing (``NO_ACCOUNT``, the empty string): most spans carry
+    none, and reconciliation must tell "no account" from an account named ``default``. A
+    cloud-hosted model's id is reduced to the one its bill uses
+    (:func:`finops.cloud_models.canonical_model`).
     """
     prov = provider_for(provider, model)
-    return (prov, account or DEFAULT_ACCOUNT, canonical_model(prov, model) if model else UNKNOWN,
+    return (prov, account or NO_ACCOUNT, canonical_model(prov, model) if model else UNKNOWN,
             canonical_tier(service_tier), team or UNATTRIBUTED, project or UNKNOWN, feature or UNKNOWN)

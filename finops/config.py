@@ -377,6 +377,12 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
                 raise ConfigError(
                     f"{path or 'config'}: teams.{name}.accounts[{j}] needs provider and account")
             _check_keys(acc, {"provider", "account"}, f"teams.{name}.accounts[{j}].", path)
+            owner = next((r.team for r in rules
+                          if (r.provider, r.account) == (acc["provider"], acc["account"])), None)
+            if owner is not None:  # one account, one owner: its spend would be charged twice
+                raise ConfigError(
+                    f"{path or 'config'}: teams.{name}.accounts[{j}]: {acc['provider']} account "
+                    f"{acc['account']!r} is already listed by teams.{owner}")
             rules.append(AccountRule(acc["provider"], acc["account"], name))
 
     gate = sect("gate")

@@ -14,8 +14,8 @@ CENT = Decimal("0.01")
 
 
 def cents(value: Decimal | None) -> Decimal:
-    """Round to the cent, half away from zero (None is 0)."""
-    return (value or Decimal(0)).quantize(CENT, rounding=ROUND_HALF_UP)
+    """Round to the cent, half away from zero (None is 0; never a negative zero)."""
+    return (value or Decimal(0)).quantize(CENT, rounding=ROUND_HALF_UP) + 0
 
 
 def drift_pct(estimated: Decimal, billed: Decimal) -> Decimal | None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+from rich.markup import escape
 from rich.table import Table
 
 from finops.api import AnomalyReport, GateResult, MailOutcome, NightlyResult, NotifyOutcome, PullResult, Report
@@ -154,10 +155,20 @@ def summary_table(rep: Report) -> Table:
     t.add_row("[b]total[/b]", f"[b]{_m(rep.billed_total)}[/b]", _m(rep.estimated_total),
               _p(rep.drift_pct))
     gate = "[green]pass[/green]" if rep.gate_passed else "[red]fail[/red]"
-    t.caption = (f"gate at ±{rep.max_drift_pct} %: {gate} · unattributed {_m(rep.unattributed)}"
+    t.caption = (f"gate at ±{rep.max_drift_pct} %: {gate} · {unattributed_words(rep)}"
                  + (f" · provisional days: {len(rep.provisional_days)}" if rep.provisional_days else "")
                  + (f" · billing missing for {', '.join(rep.billing_gaps)}" if rep.billing_gaps else ""))
     return t
+
+
+def unattributed_words(rep: Report) -> str:
+    """The unattributed total and what it is made of, in words."""
+    parts = rep.unattributed_parts
+    said = [f"{_m(v)} {label}" for k, label in (("no_spans", "billed with no spans and no account rule"),
+                                                 ("no_team", "on spans without team.id"),
+                                                 ("credit", "credits"))
+            if (v := parts[k])]
+    return f"unattributed {_m(rep.unattributed)}" + (f" ({'; '.join(said)})" if len(said) > 1 else "")
 
 
 def report_tables(rep: Report, team: str | None = None) -> list[Table]:
@@ -188,20 +199,40 @@ def report_tables(rep: Report, team: str | None = None) -> list[Table]:
     e = Table(title="drift explained (estimated − billed)", title_justify="left")
     e.add_column("part")
     e.add_column("amount", justify="right")
+    e.add_column("what")
+    words = {p.part: p.text for p in rep.drift_parts}
     for k, v in rep.explanation.items():
-        e.add_row(k, _m(v))
+        e.add_row(k, _m(v), escape(words.get(k, "")))
+    e.caption = escape(rep.drift_summary)
     tables.append(e)
+    if rep.unattributed_sources:
+        tables.append(unattributed_table(rep))
     if rep.unpriced:
         tables.append(unpriced_table(rep.unpriced))
     return tables
 
 
+def unattributed_table(rep: Report) -> Table:
+    """Where the unattributed money came from, and the rule that would assign it."""
+    t = Table(title="unattributed: where it came from", title_justify="left")
+    for c in ("reason", "provider", "account", "model", "amount", "fix"):
+        t.add_column(c, justify="right" if c == "amount" else "left")
+    for r in rep.unattributed_sources:
+        fix = {"no_spans": r["rule"], "no_team": "set team.id on the service's spans",
+               "credit": "credits follow the provider's positive allocation"}[r["reason"]]
+        t.add_row(*(escape(x) for x in (r["reason"], r["provider"], r["account"] or "(no account)",
+                                        r["model"], _m(r["amount"]), fix)))
+    return t
+
+
 def unpriced_table(rows: list[dict[str, Any]], width: int | None = None) -> Table:
     """Models with tokens and no price (never costed as 0)."""
-    cols = [c for c in ("provider", "model", "service_tier", "token_type", "tokens", "first_day",
+    cols = [c for c in ("provider", "model", "service_tier", "token_type", "tokens", "billed_tokens", "first_day",
                         "last_day", "seen_in") if c in rows[0]]
-    cells = [[f"{r[c]:,}" if c == "tokens" else str(r[c]) for c in cols] for r in rows]
-    return fit_table("unpriced models (tokens with no price in force)", [(c, c == "tokens") for c in cols],
+    counts = ("tokens", "billed_tokens")
+    cells = [[f"{r[c]:,}" if c in counts else str(r[c]) for c in cols] for r in rows]
+    heads = [("span tokens" if c == "tokens" and "billed_tokens" in cols else c, c in counts) for c in cols]
+    return fit_table("unpriced models (tokens with no price in force)", heads,
                      cells, width=width, optional=("seen_in", "first_day", "service_tier", "last_day"))
 
 
@@ -248,6 +279,7 @@ def gate_output(result: GateResult, fmt: str) -> str:
         lines = [head, "",
                  f"Drift {drift} against ±{result.max_drift_pct} % "
                  f"(billed {_m(result.report.billed_total)}, estimated {_m(result.report.estimated_total)}).",
+                 "", f"Drift explained: {result.report.drift_summary}.",
                  "", "| provider | billed | estimated | drift | |", "|---|---:|---:|---:|---|"]
         for r in result.per_provider:
             lines.append(f"| {r['provider']} | {_m(r['billed'])} | {_m(r['estimated'])} | "
@@ -260,7 +292,8 @@ def gate_output(result: GateResult, fmt: str) -> str:
             lines += ["", f"_{prov}_"]
         return "\n".join(lines) + "\n"
     lines = [f"finops gate {window}: {status}" + (f" ({why})" if why else "")
-             + f" — drift {drift} (threshold ±{result.max_drift_pct} %)"]
+             + f" — drift {drift} (threshold ±{result.max_drift_pct} %)",
+             f"  explained: {result.report.drift_summary}"]
     for r in result.per_provider:
         lines.append(f"  {r['provider']:<12} billed {_m(r['billed']):>14}  estimated "
                      f"{_m(r['estimated']):>14}  drift {_p(r['drift_pct']):>10}"

@@ -21,7 +21,11 @@ OTHER = "other"
 SERVICE_TIERS = ("standard", "batch", "priority", "flex")
 UNATTRIBUTED = "unattributed"
 UNKNOWN = "unknown"
+# A billing row with no project / workspace id is the provider's default one (a real account).
 DEFAULT_ACCOUNT = "default"
+# A span with no account attribute names no account: reconciliation pools it with the billed
+# accounts no span names (sql/reconcile/35_bill_match.sql), never with a made-up one.
+NO_ACCOUNT = ""
 
 USAGE_KEYS = ("day", "provider", "account", "model", "service_tier", "team", "project", "feature", "source")
 USAGE_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
@@ -40,7 +44,7 @@ BILLING_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(), "provider": pl.String(), "account": pl.String(), "model": pl.String(),
     "service_tier": pl.String(), "token_type": pl.String(), "source": pl.String(),
     "line_item": pl.String(), "amount": MONEY, "currency": pl.String(),
-    "billed_tokens": pl.Int64(),
+    "billed_tokens": pl.Int64(), "billed_requests": pl.Int64(), "premium": pl.String(),
 }
 
 # ISO 4217 codes we accept in billing data; anything else is a data error, never guessed.
@@ -86,6 +90,12 @@ class BillingDaily(pa.DataFrameModel):
     amount: pl.Decimal(18, 6)  # type: ignore[valid-type]
     currency: str = pa.Field(isin=sorted(CURRENCIES))
     billed_tokens: int = pa.Field(nullable=True, ge=0)
+    # Requests the provider counted for the row's day · account · model · tier, carried once
+    # per key (on one of its rows; NULL on the others and where the bill gives no count).
+    billed_requests: int = pa.Field(nullable=True, ge=0)
+    # What the bill itself says about a surcharge on the row: comma-separated kinds among
+    # long_context, geo:<region>, priority, fast; NULL for the base rate.
+    premium: str = pa.Field(nullable=True)
 
     class Config:
         strict = True

@@ -320,3 +320,22 @@ def test_key_never_leaks(fake: FakeAnthropic, key: str):
     assert any("invalid x-api-key ***" in t for t in texts)
     for t in texts:
         assert key not in t and key[:24] not in t, t
+
+
+def test_rows_the_bill_prices_above_base_carry_their_premium_and_stay_apart():
+    base = anthropic_cost("300", "Claude Sonnet 4 Usage - Input Tokens", "uncached_input_tokens")
+    long = anthropic_cost("600", "Claude Sonnet 4 Usage - Input Tokens", "uncached_input_tokens",
+                          context_window="200k-1M")
+    us = {**anthropic_cost("330", "Claude Sonnet 4 Usage - Input Tokens", "uncached_input_tokens"),
+          "inference_geo": "us"}
+    said = anthropic_cost("600", "Claude Sonnet 4 Usage - Input Tokens - Long Context",
+                          "uncached_input_tokens", context_window="200k-1M")
+    page = {"data": [{"starting_at": "2025-08-01T00:00:00Z", "results": [base, long, us, said]}]}
+    got = {(c.line_item, c.premium) for c in anthropic.parse_cost_page(page, "t")}
+    assert got == {("Claude Sonnet 4 Usage - Input Tokens", ()),
+                   ("Claude Sonnet 4 Usage - Input Tokens, context 200k-1M", ("long_context",)),
+                   ("Claude Sonnet 4 Usage - Input Tokens, geo us", ("geo:us",)),
+                   ("Claude Sonnet 4 Usage - Input Tokens - Long Context", ("long_context",))}
+    pulled = anthropic.assemble(anthropic.parse_cost_page(page, "t"), [], "a", A1, A2)
+    assert sorted(map(str, pulled.frame["premium"].to_list())) == ["None", "geo:us", "long_context", "long_context"]
+    assert pulled.frame["billed_requests"].null_count() == 4  # the usage report counts no requests

@@ -415,3 +415,31 @@ def test_unknown_billing_options_are_refused(fake: FakeOpenAI, kind: str, opts: 
     with pytest.raises(ConfigError, match=re.escape(f"billing source oa: {message}")):
         openai.pull(BillingSource("oa", kind, opts), W0, W1, sleep=Sleeps())
     assert fake.requests("costs") == [] and fake.requests("usage") == []
+
+
+def test_request_counts_ride_on_one_row_and_premiums_and_credits_are_named():
+    start = midnight(D1)
+    costs = {"object": "page", "has_more": False, "next_page": None, "data": [
+        {"object": "bucket", "start_time": start, "end_time": start + 86400, "results": [
+            openai_cost(1.25, f"{GPT4O}, input", "proj_a"),
+            openai_cost(2.0, f"{GPT4O}, output", "proj_a"),
+            openai_cost(0.5, f"{GPT4O}, input, long context", "proj_a"),
+            openai_cost(0.7, "priority | gpt-4.1, input", "proj_b"),
+            openai_cost(-3.0, "Credit grant", None)]}]}
+    a = openai_usage(GPT4O, 600_000, 0, 200_000, project_id="proj_a")
+    b = openai_usage(GPT41, 200_000, 0, 0, project_id="proj_b", service_tier="priority")
+    a["num_model_requests"], b["num_model_requests"] = 42, 7
+    usage = {"object": "page", "has_more": False, "next_page": None, "data": [
+        {"object": "bucket", "start_time": start, "end_time": start + 86400, "results": [a, b]}]}
+    pulled = openai.assemble(openai.parse_costs_page(costs, "c"), openai.parse_usage_page(usage, "u"),
+                             "oa", W0, W1)
+    got = {r["line_item"]: (r["amount"], r["billed_requests"], r["premium"])
+           for r in pulled.frame.iter_rows(named=True)}
+    # each usage key's requests once, on its input row; the other rows carry none
+    assert got == {f"{GPT4O}, input": (Decimal("1.25"), 42, None),
+                   f"{GPT4O}, output": (Decimal("2"), None, None),
+                   f"{GPT4O}, input, long context": (Decimal("0.5"), None, "long_context"),
+                   "priority | gpt-4.1, input": (Decimal("0.7"), 7, "priority"),
+                   "Credit grant": (Decimal("-3"), None, None)}
+    assert sum(pulled.frame["billed_requests"].drop_nulls()) == 49
+    assert any("1 credit line(s) (negative amounts) totalling -3.00: 'Credit grant'" in n for n in pulled.notes)

@@ -41,6 +41,48 @@ def test_demo_contains_what_it_promises(demo):
     assert sum(rep.explanation.values()) == estimated - sum(demo.data.billed_usd.values(), Decimal(0))
 
 
+def test_demo_shows_each_matching_case_and_its_explanation(demo):
+    rep = demo.report
+    # spans without an account attribute: the accounts no span names are matched without account,
+    # proj_search partly (its gpt-4o spans name it, its gpt-4o-mini spans do not)
+    pooled = {(a["provider"], a["account"]): a["models"] for a in rep.pooled_accounts}
+    assert set(pooled) == {("openai", "default"), ("openai", "proj_search"), ("anthropic", "default"),
+                           ("anthropic", "wrkspc_growth")}
+    assert pooled[("openai", "proj_search")] == ["gpt-4o-mini-2024-07-18"]
+    # billed projects with no spans: one owned by a rule, one unattributed with the rule that fixes it
+    assert rep.coverage["rule"] > 0
+    [no_spans] = [u for u in rep.unattributed_sources if u["reason"] == "no_spans"]
+    assert (no_spans["provider"], no_spans["account"]) == ("anthropic", "wrkspc_eval")
+    assert no_spans["rule"] == '[teams.<team>] accounts = [{provider = "anthropic", account = "wrkspc_eval"}]'
+    # the header's unattributed and the coverage section: one figure, split by why
+    parts = rep.unattributed_parts
+    assert sum(parts.values()) == rep.unattributed
+    assert parts["no_spans"] == rep.coverage["unattributed"].quantize(Decimal("0.01"))
+    assert parts["no_team"] > 0  # the service without team.id
+    # a non-token line is a named line item, never a blank model row
+    models = [x.name for t in rep.teams for x in t.by_model]
+    assert "openai / web search tool calls" in models and not any(m.endswith("/ ") for m in models)
+    # a credit is its own line item, spread over the provider's charges
+    assert [c["line_item"] for c in rep.credits] == ["Credit: service incident 2026-10-14"]
+    assert rep.coverage["credit"] == Decimal("-25")
+    # drift named to its causes: coverage from OpenAI's request counts, a premium from the bill's fields
+    e = rep.explanation
+    assert e["coverage"] < 0 and e["premium"] < 0 and e["non_token"] < 0 and e["credit"] == Decimal("25")
+    assert e["unexplained"] == 0 and rep.named_pct == Decimal("100.0")
+    assert rep.drift_summary.startswith(f"{rep.drift_pct:+.1f} %: ")
+    texts = {p.part: p.text for p in rep.drift_parts}
+    assert texts["coverage"].startswith("2.0 % fewer spans than billed requests (openai")
+    assert "long context" in texts["premium"] and "1-hour cache writes" in texts["premium"]
+
+
+def test_budget_spent_is_the_chargeback_to_the_cent(demo):
+    rep = demo.report
+    budgets = rep.anomalies.budgets
+    assert budgets and all(b.provisional_from is None for b in budgets)  # the month is settled
+    for b in budgets:
+        assert b.spent == rep.team(b.team).billed, b.team
+
+
 def test_gate_passes_at_5_and_fails_below_the_demo_drift(demo, cli):
     cfg = str(demo.config_path)
     drift = abs(demo.report.drift_pct)
@@ -81,9 +123,17 @@ def test_rerunning_the_demo_month_changes_nothing(demo):
 
 
 def test_pricing_check_lists_the_unpriced_fine_tune_and_exits_1(demo, cli):
+    from finops import api
+    from finops.config import load_config
     r = cli("-c", str(demo.config_path), "pricing", "check")
     assert r.code == ExitCode.GATE_FAILED
     assert "ft:gpt-4o-mini-2024-07-18:acme::mk7q2" in r.out and "input" in r.out
+    # its token counts are the report's unpriced table (span tokens); billed tokens apart
+    rows = api.pricing_check(load_config(demo.config_path)).rows
+    assert {(x["model"], x["token_type"]): x["tokens"] for x in rows} == {
+        (u["model"], u["token_type"]): u["tokens"] for u in demo.report.unpriced}
+    assert all(x["billed_tokens"] > 0 for x in rows)
+    assert f"{demo.report.unpriced[0]['tokens']:,}" in r.out
 
 
 def test_pricing_show_prints_the_table_in_force_on_a_date(demo, cli):
@@ -140,4 +190,29 @@ def test_the_demo_agent_span_is_not_counted_twice(demo):
     assert requests == calls  # every model call once, the agent span not at all
     # the estimate and the bill are those of the month without the agent span
     assert (demo.report.billed_total, demo.report.estimated_total) == (
-        Decimal("4129.07"), Decimal("3947.79"))
+        Decimal("4197.63"), Decimal("4010.18"))
+
+
+def test_readme_json_example_is_the_demo_month(demo):
+    """The README's JSON example quotes the demo month: its figures must stay the report's."""
+    import re
+
+    from finops.report.jsonout import report_dict
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("### JSON contract", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    doc = report_dict(demo.report)
+    for key in ("billed_total", "estimated_total", "drift_pct", "unattributed", "drift_summary", "drift_named_pct"):
+        quoted = re.search(rf'"{key}": "((?:[^"\\]|\\.)*)"', block)  # the first: the top level's
+        assert quoted and quoted.group(1) == doc[key], key
+    for key in ("unattributed_parts", "explanation", "coverage"):
+        found = re.search(rf'"{key}": (\{{[^{{}}]*\}})', block)
+        assert found and json.loads(found.group(1)) == doc[key], key
+    first = {k: v for k, v in doc["providers"][0].items() if k != "explanation"}
+    assert json.dumps(first)[:-1] in block.replace("\n", " ")
+    team = doc["teams"][0]
+    assert f'"team": "{team["team"]}", "billed": "{team["billed"]}", "estimated": "{team["estimated"]}"' in block
+    # the email subject example in "Email and the nightly run"
+    assert f'{team["team"]}: USD {demo.report.teams[0].billed:,}, drift {team["drift_pct"]} %' in readme
+    for key in ("unattributed_sources", "pooled_accounts", "credits", "other_line_items", "unpriced"):
+        flat = block.replace("\n", "").replace(", ", ",").replace("  ", "")
+        assert json.dumps(doc[key][0]).replace(", ", ",")[:60] in flat, key

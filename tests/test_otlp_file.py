@@ -53,15 +53,15 @@ def test_rollup_sums_per_key_and_counts_requests(tmp_path: Path) -> None:
     out = pull([write_spans_file(tmp_path / "a.jsonl", spans, spans_per_line=3)])
     got = rows(out.frame)
     assert got == [
-        {"day": date(2026, 10, 1), "provider": "openai", "account": "default", "model": "gpt-4o",
+        {"day": date(2026, 10, 1), "provider": "openai", "account": "", "model": "gpt-4o",
          "service_tier": "standard", "team": "search", "project": "web", "feature": "chat",
          "source": "spans", "requests": 1, "input_tokens": 50, "cache_read_tokens": 0,
          "cache_write_tokens": 0, "output_tokens": 5, "reasoning_tokens": 0},
-        {"day": date(2026, 10, 1), "provider": "openai", "account": "default", "model": "gpt-4o",
+        {"day": date(2026, 10, 1), "provider": "openai", "account": "", "model": "gpt-4o",
          "service_tier": "standard", "team": "search", "project": "web", "feature": "unknown",
          "source": "spans", "requests": 2, "input_tokens": 300, "cache_read_tokens": 0,
          "cache_write_tokens": 0, "output_tokens": 30, "reasoning_tokens": 0},
-        {"day": date(2026, 10, 2), "provider": "openai", "account": "default",
+        {"day": date(2026, 10, 2), "provider": "openai", "account": "",
          "model": "gpt-4o-mini", "service_tier": "standard", "team": "search", "project": "web",
          "feature": "unknown", "source": "spans", "requests": 1, "input_tokens": 4,
          "cache_read_tokens": 3, "cache_write_tokens": 0, "output_tokens": 1,
@@ -114,7 +114,7 @@ def test_missing_dimensions_get_defaults_and_provider_is_inferred(tmp_path: Path
                    ("unknown", "mistral-large"), ("anthropic", "unknown")}
     for r in rows(out.frame):
         assert (r["team"], r["project"], r["feature"], r["account"], r["service_tier"]) == (
-            "unattributed", "unknown", "unknown", "default", "standard")
+            "unattributed", "unknown", "unknown", "", "standard")  # no account: never a made-up one
 
 
 def test_response_model_wins_and_tier_and_account_are_read(tmp_path: Path) -> None:

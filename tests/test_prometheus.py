@@ -203,7 +203,7 @@ def test_rows_equal_the_span_source(server: Server, tmp_path: Path, scenario: st
     assert frame.height == spans.height > 20
     same(frame, spans, ["requests", "input_tokens", "output_tokens"])
     assert set(frame["team"]) == {"search", "support", "data-science", "unattributed"}
-    assert set(frame["account"]) == {"proj_search", "wrkspc_support", "default"}
+    assert set(frame["account"]) == {"proj_search", "wrkspc_support", ""}  # "": no account label
     assert set(frame["service_tier"]) == {"standard", "batch"}
     joined = "team_id" in got.notes[0] and "target_info" in got.notes[0]
     assert joined == (scenario == "target_info")

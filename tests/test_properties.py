@@ -20,12 +20,15 @@ OCT = month_window("2026-10")
 TODAY = date(2026, 11, 23)
 DAYS = [date(2026, 10, d) for d in (1, 2, 15, 31)]
 MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-x-unpriced"]
-ACCOUNTS = ["default", "proj_a", "proj_ops"]
-TYPES = ["input", "cache_read", "output"]
+# Spans name an account, or none (''): most instrumentation sets no account attribute.
+SPAN_ACCOUNTS = ["", "", "proj_a", "proj_b", "default"]
+BILL_ACCOUNTS = ["default", "proj_a", "proj_b", "proj_ops", "proj_nospans"]
+TYPES = ["input", "cache_read", "output", "other"]
+TEAMS = ["a", "b", "c", "d"]  # and "ops", which owns proj_ops by rule and has no spans
 
 usage_rows = st.lists(st.fixed_dictionaries({
     "day": st.sampled_from(DAYS), "model": st.sampled_from(MODELS),
-    "account": st.sampled_from(ACCOUNTS), "team": st.sampled_from(["a", "b", "c", "d"]),
+    "account": st.sampled_from(SPAN_ACCOUNTS), "team": st.sampled_from(TEAMS),
     "project": st.sampled_from(["p1", "p2"]), "feature": st.sampled_from(["f1", "f2"]),
     "input_tokens": st.integers(0, 5_000_000), "cache_read_tokens": st.integers(0, 1_000_000),
     "output_tokens": st.integers(0, 800_000), "requests": st.integers(1, 1000),
@@ -33,7 +36,7 @@ usage_rows = st.lists(st.fixed_dictionaries({
 
 bill_rows = st.lists(st.fixed_dictionaries({
     "day": st.sampled_from(DAYS), "model": st.sampled_from(MODELS),
-    "account": st.sampled_from(ACCOUNTS + ["proj_nospans"]), "token_type": st.sampled_from(TYPES),
+    "account": st.sampled_from(BILL_ACCOUNTS), "token_type": st.sampled_from(TYPES),
     "amount": st.decimals(min_value=Decimal("-5"), max_value=Decimal("900"), places=6,
                           allow_nan=False, allow_infinity=False),
     "billed_tokens": st.one_of(st.none(), st.integers(0, 5_000_000)),
@@ -77,10 +80,16 @@ def test_allocation_ties_out_to_billed_to_the_cent(u_rows, b_rows):
         # no team gets more than its exact share rounded up to the cent
         for exact_t, cents_t in con.execute("SELECT exact, allocated FROM recon_team_provider").fetchall():
             assert abs(exact_t - cents_t) < Decimal("0.01")
+        # a team with no spans and no accounts rule gets nothing
+        spanned = {r["team"] for r in u_rows} | {"ops", "unattributed"}
+        paid = {t for t, a in con.execute("SELECT team, sum(exact) FROM recon_team_provider GROUP BY team").fetchall()
+                if a}
+        assert paid <= spanned
         # the explanation adds up to E − B on every line
         bad = con.execute("""
             SELECT count(*) FROM recon_lines
-            WHERE coalesce(volume,0)+coalesce(rate,0)+coalesce(unpriced,0)+coalesce(unmatched,0)
+            WHERE coalesce(volume,0)+coalesce(coverage,0)+coalesce(premium,0)+coalesce(rate,0)
+                  +coalesce(unpriced,0)+coalesce(unmatched,0)+coalesce(non_token,0)+coalesce(credit,0)
                   +coalesce(unexplained,0) <> coalesce(estimated,0) - coalesce(billed,0)""").fetchone()[0]
         assert bad == 0
         con.close()
@@ -127,4 +136,51 @@ def test_price_change_mid_month_reprices_only_later_days(change_day, days):
             expected = Decimal("2.00") if day.day >= change_day else Decimal("2.50")
             assert value == Decimal("2.50")
             assert after[day] == expected
+        con.close()
+
+
+@SETTINGS
+@given(usage_rows, bill_rows)
+def test_matched_groups_split_by_estimate_and_one_team_accounts_charge_that_team(u_rows, b_rows):
+    with tempfile.TemporaryDirectory() as d:
+        con, _ = run(Path(d), u_rows, b_rows)
+        # within each matched line split by cost, each row's share follows its estimate: exact to
+        # the micro-dollar (largest remainder moves at most one micro-dollar per row)
+        lines: dict[tuple, list[tuple[Decimal, Decimal, Decimal]]] = {}
+        for *key, allocated, estimated, billed in con.execute("""
+            SELECT day, provider, account, model, service_tier, token_type, a.allocated, a.estimated, l.billed
+            FROM recon_alloc a
+            JOIN recon_lines l USING (month, day, provider, account, model, service_tier, token_type)
+            WHERE a.basis = 'cost'""").fetchall():
+            lines.setdefault(tuple(key), []).append((allocated, estimated, billed))
+        for rows in lines.values():
+            total = sum((e for _, e, _ in rows), Decimal(0))
+            for allocated, estimated, billed in rows:
+                assert abs(allocated - billed * estimated / total) <= Decimal("0.000001")
+        # what each level matched is charged in that level's rows, exactly
+        levels = dict(con.execute("""
+            SELECT matched_by, sum(billed) FROM recon_bill_match GROUP BY matched_by""").fetchall())
+        pooled = con.execute("SELECT coalesce(sum(allocated), 0) FROM recon_alloc WHERE account = ''"
+                             ).fetchone()[0]
+        assert pooled == levels.get("pool", 0)
+        ruled = con.execute("SELECT coalesce(sum(allocated), 0) FROM recon_alloc WHERE basis = 'rule'").fetchone()[0]
+        assert ruled == levels.get("rule", 0)
+        # an account whose spans all belong to one team charges all its matched spend to that team
+        owners: dict[str, set[str]] = {}
+        for r in u_rows:
+            if r["account"] and (r["input_tokens"] or r["cache_read_tokens"] or r["output_tokens"]):
+                owners.setdefault(r["account"], set()).add(r["team"])
+        for account, teams in owners.items():
+            if len(teams) != 1:
+                continue
+            [team] = teams
+            matched = con.execute("""
+                SELECT coalesce(sum(billed), 0) FROM recon_bill_match
+                WHERE account = ? AND matched_by IN ('account', 'account_month')""", [account]).fetchone()[0]
+            charged = dict(con.execute("""
+                SELECT team, sum(allocated) FROM recon_alloc
+                WHERE account = ? AND basis NOT IN ('rule', 'unattributed', 'credit', 'unbilled')
+                GROUP BY team""", [account]).fetchall())
+            assert sum(charged.values(), Decimal(0)) == matched
+            assert all(v == 0 for t, v in charged.items() if t != team)
         con.close()

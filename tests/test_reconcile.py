@@ -99,7 +99,7 @@ def test_spans_without_bill_are_unmatched_estimates(config):
     con.close()
 
 
-def test_cache_write_1h_premium_lands_in_rate(config):
+def test_cache_write_1h_premium_is_named(config):
     # Anthropic: spans know 1M cache writes; the bill splits them 800k 5m + 200k 1h.
     u = usage([{"provider": "anthropic", "model": "claude-sonnet-4-20250514", "cache_write_tokens": 1_000_000}])
     b = billing([
@@ -109,9 +109,13 @@ def test_cache_write_1h_premium_lands_in_rate(config):
          "amount": "1.20", "billed_tokens": 200_000}])
     con = load(config, u, b)
     rep = report_of(con, config)
-    # E = 1M × 3.75e-6 = 3.75; B = 4.20; volume 0; rate = 1M × 3.75e-6 − 4.20 = −0.45
+    # E = 1M × 3.75e-6 = 3.75; B = 4.20; volume 0; the 1-hour rows are a premium the bill names:
+    # premium = 200k × 3.75e-6 − 1.20 = −0.45; rate = 1M × 3.75e-6 − 4.20 − premium = 0
     assert rep.explanation["volume"] == 0
-    assert rep.explanation["rate"] == Decimal("-0.45")
+    assert rep.explanation["premium"] == Decimal("-0.45")
+    assert rep.explanation["rate"] == 0
+    assert rep.drift_summary == ("-10.7 %: -10.7 pt 1-hour cache writes billed above the table rate "
+                                 "(anthropic default, claude-sonnet-4-20250514)")
     assert rep.teams[0].billed == Decimal("4.20")
     con.close()
 

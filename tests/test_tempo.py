@@ -172,7 +172,7 @@ def test_span_set_covers_the_cases() -> None:
     assert any(len(s["trace_id"]) < 32 for s in SPANS)
     frame = expected_rows()
     assert {"openai", "anthropic"} <= set(frame["provider"])
-    assert {"proj_a", "default"} <= set(frame["account"])
+    assert {"proj_a", ""} <= set(frame["account"])  # "": spans with no account attribute
     assert "unattributed" in set(frame["team"]) and "batch" in set(frame["service_tier"])
     assert frame["day"].n_unique() == 3
 

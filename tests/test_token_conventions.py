@@ -102,7 +102,7 @@ def test_every_convention_provider_and_input_convention(
          "start": START}])
     out = pull(path, {provider: input_convention})
     assert out.frame.to_dicts() == [{
-        "day": DAY, "provider": provider, "account": "default", "model": MODELS[provider],
+        "day": DAY, "provider": provider, "account": "", "model": MODELS[provider],
         "service_tier": "standard", "team": "t", "project": "unknown", "feature": "unknown",
         "source": "spans", "requests": 1, "input_tokens": EXPECTED_INPUT[input_convention],
         "cache_read_tokens": 300, "cache_write_tokens": 100, "output_tokens": 200,

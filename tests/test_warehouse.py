@@ -129,3 +129,16 @@ def test_overlapping_repull_leaves_totals_unchanged(tmp_path):
     from decimal import Decimal
     assert total == (sum(Decimal(f"{d}.25") for d in range(1, 13)), 12)
     con.close()
+
+
+def test_spans_loaded_with_the_old_made_up_default_account_name_no_account_after_upgrade(tmp_path):
+    path = tmp_path / "w.duckdb"
+    con = connect(path, upto=3)
+    con.execute("INSERT INTO usage_daily VALUES (DATE '2026-10-01', 'openai', 'default', 'gpt-4o', 'standard', "
+                "'a', 'p', 'f', 'spans', 1, 10, 0, 0, 1, 0), (DATE '2026-10-01', 'openai', 'proj_a', 'gpt-4o', "
+                "'standard', 'a', 'p', 'f', 'spans', 1, 10, 0, 0, 1, 0)")
+    con.close()
+    con = connect(path)
+    assert sorted(r[0] for r in con.execute("SELECT account FROM usage_daily").fetchall()) == ["", "proj_a"]
+    assert con.execute("SELECT count(*) FROM billing_daily WHERE billed_requests IS NOT NULL").fetchone() == (0,)
+    con.close()

@@ -186,6 +186,7 @@ class GateResult:
                            "passed": r["passed"]} for r in self.per_provider],
             "billing_missing": {p: [d.isoformat() for d in days] for p, days in self.billing_missing.items()},
             "provisional_days": [d.isoformat() for d in self.provisional_days],
+            "drift_summary": self.report.drift_summary,
         }
 
 

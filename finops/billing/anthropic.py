@@ -6,6 +6,8 @@ Money comes only from ``/v1/organizations/cost_report`` grouped by ``workspace_i
 ``description``: ``amount`` is a decimal string in cents. The usage report (grouped by
 model, workspace, tier and context window) fills ``billed_tokens``. Priority Tier usage
 never appears in the cost report; the pull says so in a note rather than inventing money.
+The usage report counts no requests (``billed_requests`` stays NULL): request coverage is
+OpenAI's only.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class CostRow:
     line_item: str
     amount: Decimal
     currency: str
+    premium: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,35 @@ def _dimensions(r: Reader, res: dict[str, Any], p: str) -> dict[str, Any]:
     }
 
 
+BASE_CONTEXT = "0-200k"
+BASE_GEOS = ("global", "not_available")
+
+
+def _premium(description: str | None, context_window: str | None, geo: str | None,
+             speed: str | None, tier: str) -> tuple[tuple[str, ...], str]:
+    """The surcharges a cost row's own fields name, and a suffix that keeps its line item apart.
+
+    A long context window (``200k-1M``), a regional ``inference_geo`` (``us``), ``speed``
+    ``fast`` and the priority tier are priced above the base rate the price table holds. The
+    description does not always say so, so where it does not, the line item gains
+    ``, context 200k-1M`` / ``, geo us`` / ``, fast`` (never summed with the base row of the same
+    description).
+    """
+    kinds, label, said = [], "", (description or "").lower()
+    if context_window and context_window != BASE_CONTEXT:
+        kinds.append("long_context")
+        label += "" if "long context" in said else f", context {context_window}"
+    if geo and geo not in BASE_GEOS:
+        kinds.append(f"geo:{geo}")
+        label += "" if "geo" in said else f", geo {geo}"
+    if speed and speed != "standard":
+        kinds.append(speed)
+        label += "" if speed in said else f", {speed}"
+    if tier == "priority":
+        kinds.append("priority")
+    return tuple(kinds), label
+
+
 def parse_cost_page(page: Any, where: str, base: str = "") -> list[CostRow]:
     """Parse one decoded ``cost_report`` page into rows.
 
@@ -89,7 +121,9 @@ def parse_cost_page(page: Any, where: str, base: str = "") -> list[CostRow]:
     half-even to 6 dp, because the warehouse holds DECIMAL(18, 6) and fractional cents
     occur (``"123.78912"`` → 1.2378912 → 1.237891; the error is below a millionth of a
     dollar per row). ``token_type`` maps to the canonical type; null (web search, code
-    execution) is ``other``. A null ``workspace_id`` is the ``default`` workspace.
+    execution) is ``other``. A null ``workspace_id`` is the ``default`` workspace. A row priced
+    above the base rate by its own fields (``context_window``, ``inference_geo``, ``speed``,
+    the priority tier) carries those kinds in ``premium`` (:func:`_premium`).
     """
     r = Reader(where)
     rows = []
@@ -99,14 +133,18 @@ def parse_cost_page(page: Any, where: str, base: str = "") -> list[CostRow]:
         raw_tt = r.get(res, "token_type", p, "string", required=False)
         description = r.get(res, "description", p, "string", required=False)
         cost_type = r.get(res, "cost_type", p, "string", required=False)
+        dims = _dimensions(r, res, p)
+        geo = r.get(res, "inference_geo", p, "string", required=False)
+        speed = r.get(res, "speed", p, "string", required=False)
+        premium, label = _premium(description, dims["context_window"], geo, speed, dims["service_tier"])
         rows.append(CostRow(
             day=day,
-            **_dimensions(r, res, p),
+            **dims,
             token_type=TOKEN_TYPES.get(raw_tt, OTHER) if raw_tt else OTHER,
             raw_token_type=raw_tt,
-            line_item=description or cost_type or "",
+            line_item=(description or cost_type or "") + label,
             amount=r.money(cents / CENTS, f"{p}.amount"),
-            currency=currency))
+            currency=currency, premium=premium))
     return rows
 
 
@@ -181,9 +219,14 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
         if c.raw_token_type and c.raw_token_type not in TOKEN_TYPES:
             odd_types.add(c.raw_token_type)
         out.add(c.day, c.account, c.model, c.service_tier, c.token_type, c.line_item,
-                c.amount, c.currency, billed.get(id(c)), source)
+                c.amount, c.currency, billed.get(id(c)), source, premium=c.premium)
 
     notes = []
+    credits = [c for c in costs if c.amount < 0]
+    if credits:  # a credit is allocated by its own rule (README "Credits"): say it arrived
+        notes.append(f"{source}: {len(credits)} credit line(s) (negative amounts) totalling "
+                     f"{sum((c.amount for c in credits), Decimal(0)):.2f}: "
+                     + ", ".join(sorted({repr(c.line_item) for c in credits})[:3]))
     priority = sum(n for u in usage if u.service_tier == "priority" for n in u.tokens.values())
     if priority:
         notes.append(f"{source}: Anthropic Priority Tier usage ({priority} tokens) is not in "

@@ -57,6 +57,7 @@ class UsageRow:
     model: str
     service_tier: str
     tokens: dict[str, int]
+    requests: int | None = None  # num_model_requests
 
 
 def parse_costs_page(page: Any, where: str, base: str = "") -> list[CostRow]:
@@ -95,6 +96,7 @@ def parse_usage_page(page: Any, where: str, base: str = "") -> list[UsageRow]:
     and cache-write tokens (OpenAI's ``input_tokens`` includes both); ``cache_read`` is
     ``input_cached_tokens``, ``cache_write`` ``input_cache_write_tokens``. The tier is
     ``batch`` for batch rows, else the canonical ``service_tier`` (``default`` → standard).
+    ``num_model_requests`` is kept: coverage compares it with the spans seen.
     """
     r = Reader(where)
     rows = []
@@ -119,8 +121,18 @@ def parse_usage_page(page: Any, where: str, base: str = "") -> list[UsageRow]:
             model=r.get(res, "model", p, "string", required=False) or "",
             service_tier=tier,
             tokens={"input": uncached, "cache_read": cached, "cache_write": writes,
-                    "output": output}))
+                    "output": output},
+            requests=r.get(res, "num_model_requests", p, "count", required=False)))
     return rows
+
+
+_TYPE_ORDER = ("input", "output", "cache_read", "cache_write")
+
+
+def _premium(item: LineItem) -> list[str]:
+    """Surcharges a line item names: ``, long context`` and the priority tier."""
+    return (["long_context"] if item.long_context else []) + \
+        (["priority"] if item.matched and item.service_tier == "priority" else [])
 
 
 def _family_match(alias: str, snapshot: str) -> bool:
@@ -142,7 +154,9 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
     (by line item text) and ``None`` on the others, so the key's sum stays right. A priority
     line item names a model alias (``gpt-4.1``); its tokens come from the alias's dated
     snapshots that no other costs row of the day claims. Unmatched line items are kept as
-    ``other`` and named in ``notes``.
+    ``other`` and named in ``notes``. A usage key's ``num_model_requests`` becomes the
+    ``billed_requests`` of one costs row that took its tokens (its input row when there is one);
+    ``premium`` names long-context and priority line items.
     """
     costs = [c for c in costs if in_window(c.day, window_start, window_end)]
     usage = [u for u in usage if in_window(u.day, window_start, window_end)]
@@ -158,20 +172,33 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
                 .append(c)
     claimed = {k for k in groups if k in tokens}
     billed: dict[int, int | None] = {}
+    # the usage keys (day · project · model · tier) each costs group drew its tokens from
+    drew: dict[tuple[Any, ...], list[CostRow]] = defaultdict(list)
     shared = 0
     for key, rows in groups.items():
+        rows.sort(key=lambda c: c.line_item)
+        day, acc, model, tt, tier = key
         if key in tokens:
             found: int | None = tokens[key]
+            drew[(day, acc, model, tier)].append(rows[0])
         else:
-            day, acc, model, tt, tier = key
             fam = [k for k in tokens if k[0] == day and k[1] == acc and k[3] == tt
                    and k[4] == tier and k not in claimed and _family_match(model, k[2])]
             claimed.update(fam)
             found = sum(tokens[k] for k in fam) if fam else None
-        rows.sort(key=lambda c: c.line_item)
+            for k in fam:
+                drew[(day, acc, k[2], tier)].append(rows[0])
         shared += len(rows) > 1 and found is not None
         for i, c in enumerate(rows):
             billed[id(c)] = found if i == 0 else None
+    # A usage key's request count goes on one costs row that drew from it (its input row
+    # when there is one), so Σ billed_requests over the rows counts each request once.
+    requests: dict[int, int] = defaultdict(int)
+    for u in usage:
+        owners = drew.get((u.day, u.account, u.model, u.service_tier))
+        if u.requests is not None and owners:
+            owner = min(owners, key=lambda c: (_TYPE_ORDER.index(c.item.token_type), c.line_item))
+            requests[id(owner)] += u.requests
 
     out = Rows(PROVIDER, source)
     unmatched: dict[str, Decimal] = defaultdict(Decimal)
@@ -181,9 +208,15 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
             unmatched[c.line_item] += c.amount
             bt = c.quantity_tokens
         out.add(c.day, c.account, c.item.model, c.item.service_tier, c.item.token_type,
-                c.line_item, c.amount, c.currency, bt, source)
+                c.line_item, c.amount, c.currency, bt, source, requests=requests.get(id(c)),
+                premium=_premium(c.item))
 
     notes = []
+    credits = [c for c in costs if c.amount < 0]
+    if credits:  # a credit is allocated by its own rule (README "Credits"): say it arrived
+        notes.append(f"{source}: {len(credits)} credit line(s) (negative amounts) totalling "
+                     f"{sum((c.amount for c in credits), Decimal(0)):.2f}: "
+                     + ", ".join(sorted({repr(c.line_item) for c in credits})[:3]))
     if unmatched:
         shown = ", ".join(f"{k or '(no line_item)'!r} ({v:.2f})" for k, v in
                           sorted(unmatched.items(), key=lambda kv: -kv[1]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -19,12 +20,15 @@ __all__ = ["Rows", "in_window"]
 class _Acc:
     amount: Decimal
     billed_tokens: int | None
+    billed_requests: int | None = None
+    premium: frozenset[str] = frozenset()
 
 
 class Rows:
     """Billing rows keyed by ``BILLING_KEYS``; rows of one key are summed.
 
-    Billed tokens are summed over the rows that carry them; ``None`` only when none does.
+    Billed tokens and requests are summed over the rows that carry them; ``None`` only when
+    none does. A key's premium kinds are the union of its rows'.
     """
 
     def __init__(self, provider: str, source: str) -> None:
@@ -35,12 +39,16 @@ class Rows:
 
     def add(self, day: date, account: str, model: str, service_tier: str, token_type: str,
             line_item: str, amount: Decimal, currency: str, billed_tokens: int | None,
-            where: str = "") -> None:
-        """Add one row (amount already in the billing currency, 6 dp)."""
+            where: str = "", *, requests: int | None = None, premium: Iterable[str] = ()) -> None:
+        """Add one row (amount already in the billing currency, 6 dp).
+
+        ``requests``: the provider's request count for the row's day · account · model · tier,
+        given on one row of that key only; ``premium``: surcharge kinds the bill names.
+        """
         key = (day, account, model, service_tier, token_type, line_item)
         acc = self._rows.get(key)
         if acc is None:
-            self._rows[key] = _Acc(amount, billed_tokens)
+            self._rows[key] = _Acc(amount, billed_tokens, requests, frozenset(premium))
             self._currency[key] = currency
             return
         if self._currency[key] != currency:
@@ -49,6 +57,9 @@ class Rows:
         acc.amount += amount
         if billed_tokens is not None:
             acc.billed_tokens = (acc.billed_tokens or 0) + billed_tokens
+        if requests is not None:
+            acc.billed_requests = (acc.billed_requests or 0) + requests
+        acc.premium |= frozenset(premium)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -59,7 +70,8 @@ class Rows:
             {"day": k[0], "provider": self.provider, "account": k[1], "model": k[2],
              "service_tier": k[3], "token_type": k[4], "source": self.source,
              "line_item": k[5], "amount": acc.amount, "currency": self._currency[k],
-             "billed_tokens": acc.billed_tokens}
+             "billed_tokens": acc.billed_tokens, "billed_requests": acc.billed_requests,
+             "premium": ",".join(sorted(acc.premium)) or None}
             for k, acc in sorted(self._rows.items(), key=lambda kv: kv[0])
         ]
         frame = pl.DataFrame(records, schema=BILLING_SCHEMA) if records \

@@ -6,10 +6,14 @@ OpenAI and Anthropic admin APIs.
 What the month contains, on purpose: a dozen teams and ~30 projects on both providers,
 cached tokens (reads and 5-minute / 1-hour writes), a batch job, a service without
 ``team.id``, a fine-tuned model missing from the price table, ~2 % of spans lost to
-sampling, an OpenAI project with no spans owned by a team (allocation rule), an Anthropic
-workspace with no spans and no owner, a non-token charge (web search calls), and an agent
-span (``invoke_agent``) over two of the support bot's model calls on the first day, carrying
-their totals as agent frameworks do: counted, it would bill those calls twice.
+sampling (OpenAI bills request counts, so that part is named coverage), services whose spans
+carry no account attribute (their projects / workspaces are matched without account, one of
+them partly: proj_search names itself on gpt-4o spans only), an OpenAI project with no spans
+owned by a team (allocation rule), an Anthropic workspace with no spans and no owner
+(unattributed, with the rule that would fix it), long-context requests billed at Anthropic's
+long-context rates (a premium), a non-token charge (web search calls), a credit, and an agent span (``invoke_agent``)
+over two of the support bot's model calls on the first day, carrying their totals as agent
+frameworks do: counted, it would bill those calls twice.
 Billing is computed from the *full* traffic at list prices, so the only drift is the one
 the report explains.
 """
@@ -52,13 +56,14 @@ class Service:
     cache_1h_share: float = 0.0  # of cache writes, the share billed as 1-hour writes
     tier: str = "standard"
     account: str | None = None  # provider project / workspace; None = default
+    account_attr: bool = True  # spans carry the account attribute (most instrumentation does not)
 
 
 SERVICES: tuple[Service, ...] = (
     Service("search-api", "search", "openai", "gpt-4o-2024-08-06", ("web-search", "site-search"),
             ("query-rewrite", "answer"), 260, 2400, 350, cache_read_share=0.35, account="proj_search"),
     Service("search-ranker", "search", "openai", "gpt-4o-mini-2024-07-18", ("web-search",),
-            ("rerank",), 420, 1800, 60, "openinference", account="proj_search"),
+            ("rerank",), 420, 1800, 60, "openinference", account="proj_search", account_attr=False),
     Service("checkout-assist", "checkout", "openai", "gpt-4.1-2025-04-14", ("cart", "payments"),
             ("address-fix", "fraud-hint"), 120, 1500, 220, account="proj_checkout"),
     Service("support-bot", "support", "anthropic", "claude-sonnet-4-5-20250929",
@@ -66,7 +71,8 @@ SERVICES: tuple[Service, ...] = (
             5200, 480, cache_read_share=0.55, cache_write_share=0.12, cache_1h_share=0.25,
             account="wrkspc_support"),
     Service("growth-copy", "growth", "anthropic", "claude-haiku-4-5-20251001", ("landing", "ads"),
-            ("headline", "variant"), 150, 900, 300, "genai_old", account="wrkspc_growth"),
+            ("headline", "variant"), 150, 900, 300, "genai_old", account="wrkspc_growth",
+            account_attr=False),
     Service("ds-notebooks", "data-science", "openai", "o4-mini-2025-04-16", ("experiments",),
             ("analysis",), 40, 3500, 2600, account="proj_ds"),
     Service("ds-batch-labels", "data-science", "openai", "gpt-4o-mini-2024-07-18", ("labelling",),
@@ -83,6 +89,8 @@ SERVICES: tuple[Service, ...] = (
     Service("legal-ai", "legal", "anthropic", "claude-sonnet-4-5-20250929", ("contracts", "policy"),
             ("clause-extract", "redline"), 35, 9000, 700, "openinference", cache_read_share=0.4,
             cache_write_share=0.1, account="wrkspc_legal"),
+    Service("legal-longdocs", "legal", "anthropic", "claude-sonnet-4-5-20250929", ("contracts",),
+            ("due-diligence",), 1, 50_000, 1500, account="wrkspc_legal"),
     Service("recsys-explain", "recsys", "openai", "gpt-4.1-2025-04-14", ("home-feed", "email-recs"),
             ("explain",), 160, 1200, 140, account="proj_recsys"),
     Service("docs-helper", "docs", "anthropic", "claude-haiku-4-5-20251001", ("docs-site", "api-ref"),
@@ -92,7 +100,14 @@ SERVICES: tuple[Service, ...] = (
 )
 # Billed accounts with no spans at all: (provider, account, model, mean USD per day).
 UNSPANNED = (("openai", "proj_sandbox", "gpt-4.1-2025-04-14", 2.0),
-             ("anthropic", "wrkspc_eval", "claude-haiku-4-5-20251001", 1.0))
+             ("anthropic", "wrkspc_eval", "claude-opus-4-1-20250805", 1.0))
+# Anthropic bills requests above 200k input tokens at its long-context rates (input and cache
+# × 2, output × 1.5 on Sonnet), as cost rows with context_window "200k-1M".
+LONG_CONTEXT_TOKENS = 200_000
+LONG_CONTEXT_RATE = {"input": Decimal(2), "cache_read": Decimal(2), "cache_write": Decimal(2),
+                     "cache_write_1h": Decimal(2), "output": Decimal("1.5")}
+# A credit on the OpenAI invoice: (day of month, line item, USD).
+CREDIT = (15, "Credit: service incident 2026-10-14", Decimal("-25.00"))
 # Scale of the month: requests per day and tokens per request multiply every service's.
 REQUEST_SCALE, TOKEN_SCALE = 2.0, 5
 # Fine-tuned models are priced per the fine-tune price list; finops' table lacks them.
@@ -180,7 +195,7 @@ def _resource(svc: Service, project: str) -> dict[str, object]:
     attrs: dict[str, object] = {"service.name": svc.name, "project.id": project}
     if svc.team:
         attrs["team.id"] = svc.team
-    if svc.account:
+    if svc.account and svc.account_attr:
         key = "openai.project.id" if svc.provider == "openai" else "anthropic.workspace.id"
         attrs[key] = svc.account
     return attrs
@@ -247,6 +262,8 @@ def generate(out_dir: Path, window: Window, seed: int = 7, on_call: CallHook | N
                 reasoning = int(out * 0.6) if svc.model.startswith("o4") else 0
                 account = svc.account or "default"
                 key = (day, svc.provider, account, svc.model, svc.tier)
+                if svc.provider == "anthropic" and total_in > LONG_CONTEXT_TOKENS:
+                    key = (*key[:4], f"{svc.tier}@200k-1M")  # billed at long-context rates
                 billed[(*key, "input")] += inp
                 billed[(*key, "cache_read")] += cr
                 billed[(*key, "output")] += out
@@ -374,6 +391,12 @@ def _write_openai(directory: Path, window: Window, billed: dict, requests: dict,
                           "amount": {"value": value, "currency": "usd"},
                           "line_item": "web search tool calls", "project_id": "proj_search",
                           "api_key_id": None, "quantity": None, "quantity_unit": None})
+        if day.day == CREDIT[0]:  # a credit: a negative costs result with no model
+            total += CREDIT[2]
+            costs.append({"object": "organization.costs.result",
+                          "amount": {"value": float(CREDIT[2]), "currency": "usd"},
+                          "line_item": CREDIT[1], "project_id": None,
+                          "api_key_id": None, "quantity": None, "quantity_unit": None})
         start = _epoch(day)
         cost_buckets.append({"object": "bucket", "start_time": start, "end_time": start + 86400,
                              "results": costs})
@@ -391,18 +414,23 @@ def _write_anthropic(directory: Path, window: Window, billed: dict, prices: _Pri
         costs, usage = [], []
         keys = sorted({k[:5] for k in billed if k[0] == day and k[1] == "anthropic"})
         for key in keys:
-            _, _, account, model, tier = key
+            _, _, account, model, tier_context = key
+            tier, _, context = tier_context.partition("@")
+            long = bool(context)
             tokens = {tt: billed.get((*key, tt), 0) for tt in ANTHROPIC_TOKEN_TYPES}
             ws = None if account == "default" else account
             for tt, api_tt in ANTHROPIC_TOKEN_TYPES.items():
                 if not tokens[tt]:
                     continue
                 usd = _amount(tokens[tt], prices.get("anthropic", model, tier, tt, day))
+                if long:
+                    usd *= LONG_CONTEXT_RATE[tt]
                 cents = (usd * 100).quantize(Decimal("0.00001"), ROUND_HALF_EVEN)  # fractional cents
                 total += (cents / 100).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
                 costs.append({"currency": "USD", "amount": str(cents), "workspace_id": ws,
-                              "description": f"{ANTHROPIC_NAMES[model]} Usage - {ANTHROPIC_PIECES[tt]}",
-                              "cost_type": "tokens", "context_window": "0-200k", "model": model,
+                              "description": f"{ANTHROPIC_NAMES[model]} Usage - {ANTHROPIC_PIECES[tt]}"
+                                             + (" - Long Context" if long else ""),
+                              "cost_type": "tokens", "context_window": context or "0-200k", "model": model,
                               "service_tier": tier, "token_type": api_tt})
             usage.append({"uncached_input_tokens": tokens["input"],
                           "cache_creation": {"ephemeral_1h_input_tokens": tokens["cache_write_1h"],
@@ -410,7 +438,7 @@ def _write_anthropic(directory: Path, window: Window, billed: dict, prices: _Pri
                           "cache_read_input_tokens": tokens["cache_read"],
                           "output_tokens": tokens["output"], "server_tool_use": {"web_search_requests": 0},
                           "api_key_id": None, "workspace_id": ws, "model": model,
-                          "service_tier": tier, "context_window": "0-200k"})
+                          "service_tier": tier, "context_window": context or "0-200k"})
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         span = {"starting_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "ending_at": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}

@@ -26,8 +26,12 @@ __all__ = ["Event", "anomaly_event", "budget_event", "gate_event"]
 
 # What each part of the drift explanation points at (README "How the numbers are made").
 DRIFT_HINTS = {
-    "volume": "span tokens differ from billed tokens: missing or sampled spans, or token attributes "
-              "mapped wrong",
+    "coverage": "fewer (or more) spans than the requests billed: sampling or services without instrumentation",
+    "volume": "span tokens differ from billed tokens: token attributes mapped wrong, or (without billed request "
+              "counts) missing or sampled spans",
+    "premium": "surcharges the bill names above the table rate: long context, region, priority, 1-hour cache writes",
+    "non_token": "charges that are not tokens (web search, code execution): no span estimates them",
+    "credit": "credits and refunds lower the bill",
     "rate": "billed price differs from the price table: a stale price file, a discount or cache/batch rates "
             "('finops pricing show')",
     "unpriced": "models with no price ('finops pricing check')",
@@ -160,6 +164,7 @@ def gate_event(rep: Report, *, status: str, max_drift_pct: Decimal, providers: l
     parts = sorted(((k, cents(v)) for k, v in rep.explanation.items() if cents(v)), key=lambda kv: (-abs(kv[1]), kv[0]))
     if parts:
         facts.append(("Drift parts (E − B)", ", ".join(f"{k} {fmt_money(v)}" for k, v in parts) + f" {cc}"))
+        facts.append(("Drift explained", rep.drift_summary))
     if rep.provisional_days:
         facts.append(("Provisional days", f"{len(rep.provisional_days)} (may still be restated)"))
     if billing_missing:

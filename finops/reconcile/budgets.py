@@ -5,6 +5,9 @@ Spend to date of a team in the month of ``as_of`` (days 1..as_of, UTC) is
     spent = billed (allocated invoice money) on settled days
           + estimated (span tokens × contracted price) on provisional days,
 
+billed rounded to the cent as the chargeback is (per provider, by largest remainder), so on a
+settled month a team's spend equals its chargeback to the cent,
+
 settled and provisional as in reconciliation (``[reconcile] provisional_days``). A settled day
 whose billing was never loaded for a provider also counts at the estimate (and is named), so
 missing billing never reads as zero spend. The month-end
@@ -62,7 +65,7 @@ class BudgetStatus:
     month: Window
     as_of: date
     budget: Decimal
-    billed: Decimal  # allocated invoice money, settled days
+    billed: Decimal  # allocated invoice money, settled days, in cents (largest remainder)
     estimated: Decimal  # span estimate, provisional days
     days_elapsed: int
     days_in_month: int

@@ -63,8 +63,13 @@ METHODS = {
     "tokens": ("finops-token-share", "Tokens"),
     "cell_cost": ("finops-cell-cost-share", "USD"),
     "cell_tokens": ("finops-cell-token-share", "Tokens"),
+    "day_cost": ("finops-day-cost-share", "USD"),
+    "day_tokens": ("finops-day-token-share", "Tokens"),
     "rule": ("finops-account-rule", "Tokens"),
+    "account_cost": ("finops-account-cost-share", "USD"),
+    "account_tokens": ("finops-account-token-share", "Tokens"),
     "unattributed": ("finops-unattributed", "Tokens"),
+    "credit": ("finops-credit-pro-rata", "USD"),
 }
 
 COLUMNS_12 = [
@@ -122,15 +127,15 @@ def focus_frame(rows: pl.DataFrame, report: Report, version: str) -> pl.DataFram
     display = pl.col("provider").replace_strict(PROVIDER_NAMES, default=pl.col("provider"))
     billed = pl.col("billed_cost")
     priced = pl.col("list_usd_per_mtok").is_not_null() & pl.col("usd_per_mtok").is_not_null()
-    is_token = pl.col("token_type") != "other"
+    is_token = ~pl.col("token_type").is_in(["other", "credit"])
+    is_credit = pl.col("token_type") == "credit"
+    pooled = pl.col("account") == ""  # billed accounts matched without account: no one sub-account
     tier_note = (pl.when(pl.col("service_tier") != "standard")
                  .then(pl.lit(", ") + pl.col("service_tier") + pl.lit(" tier")).otherwise(pl.lit("")))
     token_desc = (pl.col("model") + pl.lit(" ")
                   + pl.col("token_type").replace_strict(TOKEN_WORDS, default=pl.col("token_type"))
                   + pl.lit(" tokens") + tier_note)
     other_desc = pl.coalesce(pl.col("line_items"), pl.lit("non-token charges"))
-    other_desc = (pl.when(pl.col("model") != "")
-                  .then(pl.col("model") + pl.lit(" ") + other_desc).otherwise(other_desc))
     sku_id = (pl.col("provider") + pl.lit("/")
               + pl.when(is_token).then(pl.col("model") + pl.lit("/") + pl.col("service_tier"))
               .otherwise(pl.coalesce(pl.col("line_items"), pl.lit("other"))))
@@ -153,18 +158,19 @@ def focus_frame(rows: pl.DataFrame, report: Report, version: str) -> pl.DataFram
         BillingPeriodEnd=pl.lit(period_end).cast(utc),
         ChargePeriodStart=pl.col("day").cast(pl.Datetime("us")).cast(utc),
         ChargePeriodEnd=(pl.col("day").cast(pl.Datetime("us")) + pl.duration(days=1)).cast(utc),
-        ChargeCategory=pl.lit("Usage"),
+        ChargeCategory=pl.when(is_credit).then(pl.lit("Credit")).otherwise(pl.lit("Usage")),
         ChargeClass=pl.lit(None, pl.String),
-        ChargeFrequency=pl.lit("Usage-Based"),
+        ChargeFrequency=pl.when(is_credit).then(pl.lit("One-Time")).otherwise(pl.lit("Usage-Based")),
         ChargeDescription=pl.when(is_token).then(token_desc).otherwise(other_desc),
         # Decimal, as FOCUS types it (whole tokens, written with the fraction digits).
         # A non-token line item comes as money only: it is one charge.
+        # A credit is not usage: FOCUS wants no consumed or pricing quantity on it.
         ConsumedQuantity=pl.when(is_token).then(pl.col("quantity").cast(pl.Decimal(38, 6)))
-        .otherwise(pl.lit(1).cast(pl.Decimal(38, 6))),
-        ConsumedUnit=pl.when(is_token).then(pl.lit("Tokens")).otherwise(pl.lit("Charge")),
+        .when(~is_credit).then(pl.lit(1).cast(pl.Decimal(38, 6))),
+        ConsumedUnit=pl.when(is_token).then(pl.lit("Tokens")).when(~is_credit).then(pl.lit("Charge")),
         PricingQuantity=pl.when(is_token).then(pricing_quantity)
-        .otherwise(pl.lit(1).cast(pl.Decimal(38, 6))),
-        PricingUnit=pl.when(is_token).then(pl.lit("1000000 Tokens")).otherwise(pl.lit("Charge")),
+        .when(~is_credit).then(pl.lit(1).cast(pl.Decimal(38, 6))),
+        PricingUnit=pl.when(is_token).then(pl.lit("1000000 Tokens")).when(~is_credit).then(pl.lit("Charge")),
         PricingCategory=pl.lit("Standard"),
         InvoiceId=pl.lit(None, pl.String),
         InvoiceIssuerName=display,
@@ -183,9 +189,10 @@ def focus_frame(rows: pl.DataFrame, report: Report, version: str) -> pl.DataFram
         .otherwise(other_desc),
         SkuPriceDetails=pl.struct(x_ServiceTier=pl.col("service_tier"),
                                   x_TokenType=pl.col("token_type")).struct.json_encode(),
-        SubAccountId=pl.col("account"),
-        SubAccountName=pl.col("account"),
-        SubAccountType=pl.col("provider").replace_strict(SUB_ACCOUNT_TYPES, default="Account"),
+        SubAccountId=pl.when(~pooled).then(pl.col("account")),
+        SubAccountName=pl.when(~pooled).then(pl.col("account")),
+        SubAccountType=pl.when(~pooled).then(
+            pl.col("provider").replace_strict(SUB_ACCOUNT_TYPES, default="Account")),
         Tags=pl.struct(**{f"{TAG_PREFIX}{k}": pl.col(k) for k in ("team", "project", "feature")})
         .struct.json_encode(),
         AllocatedMethodId=pl.col("basis").replace_strict(
@@ -193,7 +200,7 @@ def focus_frame(rows: pl.DataFrame, report: Report, version: str) -> pl.DataFram
         AllocatedMethodDetails=pl.Series(_method_details(rows), dtype=pl.String),
         x_Provisional=pl.col("provisional"),
         x_AllocationBasis=pl.col("basis"),
-        x_PriceStatus=pl.when(~is_token).then(pl.lit("non_token"))
+        x_PriceStatus=pl.when(is_credit).then(pl.lit("credit")).when(~is_token).then(pl.lit("non_token"))
         .when(priced).then(pl.lit("priced")).otherwise(pl.lit("unpriced")),
         x_Model=pl.col("model"),
         x_TokenType=pl.col("token_type"),

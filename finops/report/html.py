@@ -15,7 +15,22 @@ from finops.report.model import Report
 BASIS_LABELS = {
     "cost": "span cost share", "tokens": "span token share (unpriced model)",
     "cell_cost": "span cost share (other token types)", "cell_tokens": "span token share (other types)",
-    "rule": "account rule", "unattributed": "unattributed",
+    "day_cost": "non-token charge: the day's span cost share", "day_tokens": "non-token charge: the day's token share",
+    "rule": "account rule", "account_cost": "the account's spans elsewhere in the month (cost share)",
+    "account_tokens": "the account's spans elsewhere in the month (token share)",
+    "unattributed": "unattributed: no spans, no account rule", "credit": "credits (pro rata to charges)",
+}
+# What each drift part is (sql/reconcile/40_lines.sql).
+PART_MEANINGS = {
+    "coverage": "spans seen vs requests billed: sampling, missing instrumentation",
+    "volume": "span vs billed tokens after coverage: token mix and mapping",
+    "premium": "surcharges the bill names (long context, region, priority, 1-hour cache writes) above the table rate",
+    "rate": "billed tokens at table price vs billed money: stale prices, discounts, cache/batch rates",
+    "unpriced": "billed money for models with no price in the table",
+    "unmatched": "bills with no spans (−) and spans with no bill (+)",
+    "non_token": "charges that are not tokens (web search, code execution): no span estimates them",
+    "credit": "credits and refunds (negative billed lines)",
+    "unexplained": "billed token counts unknown",
 }
 
 
@@ -27,7 +42,8 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = fmt_money
     env.filters["pct"] = fmt_pct
-    env.globals.update(daily_chart=daily_chart, share_bars=share_bars, basis_labels=BASIS_LABELS)
+    env.globals.update(daily_chart=daily_chart, share_bars=share_bars, basis_labels=BASIS_LABELS,
+                       part_meanings=PART_MEANINGS)
     return env
 
 
@@ -37,4 +53,5 @@ def render_html(report: Report, team: str | None = None) -> str:
     coverage_total = sum(report.coverage.values(), Decimal(0)) or Decimal(1)
     return environment().get_template("report.html.j2").render(
         r=report, teams=teams, only_team=team, coverage_total=coverage_total,
+        drift_words={p.part: p.text for p in report.drift_parts},
         team_bars=[(t.team, t.billed) for t in report.teams])

@@ -34,6 +34,9 @@ def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
         "estimated_total": _money(report.estimated_total),
         "drift_pct": _pct(report.drift_pct),
         "unattributed": _money(report.unattributed),
+        "unattributed_parts": {k: _money(v) for k, v in report.unattributed_parts.items()},
+        "drift_summary": report.drift_summary,
+        "drift_named_pct": _pct(report.named_pct),
         "gate": {
             "max_drift_pct": str(report.max_drift_pct),
             "passed": report.gate_passed,
@@ -42,6 +45,10 @@ def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
         },
         "provisional_days": [d.isoformat() for d in report.provisional_days],
         "explanation": {k: _money(v) for k, v in report.explanation.items()},
+        "drift_parts": [{"part": p.part, "amount": _money(p.amount), "pt": _pct(p.pt), "text": p.text,
+                         "sources": [{"provider": x["provider"], "account": x["account"], "model": x["model"],
+                                      "amount": _money(x["amount"])} for x in p.sources]}
+                        for p in report.drift_parts],
         "coverage": {k: _money(v) for k, v in report.coverage.items()},
         "providers": [
             {"provider": p.name, "billed": _money(p.billed), "estimated": _money(p.estimated),
@@ -65,6 +72,15 @@ def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
         "other_line_items": [{"provider": o["provider"], "account": o["account"],
                               "line_item": o["line_item"], "amount": _money(o["amount"])}
                              for o in report.other_line_items],
+        "unattributed_sources": [
+            {"reason": u["reason"], "provider": u["provider"], "account": u["account"], "model": u["model"],
+             "amount": _money(u["amount"]),
+             "rule": u["rule"]}
+            for u in report.unattributed_sources],
+        "pooled_accounts": [{"provider": a["provider"], "account": a["account"], "billed": _money(a["billed"]),
+                             "models": list(a["models"])} for a in report.pooled_accounts],
+        "credits": [{"provider": c["provider"], "account": c["account"], "line_item": c["line_item"],
+                     "amount": _money(c["amount"])} for c in report.credits],
         "restatements": [{"source": r["source"], "day": r["day"].isoformat(), "provider": r["provider"],
                           "account": r["account"], "line_item": r["line_item"],
                           "old_amount": str(r["old_amount"]), "new_amount": str(r["new_amount"]),

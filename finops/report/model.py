@@ -16,10 +16,17 @@ import duckdb
 
 from finops.billing.exclusions import report_notes as exclusion_notes
 from finops.money import cents, drift_pct
+from finops.report.drift import PARTS, DriftPart, drift_parts, drift_sentence, named_share
+from finops.schemas import UNATTRIBUTED
 from finops.warehouse.sql import run_query
 from finops.windows import Window
 
-EXPLANATION_PARTS = ("volume", "rate", "unpriced", "unmatched", "unexplained")
+EXPLANATION_PARTS = PARTS
+
+
+def account_rule_toml(provider: str, account: str, team: str = "<team>") -> str:
+    """The ``finops.toml`` rule that charges ``account``'s spend with no spans to ``team``."""
+    return f'[teams.{team}] accounts = [{{provider = "{provider}", account = "{account}"}}]'
 
 
 @dataclass
@@ -77,6 +84,13 @@ class Report:
     daily: list[tuple[date, Decimal, Decimal]]
     restatements: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Where 'unattributed' came from (reason · provider · account · model, sql/report/unattributed_sources).
+    unattributed_sources: list[dict[str, Any]] = field(default_factory=list)
+    # Billed accounts no span names, matched with the spans that carry no account.
+    pooled_accounts: list[dict[str, Any]] = field(default_factory=list)
+    credits: list[dict[str, Any]] = field(default_factory=list)
+    # E − B in named parts, biggest first (finops.report.drift).
+    drift_parts: list[DriftPart] = field(default_factory=list)
     # finops.reconcile.anomalies.AnomalyReport: week-over-week flags and budget status as of the month's
     # end (or yesterday for the running month); None for a month still in the future.
     anomalies: Any = None
@@ -98,8 +112,39 @@ class Report:
 
     @property
     def unattributed(self) -> Decimal:
-        """Billed money no span and no account rule could place."""
-        return sum((t.billed for t in self.teams if t.team == "unattributed"), Decimal("0.00"))
+        """The 'unattributed' chargeback, in cents.
+
+        Billed money no span and no account rule placed, plus money split onto spans without
+        team.id (see :attr:`unattributed_parts`).
+        """
+        return sum((t.billed for t in self.teams if t.team == UNATTRIBUTED), Decimal("0.00"))
+
+    @property
+    def unattributed_parts(self) -> dict[str, Decimal]:
+        """:attr:`unattributed` by reason, in cents, adding up to it exactly.
+
+        ``no_spans`` (billed with no spans and no rule: the coverage section's 'unattributed')
+        and ``credit`` are their exact sums rounded; ``no_team`` (spans without team.id) is the
+        rest, so it also holds the chargeback's rounding (under a cent per provider).
+        """
+        parts = {"no_spans": Decimal(0), "credit": Decimal(0)}
+        for r in self.unattributed_sources:
+            if r["reason"] in parts:
+                parts[r["reason"]] += r["amount"]
+        out = {k: cents(v) for k, v in parts.items()}
+        return {"no_spans": out["no_spans"], "no_team": self.unattributed - out["no_spans"] - out["credit"],
+                "credit": out["credit"]}
+
+    @property
+    def drift_summary(self) -> str:
+        """The drift and its biggest named parts in one sentence."""
+        return drift_sentence(self.drift_pct, self.drift_parts)
+
+    @property
+    def named_pct(self) -> Decimal | None:
+        """Percent of |E − B| in named parts (every part but 'unexplained')."""
+        return named_share(sum((p.estimated for p in self.providers), Decimal(0)),
+                           sum((p.billed for p in self.providers), Decimal(0)), self.explanation)
 
     @property
     def gate_passed(self) -> bool:
@@ -121,7 +166,9 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
         return run_query(con, f"report/{name}", params)
 
     providers, explanation = [], dict.fromkeys(EXPLANATION_PARTS, Decimal(0))
+    exact_billed = Decimal(0)
     for r in q("providers"):
+        exact_billed += r["billed"]
         providers.append(Line(r["provider"], cents(r["billed"]), r["estimated"],
                               extra={k: r[k] for k in EXPLANATION_PARTS}))
         for k in EXPLANATION_PARTS:
@@ -166,4 +213,9 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
         daily=[(d, v[0], v[1]) for d, v in sorted(org_daily.items())],
         restatements=q("restatements"),
         notes=exclusion_notes(q("excluded")),
+        unattributed_sources=[{**r, "rule": account_rule_toml(r["provider"], r["account"])
+                               if r["reason"] == "no_spans" else None} for r in q("unattributed_sources")],
+        pooled_accounts=q("pooled_accounts"),
+        credits=q("credits"),
+        drift_parts=drift_parts(explanation, q("drift_sources"), q("request_coverage"), exact_billed),
     )

@@ -6,7 +6,8 @@
 -- (recon_team_provider, the report's team totals) are handed to its rows by largest remainder
 -- of the exact micro-dollar allocation, so Σ rows = team totals = billed total to the cent.
 -- list_cost / contracted_cost USD DECIMAL(38,6) = quantity × USD per million tokens / 1e6
--- (NULL when there is no price: non-token charges and unpriced models); quantity in tokens.
+-- (NULL when there is no price: non-token charges, credits and unpriced models); quantity in
+-- tokens. account '' is the pool (billed accounts no span names, matched without account).
 -- Needs price_keys (sql/reconcile/10_price_keys) for the window.
 WITH a AS (
     SELECT * FROM recon_alloc
@@ -56,19 +57,12 @@ provider_accounts AS (
     FROM billing_daily WHERE day >= $window_start AND day < $window_end
     GROUP BY ALL
 ),
-other_items AS (
-    SELECT day, provider, account, model, service_tier,
-           string_agg(DISTINCT line_item, '; ' ORDER BY line_item) AS line_items
-    FROM billing_daily
-    WHERE day >= $window_start AND day < $window_end AND token_type = 'other'
-    GROUP BY ALL
-),
 priced AS (
     SELECT r.*,
            CAST(r.base + CASE WHEN r.rk <= r.leftover THEN 1 ELSE 0 END AS DECIMAL(38,0))
                * CAST(0.01 AS DECIMAL(3,2)) AS billed_cents,
            CASE
-               WHEN r.token_type = 'other' THEN NULL
+               WHEN r.token_type IN ('other', 'credit') THEN NULL
                WHEN r.tokens > 0 THEN r.tokens
                WHEN r.basis IN ('rule', 'unattributed') THEN l.billed_tokens
                ELSE 0
@@ -78,14 +72,14 @@ priced AS (
            count(*) OVER line AS line_rows,
            cw.cell_estimated, cw.cell_tokens,
            coalesce(ac.source, pa.source, r.provider) AS billing_account,
-           oi.line_items
+           -- a non-token charge or a credit is named by its line item, in the model's place
+           CASE WHEN r.token_type IN ('other', 'credit') THEN r.model END AS line_items
     FROM ranked r
     LEFT JOIN lines l USING (day, provider, account, model, service_tier, token_type)
     LEFT JOIN price_keys pk USING (day, provider, model, service_tier, token_type)
     LEFT JOIN cell_weight cw USING (day, provider, account, model, service_tier, team, project, feature)
     LEFT JOIN accounts ac USING (provider, account)
     LEFT JOIN provider_accounts pa USING (provider)
-    LEFT JOIN other_items oi USING (day, provider, account, model, service_tier)
     WINDOW line AS (PARTITION BY r.day, r.provider, r.account, r.model, r.service_tier, r.token_type)
 )
 SELECT day, provider, account, model, service_tier, token_type, team, project, feature,
@@ -109,7 +103,8 @@ SELECT day, provider, account, model, service_tier, token_type, team, project, f
            WHEN 'tokens' THEN tokens
            WHEN 'cell_cost' THEN cell_estimated
            WHEN 'cell_tokens' THEN cell_tokens
-           ELSE quantity
+           WHEN 'rule' THEN quantity
+           WHEN 'unattributed' THEN quantity
        END AS weight_quantity
 FROM priced
 ORDER BY day, provider, account, model, service_tier, token_type, team, project, feature

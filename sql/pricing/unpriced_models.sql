@@ -1,7 +1,8 @@
 -- Every model seen in usage or billing in [$window_start, $window_end) with tokens of a
 -- type that has no price in force that day, by the same most-specific-match rule as the
 -- reconciliation (reads the price_keys temp table of reconcile/10_price_keys).
--- Grain: provider · model · tier · token type. Units: tokens, days.
+-- Grain: provider · model · tier · token type. Units: tokens, days. tokens are span tokens (the
+-- report's unpriced table counts the same), billed_tokens what the bill counted: never added.
 WITH seen AS (
     SELECT day, provider, model, service_tier, token_type, tokens, 'usage' AS side FROM (
         UNPIVOT (SELECT day, provider, model, service_tier,
@@ -15,7 +16,9 @@ WITH seen AS (
     FROM billing_daily
     WHERE day >= $window_start AND day < $window_end AND token_type <> 'other' AND model <> ''
 )
-SELECT s.provider, s.model, s.service_tier, s.token_type, sum(s.tokens) AS tokens,
+SELECT s.provider, s.model, s.service_tier, s.token_type,
+       coalesce(sum(s.tokens) FILTER (WHERE s.side = 'usage'), 0) AS tokens,
+       coalesce(sum(s.tokens) FILTER (WHERE s.side = 'billing'), 0) AS billed_tokens,
        min(s.day) AS first_day, max(s.day) AS last_day,
        string_agg(DISTINCT s.side, ',' ORDER BY s.side) AS seen_in
 FROM seen s
