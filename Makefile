@@ -25,8 +25,8 @@ demo: $(STAMP)  ## generate a month of sample data, load, reconcile and write th
 demo-metrics: $(STAMP) metrics-servers  ## the demo month from metrics: OTel SDK export -> VictoriaMetrics -> kind = "prometheus"
 	$(BIN)/python scripts/demo_metrics.py --out demo-out
 
-test: $(STAMP)  ## run the test suite
-	$(BIN)/pytest
+test: $(STAMP)  ## run the test suite (one worker per core, at most 4)
+	$(BIN)/pytest -n auto --maxprocesses 4
 
 lint: $(STAMP)  ## ruff on the package, tests, bench and scripts; import-linter on the package's layers
 	$(BIN)/ruff check finops tests bench scripts
