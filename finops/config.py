@@ -348,7 +348,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
     for i, b in enumerate(_tables(data, "billing", path)):
         name, kind = _name_kind(b, f"billing[{i}]", seen, path)
         opts = {k: v for k, v in b.items() if k not in ("name", "kind")}
-        for key in ("costs", "usage", "paths"):
+        for key in ("costs", "usage", "paths", "api_keys"):
             if key in opts:
                 listed = _path_list(opts[key], f"billing.{name}.{key}", path)
                 opts[key] = _expand([str(_resolve(base, p)) for p in listed])
