@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finops.reconcile import reconcile
+from finops.report.html import render_html
 from finops.report.jsonout import render_json
 from finops.report.keys import key_lines
 from finops.report.model import build_report
@@ -101,6 +102,12 @@ def test_billed_cells_split_over_keys_by_tokens_hand_computed(config):
     assert exact[("proj_a", "key_1")] == D("5.002502") and exact[("proj_a", "key_2")] == D("3.335834")
     assert exact[("proj_a", "key_3")] == D("1.666667") and exact[("proj_b", None)] == D("1.00")
     assert json.loads(render_json(rep, team="search"))["api_key_spend"] == []
+    html = render_html(rep)
+    section = html[html.index("Spend per API key and workspace"):]
+    section = section[:section.index("</table>")]
+    assert "<code>key_1</code></td>\n<td>ci-bot</td><td class=\"n\">5.00</td><td class=\"n\">48.73 %</td>" in section
+    assert "usage the provider attributes to no key" in section and "charges that are not tokens" in section
+    assert "proj_b" not in section and "sk-abc" not in html  # no key usage; never a hint
     con.close()
 
 

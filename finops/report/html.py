@@ -10,6 +10,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from finops.money import fmt_money, fmt_pct
 from finops.paths import data_dir
 from finops.report.charts import daily_chart, share_bars
+from finops.report.keys import KEYS_SHOWN
+from finops.report.keys import KINDS as KEY_KINDS
 from finops.report.model import Report
 
 BASIS_LABELS = {
@@ -43,7 +45,7 @@ def environment() -> Environment:
     env.filters["money"] = fmt_money
     env.filters["pct"] = fmt_pct
     env.globals.update(daily_chart=daily_chart, share_bars=share_bars, basis_labels=BASIS_LABELS,
-                       part_meanings=PART_MEANINGS)
+                       part_meanings=PART_MEANINGS, key_kinds=KEY_KINDS, keys_shown=KEYS_SHOWN)
     return env
 
 
