@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import polars as pl
+import pytest
 from builders import billing, usage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finops.config import parse_config
+from finops.errors import ConfigError
 from finops.reconcile import reconcile
 from finops.report.html import render_html
 from finops.report.jsonout import render_json
@@ -159,3 +163,57 @@ def test_sum_over_keys_is_the_billed_cell_and_to_the_cent(tmp_path_factory, draw
                 share = D(micro) * tokens[int(r["api_key"][1:])] / sum(tokens) / 10**6
                 assert abs(r["billed_exact"] - share) < D("0.000001")
     con.close()
+
+
+def test_a_key_rule_is_more_specific_than_an_account_rule_and_never_beats_spans(tmp_path, prices_dir):
+    config = parse_config({
+        "warehouse": {"path": str(tmp_path / "w.duckdb")}, "pricing": {"dir": str(prices_dir)},
+        "teams": {"ops": {"accounts": [{"provider": "openai", "account": "proj_ops"}]},
+                  "ml": {"accounts": [{"provider": "openai", "api_key": "key_ml"}]}},
+    })
+    assert [(r.provider, r.api_key, r.team) for r in config.key_rules] == [("openai", "key_ml", "ml")]
+    con = connect(config.warehouse)
+    replace_window(con, "usage", "spans", OCT.window_start, OCT.window_end,
+                   usage([{"account": "proj_s", "input_tokens": 1000}]))
+    load(con, billing([
+        {"account": "proj_ops", "amount": "9.00"},                          # key_ml 2 : other 1
+        {"account": "proj_ops", "token_type": "output", "amount": "0.50"},  # no ruled key: the account rule
+        {"account": "proj_x", "amount": "4.00"},                            # key_ml 1 : key_z 3, no account rule
+        {"account": "proj_s", "amount": "2.00"},                            # spans name proj_s: spans win
+    ]), kt([
+        {"account": "proj_ops", "api_key": "key_ml", "billed_tokens": 200},
+        {"account": "proj_ops", "api_key": "key_other", "billed_tokens": 100},
+        {"account": "proj_ops", "token_type": "output", "api_key": "key_other", "billed_tokens": 10},
+        {"account": "proj_x", "api_key": "key_ml", "billed_tokens": 100},
+        {"account": "proj_x", "api_key": "key_z", "billed_tokens": 300},
+        {"account": "proj_s", "api_key": "key_ml", "billed_tokens": 500},
+    ]))
+    reconcile(con, config, OCT, date(2026, 11, 23))
+    rep = build_report(con, OCT, currency="USD", max_drift_pct=5, generated_at=datetime(2026, 11, 23, tzinfo=UTC))
+    assert {t.team: t.billed for t in rep.teams if t.billed} == {
+        "ml": D("7.00"), "ops": D("3.50"), "unattributed": D("3.00"), "search": D("2.00")}
+    assert dict(con.execute("SELECT account || '/' || token_type, matched_by FROM recon_bill_match").fetchall()) == {
+        "proj_ops/input": "key_rule", "proj_ops/output": "rule", "proj_x/input": "key_rule", "proj_s/input": "account"}
+    assert rep.coverage["key_rule"] == D("7.00") and rep.coverage["rule"] == D("3.50")
+    assert [(u["reason"], u["account"], u["amount"], u["rule"]) for u in rep.unattributed_sources] == [
+        ("no_spans", "proj_x", D("3.00"), '[teams.<team>] accounts = [{provider = "openai", account = "proj_x"}]')]
+    assert rep.unattributed_parts["no_spans"] == D("3.00")
+    assert "API key rule" in render_html(rep)
+    con.close()
+
+
+@pytest.mark.parametrize("acc, message", [
+    ({"provider": "openai", "api_key": "key_a", "account": "p"}, "an account or an api_key, not both"),
+    ({"provider": "openai", "api_key": "sk-proj-abc"}, "the key's id"),
+    ({"provider": "openai", "api_key": ""}, "needs provider and api_key"),
+    ({"provider": "openai", "api_key": "key_a", "nmae": "x"}, "unknown key teams.b.accounts[0].'nmae'"),
+])
+def test_bad_key_rules_are_refused(acc, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config({"teams": {"b": {"accounts": [acc]}}})
+
+
+def test_a_key_listed_by_two_teams_is_refused():
+    rule = {"provider": "openai", "api_key": "key_a"}
+    with pytest.raises(ConfigError, match="'key_a' is already listed by teams.a"):
+        parse_config({"teams": {"a": {"accounts": [rule]}, "b": {"accounts": [rule]}}})

@@ -18,7 +18,8 @@ BASIS_LABELS = {
     "cost": "span cost share", "tokens": "span token share (unpriced model)",
     "cell_cost": "span cost share (other token types)", "cell_tokens": "span token share (other types)",
     "day_cost": "non-token charge: the day's span cost share", "day_tokens": "non-token charge: the day's token share",
-    "rule": "account rule", "account_cost": "the account's spans elsewhere in the month (cost share)",
+    "rule": "account rule", "key_rule": "API key rule (the key's share by billed tokens)",
+    "account_cost": "the account's spans elsewhere in the month (cost share)",
     "account_tokens": "the account's spans elsewhere in the month (token share)",
     "unattributed": "unattributed: no spans, no account rule", "credit": "credits (pro rata to charges)",
 }
