@@ -4,7 +4,7 @@
 tokens (the cost reports carry no key) and rounds each account's rows to the cent; here they
 are shaped for display: per provider · account, its top keys by billed money, the rest summed
 as one ``others`` row, then usage no key made (``no_key``) and money no key split can reach
-(``no_key_usage``, ``not_tokens``). Keys are shown by id and name, never by secret.
+(``no_key_usage``, ``not_tokens``, ``credit``). Keys are shown by id and name, never by secret.
 """
 
 from __future__ import annotations
@@ -25,13 +25,17 @@ KINDS = {
     "no_key": "usage the provider attributes to no key (Console, Workbench)",
     "others": "the account's other keys, summed",
     "no_key_usage": "billed tokens whose usage names no key (usage pages without api_key_id)",
-    "not_tokens": "charges that are not tokens (web search, storage) and credits",
+    "not_tokens": "charges that are not tokens (web search, storage)",
+    "credit": "credits and refunds",
 }
 
 
 @dataclass(frozen=True)
 class KeyLine:
-    """One row of the section: ``billed`` in cents, ``share_pct`` of the account's billed."""
+    """One row of the section: ``billed`` in cents, ``share_pct`` of the account's charges.
+
+    The charges are the account's billed money before credits (a credit row has no share).
+    """
 
     provider: str
     account: str
@@ -58,12 +62,13 @@ def key_lines(rows: list[dict[str, Any]], shown: int = KEYS_SHOWN) -> list[KeyLi
     for (provider, account), rs in order:
         if not any(r["api_key"] is not None for r in rs):
             continue  # no key usage at all (a FOCUS export, usage pages without api_key_id)
-        total = sum((r["billed"] for r in rs), Decimal("0.00"))
+        total = sum((r["billed"] for r in rs if r["reason"] != "credit"), Decimal("0.00"))  # the charges
 
         def line(kind: str, api_key: str | None, name: str | None, billed: Decimal, tokens: int,
                  keys: int, provider: str = provider, account: str = account,
                  total: Decimal = total) -> KeyLine:
-            share = (billed / total * 100).quantize(CENT, rounding=ROUND_HALF_UP) if total else None
+            share = (billed / total * 100).quantize(CENT, rounding=ROUND_HALF_UP) \
+                if total > 0 and kind != "credit" else None
             return KeyLine(provider, account, kind, api_key, name, billed, share, tokens, keys)
 
         keyed = sorted((r for r in rs if r["api_key"]), key=lambda r: (-r["billed_exact"], r["api_key"]))

@@ -6,7 +6,8 @@
 -- the largest remainders, ties by tokens then key id), so Σ keys = the cell exactly.
 -- Money a key split cannot reach stays whole under api_key NULL, by reason:
 --   'no_key_usage'  a token cell whose usage names no key (usage pages without api_key_id);
---   'not_tokens'    a charge that is not tokens (web search, storage), and credits.
+--   'not_tokens'    a charge that is not tokens (web search, storage);
+--   'credit'        a credit or refund (a negative amount).
 -- api_key '' is usage the provider attributes to no key (Anthropic's Console and Workbench).
 -- Grain of the result: provider · account · api_key · reason. Units: billed USD DECIMAL(18,6)
 -- exact (billed_exact) and in cents (billed): each account's rows rounded by largest remainder
@@ -59,8 +60,9 @@ split AS (
                 * CAST(0.000001 AS DECIMAL(7,6)) AS DECIMAL(18,6)) AS billed
     FROM ranked
     UNION ALL
-    SELECT c.provider, c.account, NULL, CASE WHEN c.token_type IN ('other', 'credit') THEN 'not_tokens'
-                                             ELSE 'no_key_usage' END,
+    SELECT c.provider, c.account, NULL, CASE c.token_type WHEN 'other' THEN 'not_tokens'
+                                                          WHEN 'credit' THEN 'credit'
+                                                          ELSE 'no_key_usage' END,
            0, c.billed
     FROM cells c
     WHERE c.token_type IN ('other', 'credit')
