@@ -175,3 +175,18 @@ def test_files_kind_reads_saved_listing_pages(tmp_path: Path):
     (tmp_path / "k.json").write_text(json.dumps({"data": [{"id": 7}], "has_more": False}))
     with pytest.raises(DataError, match=r"claude api_keys .*k.json.*data\[0\].id"):
         anthropic.pull(src, W0, W1)
+
+
+def test_sources_check_lists_one_page_of_a_keyed_project(ofake: FakeOpenAI):
+    out = dict(openai.check(osource(ofake), today=date(2026, 10, 2)))
+    assert out["api_keys"] == "authorised; 1 key(s) on the first page of proj_a"
+    assert ofake.requests("api_keys")[0]["limit"] == ["1"]
+    assert dict(openai.check(osource(ofake, list_keys=False), today=date(2026, 10, 2))).get("api_keys") is None
+
+
+def test_sources_check_of_saved_listing_pages(tmp_path: Path):
+    (tmp_path / "k.json").write_text(json.dumps({"data": [anthropic_key("apikey_a", "prod")], "has_more": False}))
+    (tmp_path / "c.json").write_text(json.dumps({"data": [], "has_more": False, "next_page": None}))
+    src = BillingSource("claude", "anthropic_files", {"costs": [str(tmp_path / "c.json")],
+                                                      "api_keys": [str(tmp_path / "k.json")]})
+    assert dict(anthropic.check(src))["api_keys"] == "1 file(s) parse, 1 key(s)"
