@@ -14,6 +14,7 @@ from builders import billing, usage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finops import api
 from finops.config import parse_config
 from finops.errors import ConfigError
 from finops.reconcile import reconcile
@@ -176,8 +177,8 @@ def test_a_key_rule_is_more_specific_than_an_account_rule_and_never_beats_spans(
     replace_window(con, "usage", "spans", OCT.window_start, OCT.window_end,
                    usage([{"account": "proj_s", "input_tokens": 1000}]))
     load(con, billing([
-        {"account": "proj_ops", "amount": "9.00"},                          # key_ml 2 : other 1
-        {"account": "proj_ops", "token_type": "output", "amount": "0.50"},  # no ruled key: the account rule
+        {"account": "proj_ops", "amount": "9.00", "billed_tokens": 300},  # key_ml 2 : other 1
+        {"account": "proj_ops", "token_type": "output", "amount": "0.50", "billed_tokens": 10},  # the account rule
         {"account": "proj_x", "amount": "4.00"},                            # key_ml 1 : key_z 3, no account rule
         {"account": "proj_s", "amount": "2.00"},                            # spans name proj_s: spans win
     ]), kt([
@@ -200,6 +201,12 @@ def test_a_key_rule_is_more_specific_than_an_account_rule_and_never_beats_spans(
     assert rep.unattributed_parts["no_spans"] == D("3.00")
     assert "API key rule" in render_html(rep)
     con.close()
+    focus = api.export(config, OCT, "focus", focus_version="1.3").frame.filter(pl.col("SubAccountId") == "proj_ops")
+    got = {(json.loads(r["Tags"])["finops/team"], r["x_TokenType"]):
+           (r["BilledCost"], r["ConsumedQuantity"], r["AllocatedMethodId"]) for r in focus.iter_rows(named=True)}
+    assert got == {("ml", "input"): (D("6.00"), D(200), "finops-api-key-rule"),
+                   ("ops", "input"): (D("3.00"), D(100), "finops-account-rule"),
+                   ("ops", "output"): (D("0.50"), D(10), "finops-account-rule")}
 
 
 @pytest.mark.parametrize("acc, message", [
