@@ -158,6 +158,37 @@ class AccountRule:
 
 
 @dataclass(frozen=True)
+class KeyRule:
+    """Billed spend of API key ``api_key`` (``provider``) with no spans goes to ``team``.
+
+    More specific than an :class:`AccountRule`: the key's share of a billed line (by billed
+    tokens) goes to its team, the rest of the line to the account's rule.
+    """
+
+    provider: str
+    api_key: str
+    team: str
+
+
+def _key_rule(acc: Mapping[str, Any], team: str, j: int, seen: list[KeyRule], path: Path | None) -> KeyRule:
+    """``{provider = "openai", api_key = "key_abc"}`` in ``[teams.<team>] accounts``."""
+    where = f"{path or 'config'}: teams.{team}.accounts[{j}]"
+    if "account" in acc:
+        raise ConfigError(f"{where}: name an account or an api_key, not both (a key id is unique per provider)")
+    _check_keys(acc, {"provider", "api_key"}, f"teams.{team}.accounts[{j}].", path)
+    if not isinstance(acc.get("provider"), str) or not isinstance(acc["api_key"], str) or not acc["api_key"]:
+        raise ConfigError(f"{where} needs provider and api_key (the key's id, e.g. key_abc), as strings")
+    if acc["api_key"].startswith(("sk-", "sk_")):
+        raise ConfigError(f"{where}: api_key must be the key's id (key_..., apikey_...), never the key "
+                          "itself")
+    owner = next((r.team for r in seen if (r.provider, r.api_key) == (acc["provider"], acc["api_key"])), None)
+    if owner is not None:  # one key, one owner: its spend would be charged twice
+        raise ConfigError(f"{where}: {acc['provider']} api_key {acc['api_key']!r} is already listed by "
+                          f"teams.{owner}")
+    return KeyRule(acc["provider"], acc["api_key"], team)
+
+
+@dataclass(frozen=True)
 class Team:
     """A team: who leads it, what it owns, what it may spend."""
 
@@ -238,6 +269,7 @@ class Config:
     billing_sources: tuple[BillingSource, ...] = ()
     teams: Mapping[str, Team] = field(default_factory=dict)
     account_rules: tuple[AccountRule, ...] = ()
+    key_rules: tuple[KeyRule, ...] = ()
     max_drift_pct: float = 5.0
     provisional_days: int = 3
     today: date | None = None  # pinned "today" for reproducible runs and tests
@@ -348,7 +380,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
     for i, b in enumerate(_tables(data, "billing", path)):
         name, kind = _name_kind(b, f"billing[{i}]", seen, path)
         opts = {k: v for k, v in b.items() if k not in ("name", "kind")}
-        for key in ("costs", "usage", "paths"):
+        for key in ("costs", "usage", "paths", "api_keys"):
             if key in opts:
                 listed = _path_list(opts[key], f"billing.{name}.{key}", path)
                 opts[key] = _expand([str(_resolve(base, p)) for p in listed])
@@ -356,6 +388,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
 
     teams: dict[str, Team] = {}
     rules: list[AccountRule] = []
+    key_rules: list[KeyRule] = []
     for name, t in sect("teams").items():
         if not isinstance(t, Mapping):
             raise ConfigError(f"{path or 'config'}: teams.{name} must be a table ([teams.{name}] with leads, "
@@ -372,11 +405,15 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
             raise ConfigError(f"{path or 'config'}: teams.{name}.accounts must be a list, e.g. "
                               '[{ provider = "openai", account = "proj_search" }]')
         for j, acc in enumerate(accounts):
+            if isinstance(acc, Mapping) and "api_key" in acc:  # a key rule (README "Spend per API key")
+                key_rules.append(_key_rule(acc, name, j, key_rules, path))
+                continue
             if (not isinstance(acc, Mapping) or not isinstance(acc.get("provider"), str)
                     or not isinstance(acc.get("account"), str)):
                 raise ConfigError(
-                    f"{path or 'config'}: teams.{name}.accounts[{j}] needs provider and account")
-            _check_keys(acc, {"provider", "account"}, f"teams.{name}.accounts[{j}].", path)
+                    f"{path or 'config'}: teams.{name}.accounts[{j}] needs provider and account "
+                    "(or provider and api_key)")
+            _check_keys(acc, {"provider", "account", "api_key"}, f"teams.{name}.accounts[{j}].", path)
             owner = next((r.team for r in rules
                           if (r.provider, r.account) == (acc["provider"], acc["account"])), None)
             if owner is not None:  # one account, one owner: its spend would be charged twice
@@ -417,6 +454,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         billing_sources=tuple(bills),
         teams=teams,
         account_rules=tuple(rules),
+        key_rules=tuple(key_rules),
         max_drift_pct=float(_at_least(gate.get("max_drift_pct", 5.0), 0, "gate.max_drift_pct", path)),
         provisional_days=_days(rec.get("provisional_days", 3), "reconcile.provisional_days", path),
         today=today,

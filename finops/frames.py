@@ -47,7 +47,9 @@ class BillingPull:
     (unparsed line items, Priority Tier usage absent from the cost report, ...).
     ``excluded``: charges the source read and left out as not LLM billing (FOCUS exports
     of a whole cloud bill), as ``finops.billing.exclusions.EXCLUDED_SCHEMA``; ``None`` when
-    the source has no such notion.
+    the source has no such notion. ``key_tokens``: billed tokens per API key
+    (``finops.schemas.KEY_TOKENS_SCHEMA``, from the usage reports) and ``api_keys``: the keys'
+    names (``API_KEYS_SCHEMA``, never a secret); ``None`` when the source knows no keys.
     """
 
     frame: pl.DataFrame
@@ -55,3 +57,5 @@ class BillingPull:
     notes: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     excluded: pl.DataFrame | None = None
+    key_tokens: pl.DataFrame | None = None
+    api_keys: pl.DataFrame | None = None

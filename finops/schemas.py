@@ -31,6 +31,9 @@ USAGE_KEYS = ("day", "provider", "account", "model", "service_tier", "team", "pr
 USAGE_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                 "reasoning_tokens")
 BILLING_KEYS = ("day", "provider", "account", "model", "service_tier", "token_type", "source", "line_item")
+KEY_TOKEN_KEYS = ("day", "provider", "account", "model", "service_tier", "token_type", "api_key", "source")
+# A usage row the provider attributes to no API key (Anthropic: Console and Workbench usage).
+NO_API_KEY = ""
 
 MONEY = pl.Decimal(18, 6)
 
@@ -45,6 +48,19 @@ BILLING_SCHEMA: dict[str, pl.DataType] = {
     "service_tier": pl.String(), "token_type": pl.String(), "source": pl.String(),
     "line_item": pl.String(), "amount": MONEY, "currency": pl.String(),
     "billed_tokens": pl.Int64(), "billed_requests": pl.Int64(), "premium": pl.String(),
+}
+# Billed tokens per API key, from the usage reports (the cost reports carry no key): the weights
+# that split each billed cell's money over its keys (sql/reconcile/33_bill_keys.sql).
+KEY_TOKENS_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(), "provider": pl.String(), "account": pl.String(), "model": pl.String(),
+    "service_tier": pl.String(), "token_type": pl.String(), "api_key": pl.String(),
+    "source": pl.String(), "billed_tokens": pl.Int64(),
+}
+# API keys as the providers' key listings name them: never the secret, at most the provider's
+# own redacted hint (``sk-ant-api03-R2D...igAA``).
+API_KEYS_SCHEMA: dict[str, pl.DataType] = {
+    "provider": pl.String(), "api_key": pl.String(), "name": pl.String(), "hint": pl.String(),
+    "account": pl.String(), "source": pl.String(),
 }
 
 # ISO 4217 codes we accept in billing data; anything else is a data error, never guessed.
@@ -100,6 +116,39 @@ class BillingDaily(pa.DataFrameModel):
     class Config:
         strict = True
         unique = list(BILLING_KEYS)
+
+
+class BillingKeyTokens(pa.DataFrameModel):
+    """One row per day · provider · account · model · tier · token type · API key · source."""
+
+    day: date
+    provider: str = pa.Field(str_length={"min_value": 1})
+    account: str
+    model: str
+    service_tier: str = pa.Field(isin=list(SERVICE_TIERS))
+    token_type: str = pa.Field(isin=list(TOKEN_TYPES))
+    api_key: str  # NO_API_KEY: usage the provider attributes to no key
+    source: str
+    billed_tokens: int = pa.Field(ge=0)
+
+    class Config:
+        strict = True
+        unique = list(KEY_TOKEN_KEYS)
+
+
+class ApiKeys(pa.DataFrameModel):
+    """One row per provider · API key id: its name and the provider's redacted hint."""
+
+    provider: str = pa.Field(str_length={"min_value": 1})
+    api_key: str = pa.Field(str_length={"min_value": 1})
+    name: str = pa.Field(nullable=True)
+    hint: str = pa.Field(nullable=True)
+    account: str = pa.Field(nullable=True)  # workspace / project, where the listing says
+    source: str
+
+    class Config:
+        strict = True
+        unique = ["provider", "api_key"]
 
 
 def validate(frame: pl.DataFrame, model: type[pa.DataFrameModel], where: str) -> pl.DataFrame:

@@ -130,6 +130,7 @@ admin_key_env = "OPENAI_ADMIN_KEY"
 # timeout = 30
 # attempts = 5
 # page_limit = 31
+# list_keys = true               # names of the API keys the usage names (ids only when false)
 
 [[billing]]
 name = "anthropic"
@@ -139,12 +140,14 @@ admin_key_env = "ANTHROPIC_ADMIN_KEY"
 # timeout = 30
 # attempts = 5
 # page_limit = 31
+# list_keys = true
 
 # [[billing]]
 # name = "openai-saved"
 # kind = "openai_files"          # saved Admin API pages (anthropic_files alike)
 # costs = ["billing/openai/costs_page*.json"]    # required
 # usage = ["billing/openai/usage_page*.json"]
+# api_keys = ["billing/openai/api_keys_*.json"]  # saved key listings: names of the keys
 
 # [[billing]]
 # name = "cloud"
@@ -155,7 +158,9 @@ admin_key_env = "ANTHROPIC_ADMIN_KEY"
 
 # ---- teams ------------------------------------------------------------------------------
 # leads receive the team's chargeback; accounts are provider accounts the team owns
-# (billed spend there with no spans is charged to the team); budget_usd is monthly.
+# (billed spend there with no spans is charged to the team; an entry may name an API key
+# instead, { provider = "openai", api_key = "key_abc" }: the key's share, before the account's
+# rule); budget_usd is monthly.
 [teams.search]
 leads = ["search-lead@example.com"]
 budget_usd = 5000

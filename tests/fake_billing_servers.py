@@ -5,6 +5,9 @@ from the requested window (OpenAI's first bucket starts at the requested start_t
 aligned or not; days without data come back with empty ``results``), cursor pages of
 ``limit`` buckets, auth checks, both ``group_by[]=`` and repeated ``group_by=`` encodings,
 and scripted faults (status, headers, body, delay) consumed before normal answers.
+The key listings (OpenAI per project, Anthropic per organization) page by ``after`` /
+``after_id`` = the previous page's ``last_id``, with ``limit`` checked; an unknown OpenAI
+project is a 404.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import base64
 import contextlib
 import copy
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -79,7 +83,7 @@ def _group_by(req: Request) -> list[str]:
 class _Fake:
     """Shared machinery: request log, faults, pagination."""
 
-    endpoints: dict[str, tuple[str, set[str], int]] = {}  # name -> (path, group_by, max limit)
+    endpoints: dict[str, tuple[str | re.Pattern[str], set[str], int]] = {}  # name -> (path, group_by, max limit)
 
     def __init__(self, server: HTTPServer, key: str, data: dict[str, dict[date, list[dict]]],
                  ) -> None:
@@ -139,25 +143,58 @@ class _Fake:
     def envelope(self, chunk: list[dict], more: bool, nxt: str | None) -> dict:
         return {"data": chunk, "has_more": more, "next_page": nxt}
 
+    def list_page(self, name: str, items: list[dict], req: Request, cursor: str) -> Response:
+        """A key-listing page: ``limit`` items after the id in ``cursor``, ``last_id`` to go on."""
+        _, _, max_limit = self.endpoints[name]
+        try:
+            limit = int(req.args.get("limit", "20"))
+        except ValueError:
+            return self.error(400, "invalid_request_error", "limit must be an integer")
+        if not 1 <= limit <= max_limit:
+            return self.error(400, "invalid_request_error", f"limit must be 1..{max_limit}")
+        ids = [k["id"] for k in items]
+        after = req.args.get(cursor)
+        if after is not None and after not in ids:
+            return self.error(400, "invalid_request_error", f"{cursor} {after!r} is not a key of this list")
+        start = ids.index(after) + 1 if after is not None else 0
+        chunk = items[start:start + limit]
+        more = start + limit < len(items)
+        last = chunk[-1]["id"] if chunk else None
+        if more and self.repeat_cursor:
+            last = items[0]["id"]  # a server bug: the same cursor again and again
+        body = {"data": chunk, "first_id": chunk[0]["id"] if chunk else None, "last_id": last, "has_more": more}
+        return Response(json.dumps(self.list_envelope(body)), status=200, content_type="application/json")
+
+    def list_envelope(self, body: dict) -> dict:
+        return body
+
     def answer(self, name: str, req: Request) -> Response:
         raise NotImplementedError
 
 
+OPENAI_KEYS_PATH = re.compile(r"^/v1/organization/projects/([^/]+)/api_keys$")
+
+
 class FakeOpenAI(_Fake):
-    """``/v1/organization/costs`` and ``/v1/organization/usage/completions``."""
+    """``/v1/organization/costs``, ``/v1/organization/usage/completions`` and the key listing.
+
+    ``keys`` maps a project id to its key objects (``openai_key``); a project not in it is a 404.
+    """
 
     endpoints = {
         "costs": ("/v1/organization/costs", {"project_id", "line_item"}, 180),
         "usage": ("/v1/organization/usage/completions",
-                  {"model", "project_id", "batch", "service_tier"}, 31),
+                  {"model", "project_id", "batch", "service_tier", "api_key_id"}, 31),
+        "api_keys": (OPENAI_KEYS_PATH, set(), 100),
     }
 
     def __init__(self, server: HTTPServer, key: str, *, costs: dict[date, list[dict]] | None = None,
                  usage: dict[date, list[dict]] | None = None, bucket_key: str = "results",
-                 first_bucket_offset: int = 0) -> None:
+                 first_bucket_offset: int = 0, keys: dict[str, list[dict]] | None = None) -> None:
         super().__init__(server, key, {"costs": costs or {}, "usage": usage or {}})
         self.bucket_key = bucket_key
         self.first_bucket_offset = first_bucket_offset
+        self.keys = keys or {}
 
     def error(self, status: int, etype: str, message: str) -> Response:
         body = {"error": {"type": etype, "message": message, "param": None, "code": None}}
@@ -166,11 +203,20 @@ class FakeOpenAI(_Fake):
     def envelope(self, chunk: list[dict], more: bool, nxt: str | None) -> dict:
         return {"object": "page", "data": chunk, "has_more": more, "next_page": nxt}
 
+    def list_envelope(self, body: dict) -> dict:
+        return {"object": "list", **body}
+
     def answer(self, name: str, req: Request) -> Response:
         auth = req.headers.get("Authorization", "")
         if auth != f"Bearer {self.key}":
             return self.error(401, "invalid_request_error",
                               f"Incorrect API key provided: {auth.removeprefix('Bearer ')}")
+        if name == "api_keys":
+            m = OPENAI_KEYS_PATH.match(req.path)
+            project = m.group(1) if m else ""
+            if project not in self.keys:
+                return self.error(404, "invalid_request_error", f"No such project: {project}")
+            return self.list_page(name, self.keys[project], req, "after")
         _, group_by, _ = self.endpoints[name]
         if set(_group_by(req)) != group_by:
             return self.error(400, "invalid_request_error", f"bad group_by {_group_by(req)}")
@@ -201,13 +247,15 @@ class FakeAnthropic(_Fake):
     endpoints = {
         "cost_report": ("/v1/organizations/cost_report", {"workspace_id", "description"}, 31),
         "usage_report": ("/v1/organizations/usage_report/messages",
-                         {"model", "workspace_id", "service_tier", "context_window"}, 31),
+                         {"model", "workspace_id", "service_tier", "context_window", "api_key_id"}, 31),
+        "api_keys": ("/v1/organizations/api_keys", set(), 1000),
     }
 
     def __init__(self, server: HTTPServer, key: str, *,
                  costs: dict[date, list[dict]] | None = None,
-                 usage: dict[date, list[dict]] | None = None) -> None:
+                 usage: dict[date, list[dict]] | None = None, keys: list[dict] | None = None) -> None:
         super().__init__(server, key, {"cost_report": costs or {}, "usage_report": usage or {}})
+        self.keys = keys or []
 
     def error(self, status: int, etype: str, message: str) -> Response:
         body = {"type": "error", "error": {"type": etype, "message": message},
@@ -220,6 +268,8 @@ class FakeAnthropic(_Fake):
             return self.error(401, "authentication_error", "invalid x-api-key")
         if req.headers.get("anthropic-version") != "2023-06-01":
             return self.error(400, "invalid_request_error", "anthropic-version header required")
+        if name == "api_keys":
+            return self.list_page(name, self.keys, req, "after_id")
         _, group_by, _ = self.endpoints[name]
         if set(_group_by(req)) != group_by:
             return self.error(400, "invalid_request_error", f"bad group_by {_group_by(req)}")
@@ -254,11 +304,12 @@ def openai_cost(value: float, line_item: str | None, project_id: str | None = "p
 def openai_usage(model: str, input_tokens: int, cached: int, output: int, *,
                  project_id: str | None = "proj_abc", cache_write: int | None = None,
                  uncached: int | None = None, batch: bool = False,
-                 service_tier: str | None = "default", shape: int = 2026) -> dict:
-    """A usage completions result in the 2025 or 2026 spec shape."""
+                 service_tier: str | None = "default", shape: int = 2026,
+                 api_key_id: str | None = None) -> dict:
+    """A usage completions result in the 2025 or 2026 spec shape (``api_key_id`` null unless given)."""
     res = fixture(f"openai_usage_completions_result_object_spec{shape}.json")
     res.update(model=model, input_tokens=input_tokens, input_cached_tokens=cached,
-               output_tokens=output, project_id=project_id, batch=batch)
+               output_tokens=output, project_id=project_id, batch=batch, api_key_id=api_key_id)
     if shape == 2026:
         res.update(input_cache_write_tokens=cache_write or 0, service_tier=service_tier)
         if uncached is None:
@@ -284,14 +335,30 @@ def anthropic_cost(amount: str, description: str | None, token_type: str | None,
 def anthropic_usage(uncached: int, read: int, write_5m: int, write_1h: int, output: int, *,
                     model: str = "claude-sonnet-4-20250514",
                     workspace_id: str | None = "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ",
-                    service_tier: str = "standard", context_window: str = "0-200k") -> dict:
-    """A usage report result shaped like the docs example."""
+                    service_tier: str = "standard", context_window: str = "0-200k",
+                    api_key_id: str | None = None) -> dict:
+    """A usage report result shaped like the docs example (``api_key_id`` null unless given)."""
     res = fixture("anthropic_usage_report_messages_response_docs2025.json")["data"][0]["results"][0]
     res.update(uncached_input_tokens=uncached, cache_read_input_tokens=read,
                cache_creation={"ephemeral_1h_input_tokens": write_1h,
                                "ephemeral_5m_input_tokens": write_5m},
                output_tokens=output, model=model, workspace_id=workspace_id,
-               service_tier=service_tier, context_window=context_window)
+               service_tier=service_tier, context_window=context_window, api_key_id=api_key_id)
+    return res
+
+
+def openai_key(key_id: str, name: str | None, hint: str | None = "sk-abc...def") -> dict:
+    """A project API key object shaped like the spec's listing example."""
+    res = copy.deepcopy(fixture("openai_project_api_keys_list_response_spec.json")["data"][0])
+    res.update(id=key_id, name=name, redacted_value=hint)
+    return res
+
+
+def anthropic_key(key_id: str, name: str | None, workspace_id: str | None = "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ",
+                  hint: str | None = "sk-ant-api03-R2D...igAA") -> dict:
+    """An API key object shaped like the docs' listing example."""
+    res = copy.deepcopy(fixture("anthropic_api_keys_list_response_docs.json")["data"][0])
+    res.update(id=key_id, name=name, workspace_id=workspace_id, partial_key_hint=hint)
     return res
 
 

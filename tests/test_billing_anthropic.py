@@ -214,7 +214,7 @@ def test_api_pull_pages_money_tokens_and_priority_note(fake: FakeAnthropic):
     assert cost_reqs[0]["group_by[]"] == ["workspace_id", "description"]
     assert cost_reqs[0]["limit"] == ["2"] and cost_reqs[1]["page"]
     assert fake.requests("usage_report")[0]["group_by[]"] == \
-        ["model", "workspace_id", "service_tier", "context_window"]
+        ["model", "workspace_id", "service_tier", "context_window", "api_key_id"]
     headers = fake.log[0][2]
     assert headers["Anthropic-Version"] == "2023-06-01" and headers["X-Api-Key"] == fake.key
     assert seen == [("claude cost_report", 1, None), ("claude cost_report", 2, None),

@@ -253,7 +253,7 @@ def test_api_pull_pages_money_and_tokens(fake: FakeOpenAI):
     assert first["bucket_width"] == ["1d"] and first["limit"] == ["3"]
     assert first["group_by[]"] == ["project_id", "line_item"] and "page" not in first
     assert costs_reqs[1]["page"] and costs_reqs[2]["page"] != costs_reqs[1]["page"]
-    assert set(usage_reqs[0]["group_by[]"]) == {"model", "project_id", "batch", "service_tier"}
+    assert set(usage_reqs[0]["group_by[]"]) == {"model", "project_id", "batch", "service_tier", "api_key_id"}
     assert seen == [("openai costs", n, None) for n in (1, 2, 3)] + \
         [("openai usage", n, None) for n in (1, 2, 3)]
     assert pulled.stats["pages"] == 6 and pulled.stats["requests"] == 6

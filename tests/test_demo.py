@@ -216,3 +216,28 @@ def test_readme_json_example_is_the_demo_month(demo):
     for key in ("unattributed_sources", "pooled_accounts", "credits", "other_line_items", "unpriced"):
         flat = block.replace("\n", "").replace(", ", ",").replace("  ", "")
         assert json.dumps(doc[key][0]).replace(", ", ",")[:60] in flat, key
+
+
+def test_demo_shows_spend_per_api_key_and_workspace(demo):
+    import duckdb
+
+    from finops.report.jsonout import report_dict
+    rows = report_dict(demo.report)["api_key_spend"]
+    con = duckdb.connect(str(demo.warehouse), read_only=True)
+    billed = {(p, a): Decimal(str(v)) for p, a, v in con.execute(
+        "SELECT provider, account, sum(amount) FROM billing_daily GROUP BY ALL").fetchall()}
+    names = dict(con.execute("SELECT api_key, name FROM api_keys").fetchall())
+    con.close()
+    accounts = {(r["provider"], r["account"]) for r in rows}
+    assert accounts == set(billed)  # every billed account's usage names its keys
+    for acc in accounts:  # Σ rows of an account = its billed, to the cent
+        assert sum(Decimal(r["billed"]) for r in rows if (r["provider"], r["account"]) == acc) == \
+            billed[acc].quantize(Decimal("0.01"), "ROUND_HALF_UP"), acc
+    keys = [r for r in rows if r["kind"] == "key"]
+    assert all(r["name"] == names[r["api_key"]] for r in keys) and len(keys) == 23
+    assert [(r["account"], r["billed"]) for r in rows if r["kind"] == "no_key"] == [("default", "16.44")]
+    assert [(r["account"], r["billed"], r["share_pct"]) for r in rows if r["kind"] == "credit"] == \
+        [("default", "-25.00", None)]
+    html = demo.html_path.read_text()
+    assert "Spend per API key and workspace" in html and "support-bot prod" in html
+    assert "sk-proj-" not in html and "sk-ant-" not in html  # ids and names, never a hint

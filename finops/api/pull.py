@@ -142,7 +142,8 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
                         res.stats, res.notes = got.stats, got.notes
                         res.rows = replace_window(con, kind, source.name, start, end, got.frame,
                                                   providers=got.providers, run_id=run.run_id, settled_before=settled,
-                                                  excluded=got.excluded)
+                                                  excluded=got.excluded, key_tokens=got.key_tokens,
+                                                  api_keys=got.api_keys)
                 except FinopsError as e:
                     res.error = redact(str(e))
                 results.append(res)

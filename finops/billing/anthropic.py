@@ -4,7 +4,9 @@ Kinds: ``anthropic`` (the Admin API) and ``anthropic_files`` (saved response pag
 
 Money comes only from ``/v1/organizations/cost_report`` grouped by ``workspace_id`` and
 ``description``: ``amount`` is a decimal string in cents. The usage report (grouped by
-model, workspace, tier and context window) fills ``billed_tokens``. Priority Tier usage
+model, workspace, tier, context window and API key) fills ``billed_tokens`` and gives the
+billed tokens per API key (``api_key_id`` null: Console and Workbench usage); key names come
+from ``/v1/organizations/api_keys``. Priority Tier usage
 never appears in the cost report; the pull says so in a note rather than inventing money.
 The usage report counts no requests (``billed_requests`` stays NULL): request coverage is
 OpenAI's only.
@@ -22,6 +24,7 @@ from typing import Any
 import requests
 
 from finops.billing.admin_api import AdminApi, Report, error_message
+from finops.billing.keys import KeyListing, KeyTokens
 from finops.billing.reader import Reader
 from finops.billing.rows import Rows, in_window
 from finops.frames import BillingPull
@@ -33,6 +36,7 @@ DEFAULT_KEY_ENV = "ANTHROPIC_ADMIN_KEY"
 API_VERSION = "2023-06-01"
 USAGE_PATH = "/v1/organizations/usage_report/messages"
 COST_PATH = "/v1/organizations/cost_report"
+KEYS_PATH = "/v1/organizations/api_keys"  # the organization's keys, 1..1000 per page
 MAX_LIMIT = 31  # 1d buckets per page, both reports
 
 # The cost report's token_type -> canonical token type.
@@ -73,6 +77,7 @@ class UsageRow:
     service_tier: str
     context_window: str | None
     tokens: dict[str, int]
+    api_key: str | None = None  # api_key_id (None: Console/Workbench usage, or not grouped)
 
 
 def _dimensions(r: Reader, res: dict[str, Any], p: str) -> dict[str, Any]:
@@ -171,7 +176,8 @@ def parse_usage_page(page: Any, where: str, base: str = "") -> list[UsageRow]:
         rows.append(UsageRow(
             day=day,
             **_dimensions(r, res, p),
-            tokens=tokens))
+            tokens=tokens,
+            api_key=r.get(res, "api_key_id", p, "string", required=False)))
     return rows
 
 
@@ -183,7 +189,8 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
     usage tokens of the same day · workspace · model · tier · token type, and context
     window when the cost row names one (else summed over windows). Several cost rows of
     one key get the tokens on the first (by description) and ``None`` on the others.
-    Priority Tier usage, absent from the cost report, is reported in ``notes``.
+    Priority Tier usage, absent from the cost report, is reported in ``notes``. ``key_tokens``
+    holds the usage per API key (context windows summed).
     """
     costs = [c for c in costs if in_window(c.day, window_start, window_end)]
     usage = [u for u in usage if in_window(u.day, window_start, window_end)]
@@ -221,12 +228,19 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
         out.add(c.day, c.account, c.model, c.service_tier, c.token_type, c.line_item,
                 c.amount, c.currency, billed.get(id(c)), source, premium=c.premium)
 
+    keys = KeyTokens()
+    for u in usage:
+        for tt, n in u.tokens.items():
+            keys.add(u.day, u.account, u.model, u.service_tier, tt, u.api_key, n)
+
     notes = []
     credits = [c for c in costs if c.amount < 0]
     if credits:  # a credit is allocated by its own rule (README "Credits"): say it arrived
         notes.append(f"{source}: {len(credits)} credit line(s) (negative amounts) totalling "
                      f"{sum((c.amount for c in credits), Decimal(0)):.2f}: "
                      + ", ".join(sorted({repr(c.line_item) for c in credits})[:3]))
+    if (note := keys.note(source, len(usage))) is not None:
+        notes.append(note)
     priority = sum(n for u in usage if u.service_tier == "priority" for n in u.tokens.values())
     if priority:
         notes.append(f"{source}: Anthropic Priority Tier usage ({priority} tokens) is not in "
@@ -240,8 +254,9 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
                      "type) have no cost report row; their tokens carry no money")
     stats = {"cost_rows": len(costs), "usage_rows": len(usage), "rows": len(out),
              "priority_tokens": priority}
-    return BillingPull(out.frame(f"{source} {window_start}..{window_end}"), [PROVIDER],
-                       notes, stats)
+    where = f"{source} {window_start}..{window_end}"
+    return BillingPull(out.frame(where), [PROVIDER], notes, stats,
+                       key_tokens=keys.frame(PROVIDER, source, where))
 
 
 # --------------------------------------------------------------------------- pull
@@ -287,9 +302,11 @@ API = AdminApi(
     reports=(
         Report("cost_report", COST_PATH, {"group_by[]": ["workspace_id", "description"]}, parse_cost_page,
                option="costs", max_limit=MAX_LIMIT),
-        Report("usage_report", USAGE_PATH, {"group_by[]": ["model", "workspace_id", "service_tier", "context_window"]},
+        Report("usage_report", USAGE_PATH,
+               {"group_by[]": ["model", "workspace_id", "service_tier", "context_window", "api_key_id"]},
                parse_usage_page, option="usage", max_limit=MAX_LIMIT),
     ),
+    keys=KeyListing(KEYS_PATH, cursor="after_id", hint_field="partial_key_hint", account_field="workspace_id"),
     window_params=_window, assemble=assemble, should_retry=_retry,
 )
 KINDS = API.kinds

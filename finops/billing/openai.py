@@ -4,8 +4,10 @@ Kinds: ``openai`` (the Admin API) and ``openai_files`` (saved response pages).
 
 Money comes only from ``/v1/organization/costs`` grouped by ``project_id`` and
 ``line_item``: OpenAI documents Costs as the source that reconciles to the invoice.
-``/v1/organization/usage/completions`` (grouped by model, project, batch and tier) only
-fills ``billed_tokens`` of the matching costs rows; usage with no costs row makes no money.
+``/v1/organization/usage/completions`` (grouped by model, project, batch, tier and API key)
+only fills ``billed_tokens`` of the matching costs rows and gives the billed tokens per API
+key (the costs endpoint refuses ``group_by=api_key_id``); usage with no costs row makes no
+money. Key names come from ``/v1/organization/projects/{project_id}/api_keys``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import requests
 
 from finops.billing.admin_api import AdminApi, Report, error_message
+from finops.billing.keys import KeyListing, KeyTokens
 from finops.billing.lineitems import LineItem, parse_line_item, quantity_tokens
 from finops.billing.reader import Reader
 from finops.billing.rows import Rows, in_window
@@ -31,6 +34,7 @@ DEFAULT_BASE_URL = "https://api.openai.com"
 DEFAULT_KEY_ENV = "OPENAI_ADMIN_KEY"
 COSTS_PATH = "/v1/organization/costs"
 USAGE_PATH = "/v1/organization/usage/completions"
+KEYS_PATH = "/v1/organization/projects/{account}/api_keys"  # keys of one project, 1..100 per page
 COSTS_MAX_LIMIT = 180  # buckets per page, per the spec
 USAGE_MAX_LIMIT = 31  # 1d buckets per page
 
@@ -58,6 +62,7 @@ class UsageRow:
     service_tier: str
     tokens: dict[str, int]
     requests: int | None = None  # num_model_requests
+    api_key: str | None = None  # api_key_id (None: the row names no key)
 
 
 def parse_costs_page(page: Any, where: str, base: str = "") -> list[CostRow]:
@@ -96,7 +101,8 @@ def parse_usage_page(page: Any, where: str, base: str = "") -> list[UsageRow]:
     and cache-write tokens (OpenAI's ``input_tokens`` includes both); ``cache_read`` is
     ``input_cached_tokens``, ``cache_write`` ``input_cache_write_tokens``. The tier is
     ``batch`` for batch rows, else the canonical ``service_tier`` (``default`` → standard).
-    ``num_model_requests`` is kept: coverage compares it with the spans seen.
+    ``num_model_requests`` is kept: coverage compares it with the spans seen; ``api_key_id``
+    too (null when the row names no key).
     """
     r = Reader(where)
     rows = []
@@ -122,7 +128,8 @@ def parse_usage_page(page: Any, where: str, base: str = "") -> list[UsageRow]:
             service_tier=tier,
             tokens={"input": uncached, "cache_read": cached, "cache_write": writes,
                     "output": output},
-            requests=r.get(res, "num_model_requests", p, "count", required=False)))
+            requests=r.get(res, "num_model_requests", p, "count", required=False),
+            api_key=r.get(res, "api_key_id", p, "string", required=False)))
     return rows
 
 
@@ -156,7 +163,8 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
     snapshots that no other costs row of the day claims. Unmatched line items are kept as
     ``other`` and named in ``notes``. A usage key's ``num_model_requests`` becomes the
     ``billed_requests`` of one costs row that took its tokens (its input row when there is one);
-    ``premium`` names long-context and priority line items.
+    ``premium`` names long-context and priority line items. ``key_tokens`` holds the usage per
+    API key under the model of the costs row that took it (a priority alias for its snapshots).
     """
     costs = [c for c in costs if in_window(c.day, window_start, window_end)]
     usage = [u for u in usage if in_window(u.day, window_start, window_end)]
@@ -174,6 +182,7 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
     billed: dict[int, int | None] = {}
     # the usage keys (day · project · model · tier) each costs group drew its tokens from
     drew: dict[tuple[Any, ...], list[CostRow]] = defaultdict(list)
+    billed_as: dict[tuple[Any, ...], str] = {}  # a usage key's model as the costs row names it
     shared = 0
     for key, rows in groups.items():
         rows.sort(key=lambda c: c.line_item)
@@ -188,6 +197,7 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
             found = sum(tokens[k] for k in fam) if fam else None
             for k in fam:
                 drew[(day, acc, k[2], tier)].append(rows[0])
+                billed_as[k] = model
         shared += len(rows) > 1 and found is not None
         for i, c in enumerate(rows):
             billed[id(c)] = found if i == 0 else None
@@ -211,12 +221,20 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
                 c.line_item, c.amount, c.currency, bt, source, requests=requests.get(id(c)),
                 premium=_premium(c.item))
 
+    keys = KeyTokens()
+    for u in usage:
+        for tt, n in u.tokens.items():
+            k = (u.day, u.account, u.model, tt, u.service_tier)
+            keys.add(u.day, u.account, billed_as.get(k, u.model), u.service_tier, tt, u.api_key, n)
+
     notes = []
     credits = [c for c in costs if c.amount < 0]
     if credits:  # a credit is allocated by its own rule (README "Credits"): say it arrived
         notes.append(f"{source}: {len(credits)} credit line(s) (negative amounts) totalling "
                      f"{sum((c.amount for c in credits), Decimal(0)):.2f}: "
                      + ", ".join(sorted({repr(c.line_item) for c in credits})[:3]))
+    if (note := keys.note(source, len(usage))) is not None:
+        notes.append(note)
     if unmatched:
         shown = ", ".join(f"{k or '(no line_item)'!r} ({v:.2f})" for k, v in
                           sorted(unmatched.items(), key=lambda kv: -kv[1]))
@@ -231,8 +249,9 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
                      "tier) have no costs row; their tokens carry no money")
     stats = {"cost_rows": len(costs), "usage_rows": len(usage), "rows": len(out),
              "unmatched_line_items": len(unmatched)}
-    return BillingPull(out.frame(f"{source} {window_start}..{window_end}"), [PROVIDER],
-                       notes, stats)
+    where = f"{source} {window_start}..{window_end}"
+    return BillingPull(out.frame(where), [PROVIDER], notes, stats,
+                       key_tokens=keys.frame(PROVIDER, source, where))
 
 
 # --------------------------------------------------------------------------- pull
@@ -264,9 +283,11 @@ API = AdminApi(
     reports=(
         Report("costs", COSTS_PATH, {"group_by[]": ["project_id", "line_item"]}, parse_costs_page,
                option="costs", max_limit=COSTS_MAX_LIMIT),
-        Report("usage", USAGE_PATH, {"group_by[]": ["model", "project_id", "batch", "service_tier"]},
+        Report("usage", USAGE_PATH,
+               {"group_by[]": ["model", "project_id", "batch", "service_tier", "api_key_id"]},
                parse_usage_page, option="usage", max_limit=USAGE_MAX_LIMIT),
     ),
+    keys=KeyListing(KEYS_PATH, cursor="after", hint_field="redacted_value"),
     window_params=lambda start, end: {"start_time": _unix(start), "end_time": _unix(end), "bucket_width": "1d"},
     assemble=assemble,
 )

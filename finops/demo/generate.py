@@ -11,7 +11,9 @@ carry no account attribute (their projects / workspaces are matched without acco
 them partly: proj_search names itself on gpt-4o spans only), an OpenAI project with no spans
 owned by a team (allocation rule), an Anthropic workspace with no spans and no owner
 (unattributed, with the rule that would fix it), long-context requests billed at Anthropic's
-long-context rates (a premium), a non-token charge (web search calls), a credit, and an agent span (``invoke_agent``)
+long-context rates (a premium), a non-token charge (web search calls), a credit, usage per API
+key with the keys' listings (Console usage with no key on Anthropic's default workspace), and an
+agent span (``invoke_agent``)
 over two of the support bot's model calls on the first day, carrying their totals as agent
 frameworks do: counted, it would bill those calls twice.
 Billing is computed from the *full* traffic at list prices, so the only drift is the one
@@ -101,6 +103,31 @@ SERVICES: tuple[Service, ...] = (
 # Billed accounts with no spans at all: (provider, account, model, mean USD per day).
 UNSPANNED = (("openai", "proj_sandbox", "gpt-4.1-2025-04-14", 2.0),
              ("anthropic", "wrkspc_eval", "claude-opus-4-1-20250805", 1.0))
+# API keys per billed account: (id, name, weight). The usage reports are grouped by api_key_id:
+# each account's tokens and requests are split over its keys by these fixed weights (no random
+# draw, so every billed figure stays as it was), and the key listings name them. Anthropic's
+# default workspace also has Console usage, which the provider attributes to no key (weight
+# under None).
+API_KEYS: dict[tuple[str, str], tuple[tuple[str | None, str, int], ...]] = {
+    ("openai", "proj_search"): (("key_s3arch01", "search-api prod", 6), ("key_s3arch02", "search-ranker", 3),
+                                ("key_s3arch03", "search staging", 1)),
+    ("openai", "proj_checkout"): (("key_ch3ck01", "checkout-assist", 1),),
+    ("openai", "proj_ds"): (("key_dsnb0001", "ds notebooks (shared)", 2), ("key_dsbatch1", "nightly labelling", 5),
+                            ("key_dsnb0002", "ana's notebook", 1)),
+    ("openai", "default"): (("key_gatew4y1", "platform gateway", 3), ("key_l3gacy01", "legacy summarizer", 2)),
+    ("openai", "proj_mobile"): (("key_mob1le01", "mobile ios", 3), ("key_mob1le02", "mobile android", 2)),
+    ("openai", "proj_marketing"): (("key_mkt00001", "brand voice", 1),),
+    ("openai", "proj_recsys"): (("key_r3csys01", "recsys explain", 1),),
+    ("openai", "proj_sandbox"): (("key_sandb0x1", "sandbox: dev laptops", 3), ("key_sandb0x2", "sandbox: hackathon", 1)),
+    ("anthropic", "wrkspc_support"): (("apikey_01SupportBotProd", "support-bot prod", 8),
+                                      ("apikey_01SupportBotEval", "support-bot evals", 1)),
+    ("anthropic", "wrkspc_growth"): (("apikey_01GrowthCopy", "growth copy", 1),),
+    ("anthropic", "wrkspc_risk"): (("apikey_01RiskReview", "risk review", 1),),
+    ("anthropic", "wrkspc_legal"): (("apikey_01LegalAi", "legal-ai", 4), ("apikey_01LegalLongdocs", "legal long docs", 1)),
+    ("anthropic", "wrkspc_eval"): (("apikey_01EvalHarness", "eval harness", 1),),
+    ("anthropic", "default"): (("apikey_01DocsHelper", "docs helper", 9), (None, "Console / Workbench", 1)),
+}
+
 # Anthropic bills requests above 200k input tokens at its long-context rates (input and cache
 # × 2, output × 1.5 on Sonnet), as cost rows with context_window "200k-1M".
 LONG_CONTEXT_TOKENS = 200_000
@@ -333,6 +360,56 @@ ANTHROPIC_PIECES = {"input": "Input Tokens", "cache_read": "Cache Read",
                     "output": "Output Tokens"}
 
 
+def _split(n: int, weights: list[int]) -> list[int]:
+    """``n`` split by ``weights``, largest remainder (Σ = n)."""
+    total = sum(weights)
+    base = [n * w // total for w in weights]
+    order = sorted(range(len(weights)), key=lambda i: (-(n * weights[i] % total), i))
+    for i in order[:n - sum(base)]:
+        base[i] += 1
+    return base
+
+
+def _keys(provider: str, account: str) -> tuple[tuple[str | None, str, int], ...]:
+    return API_KEYS.get((provider, account), ((None, "", 1),))
+
+
+def _by_key(provider: str, account: str, counts: dict[str, int]) -> list[tuple[str | None, dict[str, int]]]:
+    """``counts`` split over the account's keys (a key with nothing left out)."""
+    keys = _keys(provider, account)
+    split = {k: _split(v, [w for _, _, w in keys]) for k, v in counts.items()}
+    out = []
+    for i, (key_id, _, _) in enumerate(keys):
+        mine = {k: v[i] for k, v in split.items()}
+        if any(mine.values()):
+            out.append((key_id, mine))
+    return out
+
+
+def _write_key_listings(directory: Path, provider: str, data: DemoData) -> None:
+    """The key listings' saved pages: OpenAI one per project, Anthropic one for the organization."""
+    directory.mkdir(parents=True, exist_ok=True)
+    listed = [(acc, key_id, name) for (prov, acc), keys in sorted(API_KEYS.items()) if prov == provider
+              for key_id, name, _ in keys if key_id is not None]
+    pages: dict[str, list[dict]] = defaultdict(list)
+    for acc, key_id, name in listed:
+        if provider == "openai":
+            pages[acc].append({"object": "organization.project.api_key", "redacted_value": f"sk-proj-...{key_id[-4:]}",
+                               "name": name, "created_at": 1759276800, "last_used_at": 1761955200,
+                               "id": key_id, "owner": {"type": "service_account"}})
+        else:
+            pages["org"].append({"id": key_id, "type": "api_key", "name": name, "status": "active",
+                                 "partial_key_hint": f"sk-ant-api03-...{key_id[-4:]}",
+                                 "created_at": "2025-10-01T00:00:00Z",
+                                 "created_by": {"id": "user_01Demo", "type": "user"},
+                                 "workspace_id": None if acc == "default" else acc})
+    for stem, items in pages.items():
+        path = directory / f"api_keys_{stem}.json"
+        body = {"data": items, "first_id": items[0]["id"], "last_id": items[-1]["id"], "has_more": False}
+        path.write_text(json.dumps({"object": "list", **body} if provider == "openai" else body, indent=1))
+        data.files.append(path)
+
+
 def _epoch(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
@@ -376,14 +453,15 @@ def _write_openai(directory: Path, window: Window, billed: dict, requests: dict,
                               "line_item": f"{prefix}{model}, {piece}",
                               "project_id": None if account == "default" else account,
                               "api_key_id": None, "quantity": tokens[tt], "quantity_unit": "tokens"})
-            usage.append({"object": "organization.usage.completions.result",
-                          "input_tokens": tokens["input"] + tokens["cache_read"],
-                          "input_cached_tokens": tokens["cache_read"],
-                          "output_tokens": tokens["output"],
-                          "num_model_requests": requests.get(key, 0),
-                          "project_id": None if account == "default" else account,
-                          "user_id": None, "api_key_id": None, "model": model,
-                          "batch": tier == "batch", "service_tier": "default"})
+            for key_id, part in _by_key("openai", account, {**tokens, "requests": requests.get(key, 0)}):
+                usage.append({"object": "organization.usage.completions.result",
+                              "input_tokens": part["input"] + part["cache_read"],
+                              "input_cached_tokens": part["cache_read"],
+                              "output_tokens": part["output"],
+                              "num_model_requests": part["requests"],
+                              "project_id": None if account == "default" else account,
+                              "user_id": None, "api_key_id": key_id, "model": model,
+                              "batch": tier == "batch", "service_tier": "default"})
         if day.weekday() < 5:  # web search tool calls: a non-token charge
             value = round(rng.uniform(0.4, 1.6), 4)
             total += Decimal(str(value))
@@ -404,6 +482,7 @@ def _write_openai(directory: Path, window: Window, billed: dict, requests: dict,
                               "results": usage})
     for stem, buckets in (("costs", cost_buckets), ("usage_completions", usage_buckets)):
         _dump_pages(directory, stem, [{"object": "page", **p} for p in _pages(buckets, stem[:4])], data)
+    _write_key_listings(directory, "openai", data)
     data.billed_usd["openai"] = total
 
 
@@ -432,13 +511,14 @@ def _write_anthropic(directory: Path, window: Window, billed: dict, prices: _Pri
                                              + (" - Long Context" if long else ""),
                               "cost_type": "tokens", "context_window": context or "0-200k", "model": model,
                               "service_tier": tier, "token_type": api_tt})
-            usage.append({"uncached_input_tokens": tokens["input"],
-                          "cache_creation": {"ephemeral_1h_input_tokens": tokens["cache_write_1h"],
-                                             "ephemeral_5m_input_tokens": tokens["cache_write"]},
-                          "cache_read_input_tokens": tokens["cache_read"],
-                          "output_tokens": tokens["output"], "server_tool_use": {"web_search_requests": 0},
-                          "api_key_id": None, "workspace_id": ws, "model": model,
-                          "service_tier": tier, "context_window": context or "0-200k"})
+            for key_id, part in _by_key("anthropic", account, tokens):
+                usage.append({"uncached_input_tokens": part["input"],
+                              "cache_creation": {"ephemeral_1h_input_tokens": part["cache_write_1h"],
+                                                 "ephemeral_5m_input_tokens": part["cache_write"]},
+                              "cache_read_input_tokens": part["cache_read"],
+                              "output_tokens": part["output"], "server_tool_use": {"web_search_requests": 0},
+                              "api_key_id": key_id, "workspace_id": ws, "model": model,
+                              "service_tier": tier, "context_window": context or "0-200k"})
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         span = {"starting_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "ending_at": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
@@ -446,6 +526,7 @@ def _write_anthropic(directory: Path, window: Window, billed: dict, prices: _Pri
         usage_buckets.append({**span, "results": usage})
     _dump_pages(directory, "cost_report", _pages(cost_buckets, "Y29zd"), data)
     _dump_pages(directory, "usage_report", _pages(usage_buckets, "dXNhZ"), data)
+    _write_key_listings(directory, "anthropic", data)
     data.billed_usd["anthropic"] = total
 
 
@@ -461,10 +542,12 @@ def demo_config(out_dir: Path, window: Window, today: date) -> str:
         "[[sources]]", 'name = "spans"', 'kind = "otlp_files"', 'paths = ["spans/*.jsonl.gz"]', "",
         "[[billing]]", 'name = "openai"', 'kind = "openai_files"',
         'costs = ["billing/openai/costs_page*.json"]',
-        'usage = ["billing/openai/usage_completions_page*.json"]', "",
+        'usage = ["billing/openai/usage_completions_page*.json"]',
+        'api_keys = ["billing/openai/api_keys_*.json"]', "",
         "[[billing]]", 'name = "anthropic"', 'kind = "anthropic_files"',
         'costs = ["billing/anthropic/cost_report_page*.json"]',
-        'usage = ["billing/anthropic/usage_report_page*.json"]', "",
+        'usage = ["billing/anthropic/usage_report_page*.json"]',
+        'api_keys = ["billing/anthropic/api_keys_*.json"]', "",
     ]
     for t in teams:
         lines += [f'[teams."{t}"]', f'leads = ["{TEAM_LEADS[t]}"]']

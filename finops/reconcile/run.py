@@ -49,6 +49,10 @@ def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, to
         [{"provider": r.provider, "account": r.account, "team": r.team} for r in config.account_rules],
         schema={"provider": pl.String, "account": pl.String, "team": pl.String},
     )
+    key_rules = pl.DataFrame(
+        [{"provider": r.provider, "api_key": r.api_key, "team": r.team} for r in config.key_rules],
+        schema={"provider": pl.String, "api_key": pl.String, "team": pl.String},
+    )
     params = {
         "window_start": window.window_start,
         "window_end": window.window_end,
@@ -58,6 +62,9 @@ def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, to
         con.register("_rules", rules.to_arrow())
         con.execute("CREATE OR REPLACE TEMP TABLE account_rules AS SELECT * FROM _rules")
         con.unregister("_rules")
+        con.register("_key_rules", key_rules.to_arrow())
+        con.execute("CREATE OR REPLACE TEMP TABLE key_rules AS SELECT * FROM _key_rules")
+        con.unregister("_key_rules")
         for name in sql_names("reconcile"):
             run_sql(con, name, params)
 

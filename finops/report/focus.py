@@ -66,6 +66,7 @@ METHODS = {
     "day_cost": ("finops-day-cost-share", "USD"),
     "day_tokens": ("finops-day-token-share", "Tokens"),
     "rule": ("finops-account-rule", "Tokens"),
+    "key_rule": ("finops-api-key-rule", "Tokens"),
     "account_cost": ("finops-account-cost-share", "USD"),
     "account_tokens": ("finops-account-token-share", "Tokens"),
     "unattributed": ("finops-unattributed", "Tokens"),

@@ -10,13 +10,16 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from finops.money import fmt_money, fmt_pct
 from finops.paths import data_dir
 from finops.report.charts import daily_chart, share_bars
+from finops.report.keys import KEYS_SHOWN
+from finops.report.keys import KINDS as KEY_KINDS
 from finops.report.model import Report
 
 BASIS_LABELS = {
     "cost": "span cost share", "tokens": "span token share (unpriced model)",
     "cell_cost": "span cost share (other token types)", "cell_tokens": "span token share (other types)",
     "day_cost": "non-token charge: the day's span cost share", "day_tokens": "non-token charge: the day's token share",
-    "rule": "account rule", "account_cost": "the account's spans elsewhere in the month (cost share)",
+    "rule": "account rule", "key_rule": "API key rule (the key's share by billed tokens)",
+    "account_cost": "the account's spans elsewhere in the month (cost share)",
     "account_tokens": "the account's spans elsewhere in the month (token share)",
     "unattributed": "unattributed: no spans, no account rule", "credit": "credits (pro rata to charges)",
 }
@@ -43,7 +46,7 @@ def environment() -> Environment:
     env.filters["money"] = fmt_money
     env.filters["pct"] = fmt_pct
     env.globals.update(daily_chart=daily_chart, share_bars=share_bars, basis_labels=BASIS_LABELS,
-                       part_meanings=PART_MEANINGS)
+                       part_meanings=PART_MEANINGS, key_kinds=KEY_KINDS, keys_shown=KEYS_SHOWN)
     return env
 
 

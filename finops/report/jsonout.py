@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from finops.money import json_money as _money
+from finops.report.keys import key_dict
 from finops.report.model import Report
 
 SCHEMA_VERSION = 1
@@ -87,6 +88,7 @@ def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
                           "detected_at": r["detected_at"].isoformat() + "Z"}
                          for r in report.restatements],
         "notes": report.notes,
+        "api_key_spend": [key_dict(x) for x in report.api_keys] if team is None else [],
     }
     if report.anomalies is not None:  # README "Anomalies and budgets"
         from finops.reconcile.anomalies import anomalies_dict, budgets_list

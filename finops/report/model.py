@@ -17,6 +17,7 @@ import duckdb
 from finops.billing.exclusions import report_notes as exclusion_notes
 from finops.money import cents, drift_pct
 from finops.report.drift import PARTS, DriftPart, drift_parts, drift_sentence, named_share
+from finops.report.keys import KeyLine, key_lines
 from finops.schemas import UNATTRIBUTED
 from finops.warehouse.sql import run_query
 from finops.windows import Window
@@ -94,6 +95,8 @@ class Report:
     # finops.reconcile.anomalies.AnomalyReport: week-over-week flags and budget status as of the month's
     # end (or yesterday for the running month); None for a month still in the future.
     anomalies: Any = None
+    # Spend per API key and workspace, billed (finops.report.keys, sql/report/key_spend.sql).
+    api_keys: list[KeyLine] = field(default_factory=list)
 
     @property
     def billed_total(self) -> Decimal:
@@ -218,4 +221,5 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
         pooled_accounts=q("pooled_accounts"),
         credits=q("credits"),
         drift_parts=drift_parts(explanation, q("drift_sources"), q("request_coverage"), exact_billed),
+        api_keys=key_lines(q("key_spend")),
     )

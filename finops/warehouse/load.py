@@ -12,7 +12,16 @@ import duckdb
 import polars as pl
 
 from finops.errors import DataError
-from finops.schemas import BILLING_SCHEMA, USAGE_SCHEMA, BillingDaily, UsageDaily, validate
+from finops.schemas import (
+    API_KEYS_SCHEMA,
+    BILLING_SCHEMA,
+    KEY_TOKENS_SCHEMA,
+    USAGE_SCHEMA,
+    BillingDaily,
+    BillingKeyTokens,
+    UsageDaily,
+    validate,
+)
 from finops.warehouse.db import transaction
 from finops.warehouse.sql import run_query, run_sql
 
@@ -34,6 +43,8 @@ def replace_window(
     run_id: str | None = None,
     settled_before: date | None = None,
     excluded: pl.DataFrame | None = None,
+    key_tokens: pl.DataFrame | None = None,
+    api_keys: pl.DataFrame | None = None,
     allow_empty: bool = True,
 ) -> int:
     """Replace ``source``'s rows of ``kind`` (usage|billing) in the window with ``frame``.
@@ -43,7 +54,9 @@ def replace_window(
     settled: a change to one is recorded in ``restatements`` (and still applied: the
     provider's latest word is the bill). ``excluded`` (billing only: what the source left out
     as not LLM billing, ``finops.billing.exclusions.EXCLUDED_SCHEMA``) replaces the source's
-    ``billing_excluded`` rows of the window in the same transaction. A load that covers no
+    ``billing_excluded`` rows of the window in the same transaction; so do ``key_tokens``
+    (billed tokens per API key, ``KEY_TOKENS_SCHEMA``) its ``billing_key_tokens`` rows, and
+    ``api_keys`` (the keys' names, ``API_KEYS_SCHEMA``) update ``api_keys`` by key id. A load that covers no
     provider is recorded under provider ``*``. With ``allow_empty`` False (usage pulls), a day
     that had usage and would be left without any (an empty span file, a stream gone quiet) is
     refused with a :class:`DataError` and nothing is replaced. Returns the number of rows inserted.
@@ -79,6 +92,10 @@ def replace_window(
                 con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
             if kind == "billing" and excluded is not None:
                 _replace_excluded(con, source, window_start, window_end, excluded, run_id)
+            if kind == "billing" and key_tokens is not None:
+                _replace_key_tokens(con, source, window_start, window_end, key_tokens, run_id)
+            if kind == "billing" and api_keys is not None and api_keys.height:
+                _upsert_api_keys(con, api_keys)
             for prov in covered:
                 con.execute(
                     "INSERT OR REPLACE INTO load_windows VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
@@ -109,6 +126,41 @@ def _replace_excluded(con: duckdb.DuckDBPyConnection, source: str, window_start:
                     "FROM _excluded", [source, run_id])
     finally:
         con.unregister("_excluded")
+
+
+def _replace_key_tokens(con: duckdb.DuckDBPyConnection, source: str, window_start: date,
+                        window_end: date, key_tokens: pl.DataFrame, run_id: str | None) -> None:
+    """Inside the caller's transaction: the window's billed tokens per API key, replaced."""
+    where = f"{source} {window_start}..{window_end} key tokens"
+    frame = validate(key_tokens.select(list(KEY_TOKENS_SCHEMA)).cast(KEY_TOKENS_SCHEMA), BillingKeyTokens, where)
+    con.execute("DELETE FROM billing_key_tokens WHERE source = ? AND day >= ? AND day < ?",
+                [source, window_start, window_end])
+    if not frame.height:
+        return
+    lo, hi = frame["day"].min(), frame["day"].max()
+    if lo < window_start or hi >= window_end:  # type: ignore[operator]
+        raise DataError(f"{where}: rows dated {lo}..{hi} fall outside the window")
+    if frame["source"].unique().to_list() != [source]:
+        raise DataError(f"{where}: frame carries rows of another source")
+    cols = ", ".join(KEY_TOKENS_SCHEMA)
+    con.register("_key_tokens", frame.to_arrow())
+    try:
+        con.execute(f"INSERT INTO billing_key_tokens ({cols}, run_id) SELECT {cols}, ? FROM _key_tokens",
+                    [run_id])
+    finally:
+        con.unregister("_key_tokens")
+
+
+def _upsert_api_keys(con: duckdb.DuckDBPyConnection, api_keys: pl.DataFrame) -> None:
+    """Inside the caller's transaction: the listed keys' names, by provider · key id."""
+    frame = api_keys.select(list(API_KEYS_SCHEMA)).cast(API_KEYS_SCHEMA)
+    cols = ", ".join(API_KEYS_SCHEMA)
+    con.register("_api_keys", frame.to_arrow())
+    try:
+        con.execute(f"INSERT OR REPLACE INTO api_keys ({cols}, listed_at) "
+                    f"SELECT {cols}, now()::TIMESTAMP FROM _api_keys")
+    finally:
+        con.unregister("_api_keys")
 
 
 def _refuse_emptied_days(con: duckdb.DuckDBPyConnection, source: str, window_start: date,

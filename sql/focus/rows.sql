@@ -64,7 +64,11 @@ priced AS (
            CASE
                WHEN r.token_type IN ('other', 'credit') THEN NULL
                WHEN r.tokens > 0 THEN r.tokens
-               WHEN r.basis IN ('rule', 'unattributed') THEN l.billed_tokens
+               -- a whole line to a rule; a line split by API key (key_rule, and the rest of it
+               -- under rule / unattributed): its tokens in proportion to the money
+               WHEN r.basis IN ('rule', 'unattributed', 'key_rule') AND count(*) OVER line = 1 THEN l.billed_tokens
+               WHEN r.basis IN ('rule', 'unattributed', 'key_rule') AND l.billed <> 0
+                   THEN CAST(round(l.billed_tokens * r.allocated / l.billed) AS BIGINT)
                ELSE 0
            END AS quantity,
            pk.list_usd_per_mtok, pk.usd_per_mtok,
@@ -105,6 +109,7 @@ SELECT day, provider, account, model, service_tier, token_type, team, project, f
            WHEN 'cell_tokens' THEN cell_tokens
            WHEN 'rule' THEN quantity
            WHEN 'unattributed' THEN quantity
+           WHEN 'key_rule' THEN quantity
        END AS weight_quantity
 FROM priced
 ORDER BY day, provider, account, model, service_tier, token_type, team, project, feature

@@ -7,6 +7,10 @@
 --   pool          no span names it there, but the cell has spans with no account: billed
 --                 accounts no span names are pooled and matched with those spans, without
 --                 account (match_account = '');
+--   key_rule      neither, and a [teams.X] accounts rule names an API key whose billed tokens
+--                 are in the line (billing_key_tokens): split over the line's keys by their
+--                 billed tokens, each ruled key's share to its team, the rest to the account's
+--                 rule team, else unattributed (50_alloc_weights.sql);
 --   rule          neither, and a [teams.X] accounts rule names the account: team X;
 --   account_month neither, but spans name the account elsewhere in the month: split over the
 --                 teams of those spans by their estimates;
@@ -23,6 +27,13 @@ days AS (
 named AS (
     SELECT DISTINCT provider, account FROM usage_lines WHERE account <> ''
 ),
+ruled_keys AS (  -- billed lines holding tokens of a key a key rule names
+    SELECT DISTINCT k.day, k.provider, k.account, k.model, k.service_tier,
+           CASE WHEN k.token_type = 'cache_write_1h' THEN 'cache_write' ELSE k.token_type END AS token_type
+    FROM billing_key_tokens k
+    JOIN key_rules kr ON kr.provider = k.provider AND kr.api_key = k.api_key
+    WHERE k.day >= $window_start AND k.day < $window_end AND k.billed_tokens > 0
+),
 m AS (
     SELECT b.*,
            CASE WHEN b.token_type = 'other' THEN d_own.day IS NOT NULL
@@ -30,6 +41,7 @@ m AS (
            CASE WHEN b.token_type = 'other' THEN d_pool.day IS NOT NULL
                 ELSE c_pool.day IS NOT NULL END AS pool_spans,
            r.team AS rule_team,
+           rk.day IS NOT NULL AND b.token_type NOT IN ('other', 'credit') AS key_ruled,
            n.account IS NOT NULL AS named_in_month
     FROM bill_lines b
     LEFT JOIN cells c_own
@@ -42,12 +54,16 @@ m AS (
     LEFT JOIN days d_pool ON d_pool.day = b.day AND d_pool.provider = b.provider AND d_pool.account = ''
     LEFT JOIN account_rules r ON r.provider = b.provider AND r.account = b.account
     LEFT JOIN named n ON n.provider = b.provider AND n.account = b.account
+    LEFT JOIN ruled_keys rk
+      ON rk.day = b.day AND rk.provider = b.provider AND rk.account = b.account AND rk.model = b.model
+     AND rk.service_tier = b.service_tier AND rk.token_type = b.token_type
 ),
 levelled AS (
     SELECT *,
            CASE WHEN token_type = 'credit' THEN 'credit'
                 WHEN own_spans THEN 'account'
                 WHEN pool_spans THEN 'pool'
+                WHEN key_ruled THEN 'key_rule'
                 WHEN rule_team IS NOT NULL THEN 'rule'
                 WHEN named_in_month THEN 'account_month'
                 ELSE 'unattributed' END AS matched_by

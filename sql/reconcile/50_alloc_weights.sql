@@ -10,6 +10,9 @@
 --   account / pool lines, non-token charges (web search...): the account's (or the pool's)
 --     spans of that day, all models: day_cost (day_tokens when unpriced);
 --   rule           the [teams.X] accounts rule's team (project and feature 'unknown');
+--   key_rule       the line's API keys by their billed tokens (billing_key_tokens): a key a key
+--                  rule names to its team (basis key_rule), the others to the account's rule
+--                  team (rule), else 'unattributed' (project and feature 'unknown');
 --   account_month  the teams of the account's spans in the month, by their cost there
 --                  (account_tokens when unpriced);
 --   unattributed   'unattributed'.
@@ -52,6 +55,25 @@ row_month AS (
 month_tot AS (
     SELECT provider, account, sum(unpriced_tokens) AS unpriced, sum(cost_pico) AS cost_pico
     FROM row_type WHERE account <> '' GROUP BY ALL
+),
+line_keys AS (
+    SELECT day, provider, account, model, service_tier,
+           CASE WHEN token_type = 'cache_write_1h' THEN 'cache_write' ELSE token_type END AS token_type,
+           api_key, sum(billed_tokens) AS tokens
+    FROM billing_key_tokens
+    WHERE day >= $window_start AND day < $window_end
+    GROUP BY ALL
+    HAVING sum(billed_tokens) > 0
+),
+key_rows AS (
+    SELECT b.day, b.provider, b.account, b.model, b.service_tier, b.token_type, k.tokens,
+           coalesce(kr.team, b.rule_team, 'unattributed') AS team,
+           CASE WHEN kr.team IS NOT NULL THEN 'key_rule'
+                WHEN b.rule_team IS NOT NULL THEN 'rule' ELSE 'unattributed' END AS basis
+    FROM match_lines b
+    JOIN line_keys k USING (day, provider, account, model, service_tier, token_type)
+    LEFT JOIN key_rules kr ON kr.provider = b.provider AND kr.api_key = k.api_key
+    WHERE b.matched_by = 'key_rule'
 ),
 tokens_lines AS (
     SELECT * FROM match_lines
@@ -103,3 +125,8 @@ SELECT day, provider, account, model, service_tier, token_type,
        1, matched_by
 FROM match_lines
 WHERE matched_by IN ('rule', 'unattributed')
+UNION ALL
+SELECT day, provider, account, model, service_tier, token_type, team, 'unknown', 'unknown',
+       sum(tokens), min(basis)  -- a team holding a ruled key and the account rule: key_rule
+FROM key_rows
+GROUP BY day, provider, account, model, service_tier, token_type, team
