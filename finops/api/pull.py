@@ -142,7 +142,7 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
                         res.stats, res.notes = got.stats, got.notes
                         res.rows = replace_window(con, kind, source.name, start, end, got.frame,
                                                   providers=got.providers, run_id=run.run_id, settled_before=settled,
-                                                  excluded=got.excluded)
+                                                  excluded=got.excluded, charges=got.charges)
                 except FinopsError as e:
                     res.error = redact(str(e))
                 results.append(res)
