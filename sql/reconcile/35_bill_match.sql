@@ -7,6 +7,12 @@
 --   pool          no span names it there, but the cell has spans with no account: billed
 --                 accounts no span names are pooled and matched with those spans, without
 --                 account (match_account = '');
+--   tag           neither, and a [teams.X] resources or tags rule names the resource or tags
+--                 of some of the line's charges (FOCUS bills, 32_bill_charges.sql): those
+--                 charges to their teams, the rest of the line as the account rule says, else
+--                 unattributed. After the spans (seen making the calls, with project and
+--                 feature; a tag names who owns a resource, not whose calls ran on it), before
+--                 the account rule (a charge's own resource or tags say more than its account);
 --   rule          neither, and a [teams.X] accounts rule names the account: team X;
 --   account_month neither, but spans name the account elsewhere in the month: split over the
 --                 teams of those spans by their estimates;
@@ -30,6 +36,7 @@ m AS (
            CASE WHEN b.token_type = 'other' THEN d_pool.day IS NOT NULL
                 ELSE c_pool.day IS NOT NULL END AS pool_spans,
            r.team AS rule_team,
+           t.day IS NOT NULL AS owned_charges,
            n.account IS NOT NULL AS named_in_month
     FROM bill_lines b
     LEFT JOIN cells c_own
@@ -41,6 +48,10 @@ m AS (
     LEFT JOIN days d_own ON d_own.day = b.day AND d_own.provider = b.provider AND d_own.account = b.account
     LEFT JOIN days d_pool ON d_pool.day = b.day AND d_pool.provider = b.provider AND d_pool.account = ''
     LEFT JOIN account_rules r ON r.provider = b.provider AND r.account = b.account
+    LEFT JOIN (SELECT DISTINCT day, provider, account, model, service_tier, token_type
+               FROM bill_charges WHERE owner_team IS NOT NULL) t
+      ON t.day = b.day AND t.provider = b.provider AND t.account = b.account AND t.model = b.model
+     AND t.service_tier = b.service_tier AND t.token_type = b.token_type
     LEFT JOIN named n ON n.provider = b.provider AND n.account = b.account
 ),
 levelled AS (
@@ -48,6 +59,7 @@ levelled AS (
            CASE WHEN token_type = 'credit' THEN 'credit'
                 WHEN own_spans THEN 'account'
                 WHEN pool_spans THEN 'pool'
+                WHEN owned_charges THEN 'tag'
                 WHEN rule_team IS NOT NULL THEN 'rule'
                 WHEN named_in_month THEN 'account_month'
                 ELSE 'unattributed' END AS matched_by

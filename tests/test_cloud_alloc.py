@@ -1,0 +1,189 @@
+"""Cloud spend charged by what the bill says (issue 15 parts 4-5): FOCUS ``Tags`` and
+``ResourceId`` name the team of spend no span explains (``[teams.X] tags`` / ``resources``),
+and provisioned capacity is split over the teams that used it by their token share.
+
+Each cloud's rows are mixed into a focus-data-toolkit bill (``test_focus_presets``'s
+generator); every team figure below is computed by hand in the comments.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import duckdb
+import polars as pl
+import pytest
+from otel_helpers import write_spans_file
+from test_focus_presets import W0, W1, bedrock, mix, source
+from test_focus_presets import toolkit_bill as toolkit_bill  # noqa: F401 (the generated bills)
+
+from finops.billing import focus
+from finops.config import ChargeRule, load_config
+from finops.errors import ConfigError
+from finops.reconcile.owners import owner
+
+MONTH = "2026-05"
+HEADER = """
+[warehouse]
+path = "w.duckdb"
+[reconcile]
+today = 2026-06-10
+[[sources]]
+name = "spans"
+kind = "otlp_files"
+paths = ["spans/*.jsonl"]
+[[billing]]
+name = "cloud"
+kind = "focus_files"
+paths = ["bills/*.csv"]
+preset = "{preset}"
+"""
+
+
+def run_month(cli, tmp_path, bill_rows, toolkit, preset, spans, teams_toml):
+    (tmp_path / "bills").mkdir()
+    mix(toolkit, bill_rows, tmp_path / "bills" / "focus-2026-05.csv")
+    (tmp_path / "spans").mkdir()
+    write_spans_file(tmp_path / "spans" / "s.jsonl", spans)
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text(HEADER.format(preset=preset) + teams_toml)
+    for _ in range(2):  # a re-pull replaces the window's charges: nothing doubles
+        r = cli("-c", str(cfg), "pull", "--month", MONTH)
+        assert r.code == 0, r.err
+    r = cli("-c", str(cfg), "report", "--month", MONTH, "--format", "json")
+    assert r.code in (0, 1), r.err
+    return json.loads(r.out), cfg
+
+
+def span(day, model, team, tokens, provider, *, output=0):
+    return {"resource": {"service.name": team, "team.id": team},
+            "attributes": {"gen_ai.provider.name": provider, "gen_ai.response.model": model,
+                           "gen_ai.usage.input_tokens": tokens, "gen_ai.usage.output_tokens": output},
+            "start": f"{day}T10:00:00Z"}
+
+
+def teams(doc) -> dict[str, str]:
+    return {t["team"]: t["billed"] for t in doc["teams"]}
+
+
+def alloc_by_basis(cfg) -> dict[tuple[str, str], Decimal]:
+    con = duckdb.connect(str(cfg.parent / "w.duckdb"), read_only=True)
+    try:
+        rows = con.execute("SELECT team, basis, sum(allocated) FROM recon_alloc "
+                           "WHERE allocated <> 0 GROUP BY ALL").fetchall()
+    finally:
+        con.close()
+    return {(t, b): a for t, b, a in rows}
+
+
+# --- AWS Bedrock ----------------------------------------------------------------------------
+
+PROFILE = "arn:aws:bedrock:us-east-1:{acct}:application-inference-profile/{id}"
+PROVISIONED = "arn:aws:bedrock:us-east-1:{acct}:provisioned-model/pm1"
+
+
+def test_bedrock_tags_resources_and_provisioned_throughput(cli, tmp_path, request):
+    toolkit_bill = request.getfixturevalue("toolkit_bill")
+    bill = toolkit_bill("aws")
+    acct = pl.read_csv(bill, infer_schema=False)["SubAccountId"][0]
+    arn = PROVISIONED.format(acct=acct)
+
+    def row(day, meter, cost, tags, resource):
+        r = bedrock(day, meter, cost, None, qty="1")
+        r.update(Tags=tags, ResourceId=resource)
+        return r
+
+    rows = [
+        # 05-10, one billed line (claude-3-5-sonnet input, 15.956789) with no spans: by tags
+        row("2026-05-10", "USE1-Claude3.5Sonnet-input-tokens", "12.345678",
+            '{"team": "search", "env": "prod"}', PROFILE.format(acct=acct, id="aa")),
+        row("2026-05-10", "USE1-Claude3.5Sonnet-input-tokens", "2.500000",
+            '{"cost-center": "cc-42"}', PROFILE.format(acct=acct, id="cc")),
+        # a resource rule beats the tags the charge also carries
+        row("2026-05-10", "USE1-Claude3.5Sonnet-input-tokens", "1.111111",
+            '{"team": "search"}', PROFILE.format(acct=acct, id="BB")),
+        row("2026-05-10", "USE1-Claude3.5Sonnet-output-tokens", "7.000001",
+            '{"team":"search"}', PROFILE.format(acct=acct, id="aa")),
+        # 05-11: untagged, no rule, no spans: unattributed
+        row("2026-05-11", "USE1-Claude3Haiku-output-tokens", "0.999999", None, None),
+        # 05-12: Provisioned Throughput, billed on the provisioned model's ARN
+        {**bedrock("2026-05-12", "USE1-ProvisionedThroughput-Claude3Haiku-ModelUnits",
+                   "21.180000", None, qty="1", unit="Hours"), "Tags": None, "ResourceId": arn},
+    ]
+    spans = [
+        # the provisioned model's users: search 300k tokens, support 100k (3:1)
+        span("2026-05-12", arn, "search", 200_000, "aws.bedrock", output=100_000),
+        span("2026-05-12", arn, "support", 100_000, "aws.bedrock"),
+        # on-demand Haiku the same day: not the capacity's user
+        span("2026-05-12", "anthropic.claude-3-haiku-20240307-v1:0", "ads", 1_000_000,
+             "aws.bedrock"),
+    ]
+    doc, cfg = run_month(cli, tmp_path, rows, bill, "aws-bedrock", spans, f"""
+[teams.search]
+tags = {{ team = "search" }}
+[teams.ads]
+tags = [{{ "cost-center" = "cc-42" }}]
+[teams.platform]
+resources = ["{PROFILE.format(acct=acct, id='bb')}"]
+""")
+    # billed 45.136789 -> 45.14. search 12.345678 + 7.000001 + 21.18 x 3/4 (15.885) = 35.230679;
+    # ads 2.50; platform 1.111111; support 21.18 / 4 = 5.295; unattributed 0.999999.
+    # Cents by largest remainder: floors 35.23 + 2.50 + 1.11 + 5.29 + 0.99 = 45.12, the two
+    # cents left go to unattributed (.9999) and support (.5).
+    assert doc["billed_total"] == "45.14"
+    assert teams(doc) == {"search": "35.23", "ads": "2.50", "platform": "1.11",
+                          "support": "5.30", "unattributed": "1.00"}
+    by = alloc_by_basis(cfg)
+    assert by[("search", "tag")] == Decimal("19.345679")
+    assert by[("ads", "tag")] == Decimal("2.5")
+    assert by[("platform", "resource")] == Decimal("1.111111")
+    assert by[("search", "capacity")] == Decimal("15.885")
+    assert by[("support", "capacity")] == Decimal("5.295")
+    assert not any(t == "ads" and b.startswith("capacity") for t, b in by)
+    assert [n for n in doc["notes"] if n.startswith("aws_bedrock: ")] == [
+        "aws_bedrock: 21.18 USD of provisioned capacity split over 2 teams by their token share "
+        "of the model it serves that day",
+        "aws_bedrock: 1.11 USD with no spans charged by the bill's resource ids "
+        "([teams.X] resources) to 1 team",
+        "aws_bedrock: 21.85 USD with no spans charged by the bill's tags ([teams.X] tags) to 2 teams",
+    ]
+
+
+def test_owner_resource_first_then_tags_in_team_order():
+    rules = [ChargeRule("platform", resource="ARN:x/bb"), ChargeRule("search", tags=(("team", "search"),)),
+             ChargeRule("ads", tags=(("cost-center", "cc"), ("team", "search")))]
+    assert owner(rules, "arn:x/BB", '{"team":"search"}') == ("platform", "resource")
+    assert owner(rules, "arn:x/aa", '{"cost-center":"cc","team":"search"}') == ("search", "tag")
+    assert owner(rules, "", '{"team":"ads"}') is None
+    assert owner(rules, "", "") is None
+
+
+@pytest.mark.parametrize("teams_toml, message", [
+    ('[teams.a]\ntags = { team = 1 }', "teams.a.tags.team must be a string"),
+    ('[teams.a]\ntags = [{}]', "teams.a.tags[0] must be a non-empty table"),
+    ('[teams.a]\nresources = "arn:x"', "teams.a.resources must be a list"),
+    ('[teams.a]\ntags = { team = "a" }\n[teams.b]\ntags = { team = "a" }',
+     "teams.b: tags {'team': 'a'} is already listed by teams.a"),
+    ('[teams.a]\nresources = ["arn:X"]\n[teams.b]\nresources = ["arn:x"]',
+     "teams.b: resource 'arn:x' is already listed by teams.a"),
+    ('[teams.a]\ntag = { team = "a" }', "tag"),
+])
+def test_tag_and_resource_rules_are_checked(tmp_path, teams_toml, message):
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text('[warehouse]\npath = "w.duckdb"\n' + teams_toml)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("{", r"\{")):
+        load_config(cfg)
+
+
+def test_charges_add_up_to_the_billing_rows(tmp_path, request):
+    toolkit_bill = request.getfixturevalue("toolkit_bill")
+    rows = [bedrock("2026-05-03", "USE1-Claude3.5Sonnet-input-tokens", c, None, qty="1")
+            | {"Tags": t} for c, t in (("1.000001", '{"team":"a"}'), ("2.5", '{"team":"b"}'),
+                                       ("0.25", None))]
+    pulled = focus.pull(source("aws-bedrock", mix(toolkit_bill("aws"), rows, tmp_path / "m.csv")),
+                        W0, W1)
+    assert pulled.charges is not None
+    assert sorted(pulled.charges["tags"].to_list()) == ["", '{"team":"a"}', '{"team":"b"}']
+    assert sum(pulled.charges["amount"]) == sum(pulled.frame["amount"]) == Decimal("3.750001")
+    assert set(pulled.charges["capacity"]) == {"on_demand"}
