@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 import pytest
 from otel_helpers import write_spans_file
-from test_focus_presets import W0, W1, bedrock, mix, source
+from test_focus_presets import W0, W1, azure, bedrock, mix, source, vertex
 from test_focus_presets import toolkit_bill as toolkit_bill  # noqa: F401 (the generated bills)
 
 from finops.billing import focus
@@ -38,16 +38,17 @@ name = "cloud"
 kind = "focus_files"
 paths = ["bills/*.csv"]
 preset = "{preset}"
+{rules}
 """
 
 
-def run_month(cli, tmp_path, bill_rows, toolkit, preset, spans, teams_toml):
+def run_month(cli, tmp_path, bill_rows, toolkit, preset, spans, teams_toml, rules=""):
     (tmp_path / "bills").mkdir()
     mix(toolkit, bill_rows, tmp_path / "bills" / "focus-2026-05.csv")
     (tmp_path / "spans").mkdir()
     write_spans_file(tmp_path / "spans" / "s.jsonl", spans)
     cfg = tmp_path / "finops.toml"
-    cfg.write_text(HEADER.format(preset=preset) + teams_toml)
+    cfg.write_text(HEADER.format(preset=preset, rules=rules) + teams_toml)
     for _ in range(2):  # a re-pull replaces the window's charges: nothing doubles
         r = cli("-c", str(cfg), "pull", "--month", MONTH)
         assert r.code == 0, r.err
@@ -148,6 +149,95 @@ resources = ["{PROFILE.format(acct=acct, id='bb')}"]
         "([teams.X] resources) to 1 team",
         "aws_bedrock: 21.85 USD with no spans charged by the bill's tags ([teams.X] tags) to 2 teams",
     ]
+
+
+# --- Azure OpenAI --------------------------------------------------------------------------
+
+AOAI = ("/subscriptions/11111111-1111-4111-8111-111111111111/resourceGroups/ai/providers/"
+        "Microsoft.CognitiveServices/accounts/")
+
+
+def test_azure_resource_tags_and_ptu_by_the_days_tokens(cli, tmp_path, request):
+    bill = request.getfixturevalue("toolkit_bill")("azure")
+    acct = pl.read_csv(bill, infer_schema=False)["SubAccountId"][0]
+    inp = "gpt-4o-0806-Inp-glbl Tokens"
+    rows = [
+        # 05-10, one billed line (gpt-4o input, 6.00) with no spans: by tags, resource, account rule
+        {**azure("2026-05-10", inp, "4.000000", None), "ResourceId": AOAI + "aoai-ml",
+         "Tags": '{"team": "ml", "env": "prod"}'},
+        {**azure("2026-05-10", inp, "1.234567", None), "ResourceId": AOAI + "AOAI-Shared"},
+        {**azure("2026-05-10", inp, "0.765433", None), "ResourceId": AOAI + "aoai-other"},
+        # 05-11: a global PTU deployment's hours; Azure's bill names the resource, not the model
+        {**azure("2026-05-11", "Provisioned Managed Global", "48.000000", None, qty="24",
+                 unit="Hours"), "ResourceId": AOAI + "aoai-prod"},
+    ]
+    spans = [
+        span("2026-05-11", "gpt-4o-2024-08-06", "chat", 500_000, "azure.ai.openai", output=100_000),
+        span("2026-05-11", "gpt-4o-mini", "chat", 200_000, "azure.ai.openai"),
+        span("2026-05-11", "gpt-4o-mini", "docs", 200_000, "azure.ai.openai"),
+    ]
+    doc, cfg = run_month(cli, tmp_path, rows, bill, "azure-openai", spans, f"""
+[teams.ml]
+tags = {{ team = "ml" }}
+[teams.shared]
+resources = ["{AOAI.lower()}aoai-shared"]
+[teams.platform]
+accounts = [{{ provider = "azure_openai", account = "{acct}" }}]
+""")
+    # billed 54.00: ml 4.00; shared 1.234567; the line's untagged rest 0.765433 to the account
+    # rule's platform; the PTU by the day's tokens: chat 800k of 1M = 38.40, docs 9.60.
+    # Floors 4.00 + 1.23 + 0.76 + 38.40 + 9.60 = 53.99: the cent left to platform (.5433).
+    assert doc["billed_total"] == "54.00"
+    assert teams(doc) == {"ml": "4.00", "shared": "1.23", "platform": "0.77", "chat": "38.40",
+                          "docs": "9.60"}
+    by = alloc_by_basis(cfg)
+    assert by[("platform", "rule")] == Decimal("0.765433")
+    assert by[("chat", "capacity_day")] == Decimal("38.4")
+    assert by[("docs", "capacity_day")] == Decimal("9.6")
+    assert ("azure_openai: 48.00 USD of provisioned capacity split over 2 teams by their share of "
+            "the day's tokens (the bill names no model it serves, or no span used that model that "
+            "day)") in doc["notes"]
+
+
+# --- GCP Vertex AI --------------------------------------------------------------------------
+
+ENDPOINT = ("//aiplatform.googleapis.com/projects/examplecorp-prod-481627/locations/us-central1/"
+            "endpoints/pt-flash")
+
+
+def test_gcp_labels_and_provisioned_throughput_named_by_a_rule(cli, tmp_path, request):
+    bill = request.getfixturevalue("toolkit_bill")("gcp")
+    sku = "Gemini 2.5 Pro Text Input - Predictions"
+    rows = [
+        {**vertex("2026-05-10", sku, "3.333333", None), "Tags": '{"team":"research"}'},
+        {**vertex("2026-05-10", sku, "1.666667", None), "Tags": '{"env":"dev"}'},
+        {**vertex("2026-05-12", "Vertex AI: Provisioned Throughput 1 month", "100.000000", None,
+                  qty="1", unit="month"), "ResourceId": ENDPOINT},
+    ]
+    spans = [
+        span("2026-05-12", "gemini-2.5-flash-001", "research", 700_000, "gcp.vertex_ai"),
+        span("2026-05-12", "gemini-2.5-flash", "web", 200_000, "gcp.vertex_ai", output=100_000),
+        # another model that day: not the endpoint's user
+        span("2026-05-12", "gemini-2.5-pro", "ads", 5_000_000, "gcp.vertex_ai"),
+    ]
+    # the endpoint's model is named by a rule on its ResourceId (the bill does not say it)
+    rule = (f'rules = [{{ ServiceName = "Vertex AI", ResourceId = "{ENDPOINT}", provisioned = true, '
+            'provider = "gcp_vertex_ai", model = "gemini-2.5-flash" }]')
+    doc, cfg = run_month(cli, tmp_path, rows, bill, "gcp-vertex-ai", spans, """
+[teams.research]
+tags = { team = "research" }
+""", rules=rule)
+    # billed 105.00: research 3.333333 by its label + 70 % of the endpoint (700k of gemini-2.5-flash's
+    # 1M tokens that day) = 73.333333; web 30.00; the untagged 1.666667 unattributed.
+    # Floors 73.33 + 30.00 + 1.66 = 104.99: the cent left to unattributed (.6667).
+    assert doc["billed_total"] == "105.00"
+    assert teams(doc) == {"research": "73.33", "web": "30.00", "unattributed": "1.67",
+                          "ads": "0.00"}  # spans on another model: none of the capacity
+    by = alloc_by_basis(cfg)
+    assert by[("research", "capacity")] == Decimal("70")
+    assert by[("web", "capacity")] == Decimal("30")
+    assert by[("unattributed", "unattributed")] == Decimal("1.666667")
+    assert not any(t == "ads" and b.startswith("capacity") for t, b in by)
 
 
 def test_owner_resource_first_then_tags_in_team_order():
