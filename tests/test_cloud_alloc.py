@@ -277,3 +277,28 @@ def test_charges_add_up_to_the_billing_rows(tmp_path, request):
     assert sorted(pulled.charges["tags"].to_list()) == ["", '{"team":"a"}', '{"team":"b"}']
     assert sum(pulled.charges["amount"]) == sum(pulled.frame["amount"]) == Decimal("3.750001")
     assert set(pulled.charges["capacity"]) == {"on_demand"}
+
+
+def test_cloud_demo_month(cli, tmp_path):
+    """``make demo``'s cloud part: the capacity follows the provisioned model's token share
+    each day, the tagged job with no spans is growth's, EC2 and S3 are one note."""
+    from finops.demo.cloud import PT_USD_PER_HOUR, generate_cloud
+    from finops.windows import month_window
+
+    demo = generate_cloud(tmp_path / "cloud", month_window("2026-10"))
+    cfg = str(demo.config)
+    assert cli("-c", cfg, "pull", "--month", "2026-10").code == 0
+    doc = json.loads(cli("-c", cfg, "report", "--month", "2026-10", "--format", "json").out)
+    got = {t["team"]: Decimal(t["billed"]) for t in doc["teams"]}
+    assert Decimal(doc["billed_total"]) == demo.billed_llm.quantize(Decimal("0.01")) == sum(got.values())
+    assert got["search"] + got["support"] == demo.capacity == PT_USD_PER_HOUR * 24 * 31
+    # each day's 300.00 by that day's tokens on the provisioned model, summed: within a cent
+    exact = Decimal(0)
+    for (day, team), tokens in demo.provisioned_tokens.items():
+        if team == "search":
+            total = sum(t for (d, _), t in demo.provisioned_tokens.items() if d == day)
+            exact += PT_USD_PER_HOUR * 24 * tokens / total
+    assert abs(got["search"] - exact) <= Decimal("0.01"), (got["search"], exact)
+    assert got["growth"] == demo.tagged.quantize(Decimal("0.01"))
+    assert doc["unattributed"] == "0.00"
+    assert any(n.startswith("aws: excluded 62 rows") for n in doc["notes"])
