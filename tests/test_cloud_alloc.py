@@ -236,7 +236,11 @@ tags = { team = "research" }
     by = alloc_by_basis(cfg)
     assert by[("research", "capacity")] == Decimal("70")
     assert by[("web", "capacity")] == Decimal("30")
-    assert by[("unattributed", "unattributed")] == Decimal("1.666667")
+    assert by[("unattributed", "untagged")] == Decimal("1.666667")
+    # listed where unattributed money comes from, with the rule that would charge it
+    acct = pl.read_csv(bill, infer_schema=False)["SubAccountId"][0]
+    assert [(u["reason"], u["provider"], u["account"], u["amount"]) for u in doc["unattributed_sources"]] == [
+        ("no_spans", "gcp_vertex_ai", acct, "1.67")]
     assert not any(t == "ads" and b.startswith("capacity") for t, b in by)
 
 

@@ -4,8 +4,8 @@
 -- team · project · feature. Units: w an integer weight; basis:
 --   tag / resource  a 'tag' line (35_bill_match.sql): each owned charge's team, weighted by its
 --                   money in micro-dollars (so the split is the charges' money exactly); the
---                   rest of the line to the account rule's team ('rule') or 'unattributed';
---                   project and feature 'unknown';
+--                   rest of the line to the account rule's team ('rule') or 'unattributed'
+--                   (basis 'untagged'); project and feature 'unknown';
 --   capacity        provisioned capacity (Bedrock Provisioned Throughput, Azure PTU, Vertex
 --                   Provisioned Throughput) on an account or pool line: each capacity charge
 --                   split over the teams whose spans used the model it serves that day (same
@@ -39,7 +39,7 @@ tag_rows AS (
     SELECT day, provider, account, model, service_tier, token_type,
            coalesce(rule_team, 'unattributed'),
            CAST(greatest(billed - owned, 0) * 1000000 AS HUGEINT),
-           CASE WHEN rule_team IS NULL THEN 'unattributed' ELSE 'rule' END
+           CASE WHEN rule_team IS NULL THEN 'untagged' ELSE 'rule' END
     FROM tag_lines WHERE billed <> owned
 ),
 cap_charges AS (
