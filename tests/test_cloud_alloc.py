@@ -9,19 +9,32 @@ generator); every team figure below is computed by hand in the comments.
 from __future__ import annotations
 
 import json
+import tempfile
+from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+from builders import billing, usage, write_prices
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from otel_helpers import write_spans_file
 from test_focus_presets import W0, W1, azure, bedrock, mix, source, vertex
 from test_focus_presets import toolkit_bill as toolkit_bill  # noqa: F401 (the generated bills)
 
 from finops.billing import focus
-from finops.config import ChargeRule, load_config
-from finops.errors import ConfigError
+from finops.config import ChargeRule, load_config, parse_config
+from finops.errors import ConfigError, DataError
+from finops.frames import CHARGES_SCHEMA
+from finops.reconcile import reconcile
 from finops.reconcile.owners import owner
+from finops.warehouse import connect, replace_window
+from finops.windows import month_window
+
+OCT = month_window("2026-10")
+TODAY = date(2026, 11, 23)
 
 MONTH = "2026-05"
 HEADER = """
@@ -306,3 +319,116 @@ def test_cloud_demo_month(cli, tmp_path):
     assert got["growth"] == demo.tagged.quantize(Decimal("0.01"))
     assert doc["unattributed"] == "0.00"
     assert any(n.startswith("aws: excluded 62 rows") for n in doc["notes"])
+
+
+# --- invariants -----------------------------------------------------------------------------
+
+P_DAYS = [date(2026, 10, d) for d in (1, 2, 31)]
+P_TAGS = ['{"team":"a"}', '{"team":"b"}', '{"env":"x"}', ""]
+charge_rows = st.lists(st.fixed_dictionaries({
+    "day": st.sampled_from(P_DAYS), "model": st.sampled_from(["gpt-4o", "gpt-4o-mini"]),
+    "account": st.sampled_from(["default", "proj_a"]),
+    "kind": st.sampled_from(["input", "output", "capacity"]),
+    "tags": st.sampled_from(P_TAGS), "resource": st.sampled_from(["", "r1", "R2"]),
+    "amount": st.decimals(min_value=Decimal("0"), max_value=Decimal("500"), places=6,
+                          allow_nan=False, allow_infinity=False),
+}), max_size=20)
+span_rows = st.lists(st.fixed_dictionaries({
+    "day": st.sampled_from(P_DAYS), "model": st.sampled_from(["gpt-4o", "gpt-4o-mini"]),
+    "account": st.sampled_from(["", "proj_a"]), "team": st.sampled_from(["a", "c", "d"]),
+    "input_tokens": st.integers(0, 2_000_000), "output_tokens": st.integers(0, 200_000),
+}), max_size=12, unique_by=lambda r: (r["day"], r["model"], r["account"], r["team"]))
+
+
+def charges_and_bill(rows):
+    charges = []
+    for r in rows:
+        cap = r["kind"] == "capacity"
+        charges.append({
+            "day": r["day"], "provider": "openai", "account": r["account"], "model": r["model"],
+            "service_tier": "standard", "token_type": "other" if cap else r["kind"],
+            "line_item": f"PTU {r['model']}" if cap else f"{r['model']}, {r['kind']}",
+            "resource_id": r["resource"], "tags": r["tags"],
+            "capacity": "provisioned" if cap else "on_demand", "rows": 1, "amount": r["amount"],
+            "currency": "USD", "billed_tokens": None})
+    keys = ["day", "provider", "account", "model", "service_tier", "token_type", "line_item",
+            "resource_id", "tags", "capacity", "currency"]
+    frame = (pl.DataFrame(charges, schema=CHARGES_SCHEMA) if charges
+             else pl.DataFrame(schema=CHARGES_SCHEMA))
+    frame = frame.group_by(keys).agg(pl.col("rows").sum(), pl.col("amount").sum(),
+                                     pl.col("billed_tokens").first()).select(list(CHARGES_SCHEMA))
+    bill = [{"day": r["day"], "account": r["account"], "model": r["model"],
+             "token_type": r["token_type"], "line_item": r["line_item"], "amount": r["amount"]}
+            for r in frame.group_by(["day", "account", "model", "token_type", "line_item"])
+            .agg(pl.col("amount").sum()).iter_rows(named=True)]
+    return frame, billing(bill)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(charge_rows, span_rows)
+def test_tag_and_capacity_splits_are_exact(rows, spans):
+    """Σ allocated = Σ billed; on a 'tag' line each rule's team gets exactly its charges' money;
+    capacity on a line with spans goes only to teams with spans that day."""
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        config = parse_config({
+            "warehouse": {"path": str(root / "w.duckdb")},
+            "pricing": {"dir": str(write_prices(root / "pricing"))},
+            "teams": {"a": {"tags": {"team": "a"}}, "b": {"tags": [{"team": "b"}],
+                                                             "resources": ["r2"]}},
+        })
+        charges, bill = charges_and_bill(rows)
+        con = connect(config.warehouse)
+        replace_window(con, "usage", "spans", OCT.window_start, OCT.window_end, usage(
+            [{**s, "provider": "openai", "project": "p", "feature": "f"} for s in spans]))
+        replace_window(con, "billing", "bills", OCT.window_start, OCT.window_end, bill,
+                       providers=["openai"], charges=charges)
+        reconcile(con, config, OCT, TODAY)
+        billed = sum((r["amount"] for r in rows), Decimal(0))
+        assert con.execute("SELECT coalesce(sum(allocated), 0) FROM recon_alloc").fetchone()[0] == billed
+        # the money of each tag line's charges, by the team its rule names (resource first)
+        want: dict[str, Decimal] = {}
+        tag_lines = {(r[0], r[1], r[2], r[3]) for r in con.execute(
+            "SELECT day, account, model, token_type FROM recon_bill_match WHERE matched_by = 'tag'"
+        ).fetchall()}
+        for r in charges.iter_rows(named=True):
+            line_model = r["line_item"] if r["token_type"] == "other" else r["model"]
+            if (r["day"], r["account"], line_model, r["token_type"]) not in tag_lines:
+                continue
+            team = ("b" if r["resource_id"] == "R2" else
+                    {"": None, '{"team":"a"}': "a", '{"team":"b"}': "b"}.get(r["tags"]))
+            if team:
+                want[team] = want.get(team, Decimal(0)) + r["amount"]
+        got = dict(con.execute("SELECT team, sum(allocated) FROM recon_alloc "
+                               "WHERE basis IN ('tag', 'resource') GROUP BY team").fetchall())
+        assert {t: v for t, v in got.items() if v} == {t: v for t, v in want.items() if v}
+        # capacity weighed by spans goes to teams with spans that day, never to tag teams
+        wrong = con.execute("""
+            SELECT count(*) FROM recon_alloc a
+            WHERE a.basis IN ('capacity', 'capacity_day') AND a.allocated <> 0
+              AND NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.day = a.day AND u.team = a.team)
+        """).fetchone()[0]
+        assert wrong == 0
+        event(f"tag lines: {bool(tag_lines)}")
+        event("bases: " + ",".join(sorted(b for (b,) in con.execute(
+            "SELECT DISTINCT basis FROM recon_alloc WHERE basis IN "
+            "('tag', 'resource', 'untagged', 'capacity', 'capacity_day')").fetchall())))
+        con.close()
+
+
+def test_a_load_whose_charges_do_not_add_up_is_refused(tmp_path):
+    config = parse_config({"warehouse": {"path": str(tmp_path / "w.duckdb")}})
+    charges, bill = charges_and_bill([{"day": P_DAYS[0], "model": "gpt-4o", "account": "default",
+                                       "kind": "input", "tags": "", "resource": "",
+                                       "amount": Decimal("1.000001")}])
+    con = connect(config.warehouse)
+    off = charges.with_columns(amount=pl.col("amount") + Decimal("0.000001"))
+    with pytest.raises(DataError, match=r"bills 2026-10-01\.\.2026-11-01: charges of openai default "
+                                        r"gpt-4o input 'gpt-4o, input' on 2026-10-01 add up to "
+                                        r"1\.000002, the billing row to 1\.000001"):
+        replace_window(con, "billing", "bills", OCT.window_start, OCT.window_end, bill, charges=off)
+    assert con.execute("SELECT count(*) FROM billing_daily").fetchone()[0] == 0  # rolled back
+    replace_window(con, "billing", "bills", OCT.window_start, OCT.window_end, bill, charges=charges)
+    assert con.execute("SELECT sum(amount) FROM billing_charges").fetchone()[0] == Decimal("1.000001")
+    con.close()
