@@ -23,6 +23,12 @@ that matches no rule (EC2, RDS, S3 ...) is *excluded* from reconciliation and ch
 reported, with its money, as one line in the pull's notes and the month's report
 (:mod:`finops.billing.exclusions`). ``finops sources check`` lists which services and SKUs
 the rules match and which they leave out.
+
+Each matched charge's ``ResourceId``, ``Tags`` and provisioned marker are kept beside the
+billing rows (``BillingPull.charges``, table ``billing_charges``): ``[teams.X] tags`` and
+``resources`` charge spend with no spans by them, and provisioned capacity is split by the
+token share of the spans on the model it serves (README "Tags and resources", "Provisioned
+capacity").
 """  # noqa: E501
 
 from __future__ import annotations
