@@ -21,6 +21,14 @@ demo: $(STAMP)  ## generate a month of sample data, load, reconcile and write th
 	@$(BIN)/finops -c demo-out/finops.toml gate --month 2026-10 --max-drift 4 --notify --dry-run \
 	  --out demo-out/outbox > /dev/null 2> demo-out/outbox.log; [ $$? -eq 1 ] || { cat demo-out/outbox.log; exit 1; }
 	@grep '^notify' demo-out/outbox.log
+	@echo "A cloud-hosted provider: Bedrock spans and an AWS FOCUS export (demo-out/cloud/finops.toml):"
+	@$(BIN)/python scripts/demo_cloud.py --out demo-out/cloud
+	@$(BIN)/finops -c demo-out/cloud/finops.toml pull --month 2026-10 > /dev/null 2> demo-out/cloud/pull.log \
+	  || { cat demo-out/cloud/pull.log; exit 1; }
+	@$(BIN)/finops -c demo-out/cloud/finops.toml report --month 2026-10
+	$(BIN)/finops -c demo-out/cloud/finops.toml report --month 2026-10 --format html --out demo-out/cloud/reports
+	@$(BIN)/finops -c demo-out/cloud/finops.toml report --month 2026-10 --format json \
+	  | $(BIN)/python -c 'import json, sys; print(*json.load(sys.stdin)["notes"], sep="\n")'
 
 demo-metrics: $(STAMP) metrics-servers  ## the demo month from metrics: OTel SDK export -> VictoriaMetrics -> kind = "prometheus"
 	$(BIN)/python scripts/demo_metrics.py --out demo-out

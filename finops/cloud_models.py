@@ -34,6 +34,12 @@ The rules (each tested in ``tests/test_cloud_models.py``):
   ``.0`` dropped from version 3 on (Google's ids say ``gemini-3-pro`` where its SKUs say
   ``Gemini 3.0 Pro``, but ``gemini-2.0-flash`` for ``Gemini 2.0 Flash``).
 
+A Bedrock *deployment* ARN is kept whole: a provisioned model
+(``arn:aws:bedrock:us-east-1:123456789012:provisioned-model/a1b2c3``) or an application
+inference profile (``...:application-inference-profile/ab12``) has a random id that names no
+model, and a span invoking it carries that ARN as its model. Kept whole, a span on provisioned
+throughput meets the capacity charge whose ``ResourceId`` is that ARN (:func:`capacity_model`).
+
 Any other provider's model is returned unchanged (OpenAI and Anthropic bill under the ids
 their spans carry).
 """
@@ -53,6 +59,10 @@ _VENDOR = re.compile(r"^(?:anthropic|amazon|meta|mistral|cohere|ai21|openai|deep
                      r"writer|stability|twelvelabs|luma|moonshot|minimax|google|nvidia)\.",
                      re.IGNORECASE)
 _BEDROCK_TAIL = re.compile(r"(?:-\d{8})?(?:-v\d+)?(?::\d+)*$", re.IGNORECASE)
+_DEPLOYMENT_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[^:]*:\d*:"
+                             r"(?:provisioned-model|application-inference-profile)/", re.IGNORECASE)
+_PROVISIONED_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[^:]*:\d*:provisioned-model/[^/\s]+$",
+                              re.IGNORECASE)
 _WORDS = re.compile(r"\d+b(?![a-z])|[a-z]+|\d+")
 _CLAUDE_FAMILIES = ("haiku", "sonnet", "opus", "instant")
 
@@ -68,6 +78,19 @@ def canonical_model(provider: str, model: str, deployment: str | None = None) ->
     return _canonical(provider, model.strip(), (deployment or "").strip().lower())
 
 
+def capacity_model(provider: str, resource_id: str | None) -> str:
+    """The model id of the spans that use the provisioned capacity billed as ``resource_id``.
+
+    Bedrock bills Provisioned Throughput on the provisioned model's ARN, and a span invoking it
+    names that ARN as its model (:func:`canonical_model` keeps it whole). Elsewhere the bill
+    does not say (an Azure PTU's ``ResourceId`` is the whole Azure OpenAI resource): ``""``.
+    """
+    rid = (resource_id or "").strip()
+    if provider == BEDROCK and _PROVISIONED_ARN.match(rid):
+        return rid
+    return ""
+
+
 @lru_cache(maxsize=4096)
 def _canonical(provider: str, model: str, deployment: str) -> str:
     if provider == BEDROCK:
@@ -80,6 +103,8 @@ def _canonical(provider: str, model: str, deployment: str) -> str:
 
 
 def _bedrock(model: str, deployment: str) -> str:
+    if _DEPLOYMENT_ARN.match(model):
+        return model  # a deployment, not a model: only its ARN can meet its bill
     name = model.rsplit("/", 1)[-1] if model.lower().startswith("arn:") else model
     routed_global = deployment == "global" or name.lower().startswith("global.")
     if name.lower().endswith(GLOBAL):

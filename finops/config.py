@@ -188,6 +188,19 @@ def _key_rule(acc: Mapping[str, Any], team: str, j: int, seen: list[KeyRule], pa
     return KeyRule(acc["provider"], acc["api_key"], team)
 
 
+class ChargeRule:
+    """Billed spend with no spans whose bill names this resource or these tags goes to ``team``.
+
+    ``resource``: a FOCUS ``ResourceId`` (compared case-insensitively); ``tags``: key/value
+    pairs a charge's FOCUS ``Tags`` must all hold (Bedrock inference profile tags, Azure
+    resource tags, GCP labels). Exactly one of the two is set.
+    """
+
+    team: str
+    resource: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class Team:
     """A team: who leads it, what it owns, what it may spend."""
@@ -270,6 +283,7 @@ class Config:
     teams: Mapping[str, Team] = field(default_factory=dict)
     account_rules: tuple[AccountRule, ...] = ()
     key_rules: tuple[KeyRule, ...] = ()
+    charge_rules: tuple[ChargeRule, ...] = ()  # [teams.X] resources, then tags, in team order
     max_drift_pct: float = 5.0
     provisional_days: int = 3
     today: date | None = None  # pinned "today" for reproducible runs and tests
@@ -291,6 +305,39 @@ _TOP_KEYS = {
     "warehouse", "currency", "pricing", "attributes", "sources", "billing", "teams",
     "gate", "reconcile", "anomalies", "budgets", "smtp", "email", "nightly", "notify",
 }
+
+
+def _charge_rules(t: Mapping[str, Any], team: str, known: list[ChargeRule],
+                  path: Path | None) -> list[ChargeRule]:
+    """``[teams.X] resources = [...]`` and ``tags = {...}`` (or a list of such tables)."""
+    where = f"{path or 'config'}: teams.{team}"
+    out: list[ChargeRule] = []
+    resources = t.get("resources", [])
+    if not isinstance(resources, list) or not all(isinstance(r, str) and r.strip() for r in resources):
+        raise ConfigError(f"{where}.resources must be a list of FOCUS ResourceIds, e.g. "
+                          '["arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/ab12"]')
+    for r in resources:
+        out.append(ChargeRule(team, resource=r.strip()))
+    tags = t.get("tags", [])
+    tables = [tags] if isinstance(tags, Mapping) else tags
+    if not isinstance(tables, list):
+        raise ConfigError(f'{where}.tags must be a table, e.g. {{ team = "search" }}, or a list of them')
+    for j, table in enumerate(tables):
+        at = f"{where}.tags" + (f"[{j}]" if not isinstance(tags, Mapping) else "")
+        if not isinstance(table, Mapping) or not table:
+            raise ConfigError(f'{at} must be a non-empty table of tag values, e.g. {{ team = "search" }}')
+        bad = next((k for k, v in table.items() if not isinstance(v, str)), None)
+        if bad is not None:
+            raise ConfigError(f"{at}.{bad} must be a string (a tag value as the bill holds it), "
+                              f"not {table[bad]!r}")
+        out.append(ChargeRule(team, tags=tuple(sorted((str(k), v) for k, v in table.items()))))
+    for rule in out:  # one resource or tag set, one owner: its spend would be charged twice
+        owner = next((k.team for k in known if (k.resource or "").lower() == (rule.resource or "").lower()
+                      and k.tags == rule.tags), None)
+        if owner is not None:
+            what = f"resource {rule.resource!r}" if rule.resource else f"tags {dict(rule.tags)}"
+            raise ConfigError(f"{where}: {what} is already listed by teams.{owner}")
+    return out
 
 
 def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str, path: Path | None) -> None:
@@ -389,11 +436,13 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
     teams: dict[str, Team] = {}
     rules: list[AccountRule] = []
     key_rules: list[KeyRule] = []
+    charge_rules: list[ChargeRule] = []
     for name, t in sect("teams").items():
         if not isinstance(t, Mapping):
             raise ConfigError(f"{path or 'config'}: teams.{name} must be a table ([teams.{name}] with leads, "
                               f"budget_usd, accounts), not {t!r}")
-        _check_keys(t, {"leads", "budget_usd", "accounts", "anomaly_ratio"}, f"teams.{name}.", path)
+        _check_keys(t, {"leads", "budget_usd", "accounts", "anomaly_ratio", "tags", "resources"},
+                    f"teams.{name}.", path)
         ratio = t.get("anomaly_ratio")
         budget = t.get("budget_usd")
         leads = _addresses(t.get("leads", []), f"teams.{name}.leads", path)
@@ -421,6 +470,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
                     f"{path or 'config'}: teams.{name}.accounts[{j}]: {acc['provider']} account "
                     f"{acc['account']!r} is already listed by teams.{owner}")
             rules.append(AccountRule(acc["provider"], acc["account"], name))
+        charge_rules.extend(_charge_rules(t, name, charge_rules, path))
 
     gate = sect("gate")
     _check_keys(gate, {"max_drift_pct"}, "gate.", path)
@@ -455,6 +505,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         teams=teams,
         account_rules=tuple(rules),
         key_rules=tuple(key_rules),
+        charge_rules=tuple(sorted(charge_rules, key=lambda r: r.resource is None)),
         max_drift_pct=float(_at_least(gate.get("max_drift_pct", 5.0), 0, "gate.max_drift_pct", path)),
         provisional_days=_days(rec.get("provisional_days", 3), "reconcile.provisional_days", path),
         today=today,

@@ -25,6 +25,21 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from finops.schemas import MONEY
+
+# Billed charges at billing grain plus what the bill says about each charge (FOCUS exports):
+# the resource it ran on, its tags and whether it is provisioned capacity. Per billing key
+# (day · provider · account · model · tier · token type · line item) the amounts add up to the
+# billing row; ``tags`` is the charge's Tags as sorted, compact JSON ('' for none);
+# ``resource_id`` '' for none; ``capacity`` 'on_demand' | 'provisioned'; ``billed_tokens``
+# summed over the charges that carry a count (NULL when none does), as on the billing row.
+CHARGES_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(), "provider": pl.String(), "account": pl.String(), "model": pl.String(),
+    "service_tier": pl.String(), "token_type": pl.String(), "line_item": pl.String(),
+    "resource_id": pl.String(), "tags": pl.String(), "capacity": pl.String(),
+    "rows": pl.Int64(), "amount": MONEY, "currency": pl.String(), "billed_tokens": pl.Int64(),
+}
+
 # progress(label, done, total): called as work advances; total None when unknown.
 ProgressFn = Callable[[str, int, int | None], None]
 
@@ -50,6 +65,9 @@ class BillingPull:
     the source has no such notion. ``key_tokens``: billed tokens per API key
     (``finops.schemas.KEY_TOKENS_SCHEMA``, from the usage reports) and ``api_keys``: the keys'
     names (``API_KEYS_SCHEMA``, never a secret); ``None`` when the source knows no keys.
+    ``charges``: the same billed money per resource, tags and capacity (``CHARGES_SCHEMA``),
+    for tag and resource rules and provisioned capacity; ``None`` when the bill says nothing
+    of the kind (the Admin APIs).
     """
 
     frame: pl.DataFrame
@@ -59,3 +77,4 @@ class BillingPull:
     excluded: pl.DataFrame | None = None
     key_tokens: pl.DataFrame | None = None
     api_keys: pl.DataFrame | None = None
+    charges: pl.DataFrame | None = None

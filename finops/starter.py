@@ -170,6 +170,9 @@ accounts = [{ provider = "openai", account = "proj_search" }]
 leads = ["support-lead@example.com"]
 budget_usd = 2000
 accounts = [{ provider = "anthropic", account = "wrkspc_support" }]
+# FOCUS bills: charges with no spans whose Tags hold these pairs, or whose ResourceId is listed
+# tags = { team = "support" }
+# resources = ["arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/ab12cd34"]
 
 # ---- chat and webhook notifications -------------------------------------------------------
 # 'finops nightly' posts anomaly and budget flags, 'finops gate --notify' a failed gate.

@@ -143,7 +143,7 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
                         res.rows = replace_window(con, kind, source.name, start, end, got.frame,
                                                   providers=got.providers, run_id=run.run_id, settled_before=settled,
                                                   excluded=got.excluded, key_tokens=got.key_tokens,
-                                                  api_keys=got.api_keys)
+                                                  api_keys=got.api_keys, charges=got.charges)
                 except FinopsError as e:
                     res.error = redact(str(e))
                 results.append(res)

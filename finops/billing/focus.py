@@ -23,10 +23,17 @@ that matches no rule (EC2, RDS, S3 ...) is *excluded* from reconciliation and ch
 reported, with its money, as one line in the pull's notes and the month's report
 (:mod:`finops.billing.exclusions`). ``finops sources check`` lists which services and SKUs
 the rules match and which they leave out.
+
+Each matched charge's ``ResourceId``, ``Tags`` and provisioned marker are kept beside the
+billing rows (``BillingPull.charges``, table ``billing_charges``): ``[teams.X] tags`` and
+``resources`` charge spend with no spans by them, and provisioned capacity is split by the
+token share of the spans on the model it serves (README "Tags and resources", "Provisioned
+capacity").
 """  # noqa: E501
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -51,10 +58,10 @@ from finops.billing.rules import (
     suggest,
     token_type,
 )
-from finops.cloud_models import canonical_model
+from finops.cloud_models import canonical_model, capacity_model
 from finops.config import BillingSource
 from finops.errors import ConfigError, DataError
-from finops.frames import BillingPull, ProgressFn
+from finops.frames import CHARGES_SCHEMA, BillingPull, ProgressFn
 from finops.schemas import MONEY, SERVICE_TIERS
 
 __all__ = ["KINDS", "MATCH_COLUMNS", "SETS", "Rule", "check", "parse_rules", "pull", "read",
@@ -65,7 +72,7 @@ OPTIONS = ("paths", "preset", "rules")
 PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName")  # 1.3 name first
 ACCOUNT_COLUMNS = ("SubAccountId", "BillingAccountId")
 SKU_METER_FALLBACKS = ("x_UsageType", "x_SkuMeterName")  # FOCUS 1.0 exports of AWS, Azure
-DETAIL_COLUMNS = ("ResourceId", "Tags")
+DETAIL_COLUMNS = ("Tags",)  # ResourceId is a match column
 REQUIRED = ("BilledCost", "BillingCurrency", "ChargePeriodStart")
 _READ = (*REQUIRED, *MATCH_COLUMNS, *SKU_METER_FALLBACKS, *PROVIDER_COLUMNS, *ACCOUNT_COLUMNS,
          "ConsumedQuantity", "ConsumedUnit", *DETAIL_COLUMNS)
@@ -74,7 +81,9 @@ _UNIT_MULT = {None: 1, "K": 1000, "M": 1_000_000}
 
 # The charges a rule matched, one row per FOCUS row, before they are summed into billing
 # rows: deployment, context, the provisioned marker, ResourceId and Tags stay here for
-# audit, tag attribution and capacity allocation.
+# audit, tag attribution and capacity allocation. ``tags`` is the row's Tags as sorted,
+# compact JSON (``None`` for none); a provisioned charge whose rule names no model serves
+# the model :func:`finops.cloud_models.capacity_model` reads from its ResourceId.
 CHARGE_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(), "provider": pl.String(), "account": pl.String(), "model": pl.String(),
     "service_tier": pl.String(), "token_type": pl.String(), "line_item": pl.String(),
@@ -237,6 +246,9 @@ def read(source: BillingSource, window_start: date | None = None, window_end: da
     excluded: dict[tuple[Any, str, str, str], tuple[int, Decimal]] = {}
     skipped: dict[tuple[str, str, str], tuple[int, dict[str, Decimal]]] = {}
     n_rows = 0
+    # A column no rule reads stays out of the rule cache's key (ResourceId: one per resource).
+    used = {c for c in MATCH_COLUMNS if c != "ResourceId"} | {
+        c for rule in conf.rules for c in rule.match}
     for done, path in enumerate(conf.paths, 1):
         where = f"{source.name} {path}"
         r = Reader(where)
@@ -249,7 +261,8 @@ def read(source: BillingSource, window_start: date | None = None, window_end: da
             n_rows += 1
             amount = _cost(rec["BilledCost"], r, f"row {i}: BilledCost")
             currency = r.currency(str(rec["BillingCurrency"] or ""), f"row {i}: BillingCurrency")
-            key = tuple(str(rec.get(c) or "").strip() for c in MATCH_COLUMNS)
+            key = tuple(str(rec.get(c) or "").strip() if c in used else ""
+                        for c in MATCH_COLUMNS)
             if key not in cache:
                 values = dict(zip(MATCH_COLUMNS, key, strict=True))
                 cache[key] = next(((rule, s) for rule in conf.rules
@@ -273,13 +286,17 @@ def read(source: BillingSource, window_start: date | None = None, window_end: da
             fields = resolved[rk]
             billed = None if fields["token_type"] == "other" else _tokens(
                 rec.get("ConsumedQuantity"), rec.get("ConsumedUnit"), r, f"row {i}: ConsumedQuantity")
+            resource_id = str(rec.get("ResourceId") or "").strip() or None
+            if rule.provisioned and not fields["model"]:
+                fields = {**fields, "model": capacity_model(fields["provider"], resource_id)}
             row = {
                 "day": day, "account": next((str(rec[c]) for c in ACCOUNT_COLUMNS if rec.get(c)),
                                             "default"),
                 "line_item": key[3] or key[2] or key[1] or key[0], "amount": amount,
                 "currency": currency, "billed_tokens": billed, "provisioned": rule.provisioned,
-                "service": service, "sku": sku, "resource_id": rec.get("ResourceId") or None,
-                "tags": _text(rec.get("Tags")), "rule": rule.origin, **fields,
+                "service": service, "sku": sku, "resource_id": resource_id,
+                "tags": _tags(rec.get("Tags"), r, f"row {i}: Tags"), "rule": rule.origin,
+                **fields,
             }
             for c in CHARGE_SCHEMA:
                 cols[c].append(row[c])
@@ -289,10 +306,29 @@ def read(source: BillingSource, window_start: date | None = None, window_end: da
                   n_rows, len(conf.paths))
 
 
-def _text(value: Any) -> str | None:
+def _tags(value: Any, r: Reader, path: str) -> str | None:
+    """A charge's Tags as sorted, compact JSON text (values as strings), or ``None`` for none.
+
+    CSV exports hold a JSON object; Parquet ones a map (read as a list of key/value structs)
+    or a struct. Anything else is bad input naming the file, row and column.
+    """
     if value is None or value == "":
         return None
-    return value if isinstance(value, str) else str(value)
+    tags: Any = value
+    if isinstance(value, str):
+        try:
+            tags = json.loads(value)
+        except ValueError:
+            raise r.fail(path, f"is not a JSON object: {value[:60]!r}") from None
+    elif isinstance(value, list) and all(isinstance(t, dict) and set(t) == {"key", "value"}
+                                         for t in value):
+        tags = {t["key"]: t["value"] for t in value}
+    if not isinstance(tags, dict):
+        raise r.fail(path, f"is not a JSON object: {str(value)[:60]!r}")
+    flat = {str(k): v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+            for k, v in tags.items() if v is not None}
+    return json.dumps(flat, sort_keys=True, separators=(",", ":"), ensure_ascii=False) \
+        if flat else None
 
 
 def pull(source: BillingSource, window_start: date, window_end: date, *,
@@ -317,7 +353,25 @@ def pull(source: BillingSource, window_start: date, window_end: date, *,
              "matched_rows": parsed.charges.height,
              "excluded_rows": int(parsed.excluded["rows"].sum() or 0)}
     return BillingPull(frame, sorted(set(conf.providers) | set(rows)), notes, stats,
-                       excluded=parsed.excluded)
+                       excluded=parsed.excluded, charges=charges_frame(parsed.charges))
+
+
+def charges_frame(charges: pl.DataFrame) -> pl.DataFrame:
+    """The parsed charges summed per billing key · resource · tags · capacity (``CHARGES_SCHEMA``).
+
+    Per billing key the amounts and billed tokens add up to the billing row's.
+    """
+    keys = ["day", "provider", "account", "model", "service_tier", "token_type", "line_item",
+            "resource_id", "tags", "capacity", "currency"]
+    tokens = pl.col("billed_tokens")
+    return (charges.with_columns(pl.col("resource_id").fill_null(""), pl.col("tags").fill_null(""),
+                                 capacity=pl.when(pl.col("provisioned")).then(pl.lit("provisioned"))
+                                 .otherwise(pl.lit("on_demand")))
+            .group_by(keys)
+            .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("amount").sum(),
+                 pl.when(tokens.is_not_null().any()).then(tokens.sum()).alias("billed_tokens"))
+            .select(list(CHARGES_SCHEMA)).cast(CHARGES_SCHEMA)  # type: ignore[arg-type]
+            .sort(keys))
 
 
 def check(source: BillingSource) -> list[tuple[str, str]]:

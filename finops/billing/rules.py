@@ -1,7 +1,8 @@
 r"""Rules that say which FOCUS charges are LLM billing, and the built-in cloud presets.
 
-A rule matches ``ServiceName``, ``SkuId``, ``ChargeDescription`` and/or ``SkuMeter`` (every
-column it names must match: a string by equality, a table ``{ regex = "..." }`` by search)
+A rule matches ``ServiceName``, ``SkuId``, ``ChargeDescription``, ``SkuMeter`` and/or
+``ResourceId`` (every column it names must match: a string by equality, a table
+``{ regex = "..." }`` by search)
 and then either *excludes* the charge (``exclude = true``) or *sets* what the charge is:
 
 * ``provider``, ``model``, ``token_type`` (``input``, ``cache_read``, ``cache_write``,
@@ -10,7 +11,11 @@ and then either *excludes* the charge (``exclude = true``) or *sets* what the ch
 * ``deployment`` (``global``, ``geo``, ``data_zone``, ``regional``: where it ran; Bedrock's
   ``global`` is part of the model id, see :mod:`finops.cloud_models`) and ``context``
   (``long`` for a long-context SKU): kept on the parsed charge for audit;
-* ``provisioned = true``: reserved capacity billed by the hour (token type ``other``).
+* ``provisioned = true``: reserved capacity billed by the hour (token type ``other``). Its
+  ``model`` is the model the capacity serves: the capacity is allocated over the teams whose
+  spans used that model that day, by token share (README "Provisioned capacity"). A rule
+  matching the capacity's ``ResourceId`` can name it; on Bedrock, with no ``model``, the
+  provisioned model's ARN is used (what spans invoking it carry as their model).
 
 A field is set literally, or from a named group of a regex. A group may be suffixed ``_2``,
 ``_3`` ... (Python's ``re`` cannot reuse a group name in alternatives): the first
@@ -37,7 +42,7 @@ from finops.canonical import canonical_tier
 from finops.errors import ConfigError
 from finops.schemas import OTHER, SERVICE_TIERS, TOKEN_TYPES
 
-MATCH_COLUMNS = ("ServiceName", "SkuId", "ChargeDescription", "SkuMeter")
+MATCH_COLUMNS = ("ServiceName", "SkuId", "ChargeDescription", "SkuMeter", "ResourceId")
 SETS = ("provider", "model", "token_type", "service_tier", "deployment", "context")
 FLAGS = ("exclude", "provisioned")
 DEPLOYMENTS = ("global", "geo", "data_zone", "regional")

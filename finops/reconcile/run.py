@@ -14,6 +14,7 @@ import polars as pl
 
 from finops.config import Config
 from finops.errors import DataError
+from finops.reconcile.owners import owners
 from finops.warehouse.db import transaction
 from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
 from finops.warehouse.sql import run_sql, sql_names
@@ -65,9 +66,18 @@ def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, to
         con.register("_key_rules", key_rules.to_arrow())
         con.execute("CREATE OR REPLACE TEMP TABLE key_rules AS SELECT * FROM _key_rules")
         con.unregister("_key_rules")
+        _charge_owners(con, config, window)
         for name in sql_names("reconcile"):
             run_sql(con, name, params)
 
 
+def _charge_owners(con: duckdb.DuckDBPyConnection, config: Config, window: Window) -> None:
+    """Temp table ``charge_owners``: the window's billed resources and tags a team's rule owns."""
+    keys = con.execute(
+        "SELECT DISTINCT resource_id, tags FROM billing_charges WHERE day >= ? AND day < ?",
+        [window.window_start, window.window_end]).fetchall() if config.charge_rules else []
+    con.register("_owners", owners(config.charge_rules, keys).to_arrow())
+    con.execute("CREATE OR REPLACE TEMP TABLE charge_owners AS SELECT * FROM _owners")
+    con.unregister("_owners")
 
 __all__ = ["check_currency", "provisional_from", "reconcile"]

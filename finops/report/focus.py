@@ -71,6 +71,11 @@ METHODS = {
     "account_tokens": ("finops-account-token-share", "Tokens"),
     "unattributed": ("finops-unattributed", "Tokens"),
     "credit": ("finops-credit-pro-rata", "USD"),
+    "tag": ("finops-tag-rule", "USD"),
+    "untagged": ("finops-unattributed", "USD"),
+    "resource": ("finops-resource-rule", "USD"),
+    "capacity": ("finops-capacity-token-share", "Tokens"),
+    "capacity_day": ("finops-capacity-day-token-share", "Tokens"),
 }
 
 COLUMNS_12 = [

@@ -22,6 +22,11 @@ BASIS_LABELS = {
     "account_cost": "the account's spans elsewhere in the month (cost share)",
     "account_tokens": "the account's spans elsewhere in the month (token share)",
     "unattributed": "unattributed: no spans, no account rule", "credit": "credits (pro rata to charges)",
+    "tag": "no spans: the bill's tags ([teams.X] tags)",
+    "resource": "no spans: the bill's resource ([teams.X] resources)",
+    "untagged": "unattributed: no spans, untagged charges of a tagged line",
+    "capacity": "provisioned capacity: token share of the model it serves",
+    "capacity_day": "provisioned capacity: the day's token share (model not named)",
 }
 # What each drift part is (sql/reconcile/40_lines.sql).
 PART_MEANINGS = {

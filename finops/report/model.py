@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from finops.billing.exclusions import report_notes as exclusion_notes
-from finops.money import cents, drift_pct
+from finops.money import cents, drift_pct, fmt_money
 from finops.report.drift import PARTS, DriftPart, drift_parts, drift_sentence, named_share
 from finops.report.keys import KeyLine, key_lines
 from finops.schemas import UNATTRIBUTED
@@ -28,6 +28,27 @@ EXPLANATION_PARTS = PARTS
 def account_rule_toml(provider: str, account: str, team: str = "<team>") -> str:
     """The ``finops.toml`` rule that charges ``account``'s spend with no spans to ``team``."""
     return f'[teams.{team}] accounts = [{{provider = "{provider}", account = "{account}"}}]'
+
+
+_CLOUD_BASES = {
+    "tag": "with no spans charged by the bill's tags ([teams.X] tags) to {teams}",
+    "resource": "with no spans charged by the bill's resource ids ([teams.X] resources) to {teams}",
+    "capacity": "of provisioned capacity split over {teams} by their token share of the model "
+                "it serves that day",
+    "capacity_day": "of provisioned capacity split over {teams} by their share of the day's tokens "
+                    "(the bill names no model it serves, or no span used that model that day)",
+}
+
+
+def cloud_notes(rows: list[dict[str, Any]], currency: str) -> list[str]:
+    """One note per provider · basis of money split by what a FOCUS bill says of its charges."""
+    out = []
+    for r in rows:
+        n = int(r["teams"])
+        teams = f"{n} team{'s' if n != 1 else ''}"
+        out.append(f"{r['provider']}: {fmt_money(r['billed'])} {currency} "
+                   + _CLOUD_BASES[r["basis"]].format(teams=teams))
+    return out
 
 
 @dataclass
@@ -215,7 +236,7 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
         billing_gaps=gaps, provisional_days=[r["day"] for r in q("provisional_days")],
         daily=[(d, v[0], v[1]) for d, v in sorted(org_daily.items())],
         restatements=q("restatements"),
-        notes=exclusion_notes(q("excluded")),
+        notes=exclusion_notes(q("excluded")) + cloud_notes(q("cloud_allocation"), currency),
         unattributed_sources=[{**r, "rule": account_rule_toml(r["provider"], r["account"])
                                if r["reason"] == "no_spans" else None} for r in q("unattributed_sources")],
         pooled_accounts=q("pooled_accounts"),

@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 
 from finops.errors import DataError
+from finops.frames import CHARGES_SCHEMA
 from finops.schemas import (
     API_KEYS_SCHEMA,
     BILLING_SCHEMA,
@@ -45,6 +46,7 @@ def replace_window(
     excluded: pl.DataFrame | None = None,
     key_tokens: pl.DataFrame | None = None,
     api_keys: pl.DataFrame | None = None,
+    charges: pl.DataFrame | None = None,
     allow_empty: bool = True,
 ) -> int:
     """Replace ``source``'s rows of ``kind`` (usage|billing) in the window with ``frame``.
@@ -55,8 +57,11 @@ def replace_window(
     provider's latest word is the bill). ``excluded`` (billing only: what the source left out
     as not LLM billing, ``finops.billing.exclusions.EXCLUDED_SCHEMA``) replaces the source's
     ``billing_excluded`` rows of the window in the same transaction; so do ``key_tokens``
-    (billed tokens per API key, ``KEY_TOKENS_SCHEMA``) its ``billing_key_tokens`` rows, and
-    ``api_keys`` (the keys' names, ``API_KEYS_SCHEMA``) update ``api_keys`` by key id. A load that covers no
+    (billed tokens per API key, ``KEY_TOKENS_SCHEMA``) its ``billing_key_tokens`` rows,
+    ``api_keys`` (the keys' names, ``API_KEYS_SCHEMA``) update ``api_keys`` by key id, and
+    ``charges`` (FOCUS billing: the same money per resource, tags and capacity,
+    ``finops.frames.CHARGES_SCHEMA``) its ``billing_charges`` rows, which must add up to the
+    frame per billing key. A load that covers no
     provider is recorded under provider ``*``. With ``allow_empty`` False (usage pulls), a day
     that had usage and would be left without any (an empty span file, a stream gone quiet) is
     refused with a :class:`DataError` and nothing is replaced. Returns the number of rows inserted.
@@ -96,6 +101,8 @@ def replace_window(
                 _replace_key_tokens(con, source, window_start, window_end, key_tokens, run_id)
             if kind == "billing" and api_keys is not None and api_keys.height:
                 _upsert_api_keys(con, api_keys)
+            if kind == "billing" and charges is not None:
+                _replace_charges(con, source, where, window_start, window_end, charges, run_id)
             for prov in covered:
                 con.execute(
                     "INSERT OR REPLACE INTO load_windows VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
@@ -161,6 +168,28 @@ def _upsert_api_keys(con: duckdb.DuckDBPyConnection, api_keys: pl.DataFrame) -> 
                     f"SELECT {cols}, now()::TIMESTAMP FROM _api_keys")
     finally:
         con.unregister("_api_keys")
+
+
+def _replace_charges(con: duckdb.DuckDBPyConnection, source: str, where: str, window_start: date,
+                     window_end: date, charges: pl.DataFrame, run_id: str | None) -> None:
+    """Inside the caller's transaction: the window's charges, replaced and tied to the bill."""
+    con.execute("DELETE FROM billing_charges WHERE source = ? AND day >= ? AND day < ?",
+                [source, window_start, window_end])
+    if not charges.height:
+        return
+    con.register("_charges", charges.select(list(CHARGES_SCHEMA)).cast(CHARGES_SCHEMA).to_arrow())
+    try:
+        con.execute(f"INSERT INTO billing_charges ({', '.join(CHARGES_SCHEMA)}, source, run_id) "
+                    f"SELECT {', '.join(CHARGES_SCHEMA)}, ?, ? FROM _charges", [source, run_id])
+    finally:
+        con.unregister("_charges")
+    off = run_query(con, "warehouse/charges_off", {"source": source, "window_start": window_start,
+                                                    "window_end": window_end})
+    if off:  # the side table would split money the bill does not hold
+        o = off[0]
+        raise DataError(f"{where}: charges of {o['provider']} {o['account']} {o['model']} "
+                        f"{o['token_type']} {o['line_item']!r} on {o['day']} add up to "
+                        f"{o['charged']}, the billing row to {o['billed']}")
 
 
 def _refuse_emptied_days(con: duckdb.DuckDBPyConnection, source: str, window_start: date,

@@ -11,6 +11,14 @@
 --                 are in the line (billing_key_tokens): split over the line's keys by their
 --                 billed tokens, each ruled key's share to its team, the rest to the account's
 --                 rule team, else unattributed (50_alloc_weights.sql);
+--   tag           none of these, and a [teams.X] resources or tags rule names the resource or tags
+--                 of some of the line's charges (FOCUS bills, 32_bill_charges.sql): those
+--                 charges to their teams, the rest of the line as the account rule says, else
+--                 unattributed. After the spans (seen making the calls, with project and
+--                 feature; a tag names who owns a resource, not whose calls ran on it), before
+--                 the account rule (a charge's own resource or tags say more than its account).
+--                 Key rules meet Admin API lines, tags and resources FOCUS lines: a line is
+--                 never both, so the order of these two levels does not change money;
 --   rule          neither, and a [teams.X] accounts rule names the account: team X;
 --   account_month neither, but spans name the account elsewhere in the month: split over the
 --                 teams of those spans by their estimates;
@@ -42,6 +50,7 @@ m AS (
                 ELSE c_pool.day IS NOT NULL END AS pool_spans,
            r.team AS rule_team,
            rk.day IS NOT NULL AND b.token_type NOT IN ('other', 'credit') AS key_ruled,
+           t.day IS NOT NULL AS owned_charges,
            n.account IS NOT NULL AS named_in_month
     FROM bill_lines b
     LEFT JOIN cells c_own
@@ -53,6 +62,10 @@ m AS (
     LEFT JOIN days d_own ON d_own.day = b.day AND d_own.provider = b.provider AND d_own.account = b.account
     LEFT JOIN days d_pool ON d_pool.day = b.day AND d_pool.provider = b.provider AND d_pool.account = ''
     LEFT JOIN account_rules r ON r.provider = b.provider AND r.account = b.account
+    LEFT JOIN (SELECT DISTINCT day, provider, account, model, service_tier, token_type
+               FROM bill_charges WHERE owner_team IS NOT NULL) t
+      ON t.day = b.day AND t.provider = b.provider AND t.account = b.account AND t.model = b.model
+     AND t.service_tier = b.service_tier AND t.token_type = b.token_type
     LEFT JOIN named n ON n.provider = b.provider AND n.account = b.account
     LEFT JOIN ruled_keys rk
       ON rk.day = b.day AND rk.provider = b.provider AND rk.account = b.account AND rk.model = b.model
@@ -64,6 +77,7 @@ levelled AS (
                 WHEN own_spans THEN 'account'
                 WHEN pool_spans THEN 'pool'
                 WHEN key_ruled THEN 'key_rule'
+                WHEN owned_charges THEN 'tag'
                 WHEN rule_team IS NOT NULL THEN 'rule'
                 WHEN named_in_month THEN 'account_month'
                 ELSE 'unattributed' END AS matched_by

@@ -2,7 +2,8 @@
 -- Units: USD exact (DECIMAL(38,6)). Reasons:
 --   no_spans  billed money no span matched at either level and no [teams.X] accounts rule names
 --             (recon_alloc basis 'unattributed': whole lines, and the unruled keys' share of a
---             line a key rule split): the rule that would assign them is shown beside them;
+--             line a key rule split), or the part of a 'tag' line no tag or resource rule names
+--             (basis 'untagged'): the rule that would assign them is shown beside them;
 --   no_team   billed money split onto spans that carry no team.id (account '' = spans with no
 --             account attribute): set team.id on those services;
 --   credit    the unattributed share of the provider's credits.
@@ -11,7 +12,8 @@ FROM recon_alloc
 WHERE month = $window_start AND basis = 'unattributed'
 GROUP BY ALL
 UNION ALL
-SELECT CASE WHEN basis = 'credit' THEN 'credit' ELSE 'no_team' END, provider, account, model, sum(allocated)
+SELECT CASE WHEN basis = 'credit' THEN 'credit' WHEN basis = 'untagged' THEN 'no_spans'
+            ELSE 'no_team' END, provider, account, model, sum(allocated)
 FROM recon_alloc
 WHERE month = $window_start AND team = 'unattributed' AND basis <> 'unattributed'
 GROUP BY ALL
