@@ -188,6 +188,7 @@ def _key_rule(acc: Mapping[str, Any], team: str, j: int, seen: list[KeyRule], pa
     return KeyRule(acc["provider"], acc["api_key"], team)
 
 
+@dataclass(frozen=True)
 class ChargeRule:
     """Billed spend with no spans whose bill names this resource or these tags goes to ``team``.
 
