@@ -1,0 +1,191 @@
+"""Sampling-aware span weights: each span counts 1 / its sampling probability.
+
+Spans come from the real OpenTelemetry SDK with a 10 % sampler: the consistent-probability
+``composite_sampler`` (threshold in the tracestate, ``ot=th:e6666666666666``) and the classic
+``TraceIdRatioBased`` (records nothing: the ratio is declared in ``finops.toml``).
+
+The statistical bound checked: with n spans, each kept independently with probability p (each
+span is its own trace, so the trace-id decisions are independent), the weighted sum of a count x
+over the kept spans, Σ x_i / p, has mean Σ x_i (unbiased) and standard deviation
+σ = sqrt((1 − p) / p · Σ x_i²). Every seed's estimate of requests and of each token field must
+lie within 5 σ of the unsampled truth (plus 1 per usage row for the rounding to integers); over
+all seeds the mean of the standardised errors z = (estimate − truth) / σ must lie within
+5 / sqrt(seeds) of 0 (it has standard deviation 1 / sqrt(seeds) if the estimate is unbiased).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import date
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace._sampling_experimental import (
+    composable_traceid_ratio_based,
+    composite_sampler,
+)
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+from otel_helpers import collector_json, llm_span, sampled_sdk_spans, write_lines
+
+from finops.canonical import (
+    DEFAULT_SAMPLING,
+    Sampling,
+    SamplingRule,
+    rate_weight,
+    sampling_rules,
+    threshold_adjusted_count,
+    tracestate_threshold,
+    tracestate_weight,
+)
+from finops.config import AttributeMap, SpanSource
+from finops.errors import ConfigError
+from finops.sources import otlp_file
+
+W0, W1 = date(2026, 10, 1), date(2026, 10, 8)
+P = 0.1
+SEEDS = 40
+N = 1500
+FIELDS = ("requests", "input_tokens", "output_tokens")
+
+
+# --- the rule in finops.canonical ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ts", "th"), [
+    ("ot=th:0", 0),
+    ("ot=th:8", 0x80000000000000),
+    ("ot=th:c", 0xC0000000000000),
+    ("ot=th:e6666666666666", 0xE6666666666666),
+    ("ot=rv:0123456789abcd;th:fd70a4", 0xFD70A400000000),
+    ("vendor=x:1, ot=th:8 ,other=y", 0x80000000000000),
+    ("vendor=x", None),
+    ("ot=rv:0123456789abcd", None),
+    ("ot=th:", None),
+    ("ot=th:E", None),  # uppercase is not the spec's encoding
+    ("ot=th:123456789abcdef", None),  # 15 digits
+    ("ot=th:8x", None),
+    ("", None),
+    (None, None),
+])
+def test_tracestate_threshold_per_the_spec(ts: str | None, th: int | None) -> None:
+    assert tracestate_threshold(ts) == th
+
+
+def test_adjusted_count_is_two_to_the_56_over_what_is_kept() -> None:
+    assert threshold_adjusted_count(0) == 1
+    assert tracestate_weight("ot=th:8") == 2
+    assert tracestate_weight("ot=th:c") == 4
+    # the SDK's 10 %: p = 0x1999999999999a / 2^56, a hair above 0.1
+    assert tracestate_weight("ot=th:e6666666666666") == pytest.approx(10, rel=1e-15)
+    assert tracestate_weight("ot=th:f") == 16
+    with pytest.raises(ValueError):
+        threshold_adjusted_count(1 << 56)
+
+
+@pytest.mark.parametrize(("value", "weight"), [(10, 10), ("4", 4), (0.25, 4), (1, 1), (2.5, 2.5)])
+def test_rate_attribute_is_one_in_n_or_a_probability(value: object, weight: float) -> None:
+    assert rate_weight(value) == weight
+
+
+@pytest.mark.parametrize("value", [0, -1, "x", True, float("nan"), None])
+def test_rate_attribute_refuses_what_is_no_rate(value: object) -> None:
+    with pytest.raises(ValueError, match="sample rate"):
+        rate_weight(value)
+
+
+def test_sampling_option_forms() -> None:
+    assert sampling_rules("tracestate", "s").default == SamplingRule("tracestate")
+    assert sampling_rules("off", "s").default.kind == "off"
+    assert sampling_rules("attribute:SampleRate", "s").default == SamplingRule("attribute", "SampleRate")
+    r = sampling_rules({"ratio": 0.1}, "s").default
+    assert r.kind == "ratio" and r.weight == 10
+    s = sampling_rules({"default": "tracestate", "services": {"checkout": {"ratio": 0.05}}}, "s")
+    assert s.rule_for("checkout").weight == 20 and s.rule_for("chat").kind == "tracestate"
+    assert s.per_span and s.declared
+    assert not sampling_rules({"ratio": 0.5}, "s").per_span
+    assert Sampling().default.kind == "tracestate" and not Sampling().declared
+
+
+@pytest.mark.parametrize(("value", "match"), [
+    ("sometimes", "must be"),
+    ("attribute:", "attribute's name"),
+    ({"ratio": 0}, "probability in"),
+    ({"ratio": 1.5}, "probability in"),
+    ({"ratio": "0.1"}, "probability in"),
+    ({"ratio": 0.1, "rate": 2}, "rate"),
+    ({"defualt": "off"}, "default"),
+    ({"services": ["a"]}, "services must be a table"),
+])
+def test_sampling_option_errors_name_the_key(value: object, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        sampling_rules(value, "sources.spans.sampling")
+
+
+# --- OTLP files: real SDK spans through a 10 % sampler ----------------------------------------
+
+
+def population(seed: int, n: int = N) -> list[dict]:
+    """n LLM calls over a week, two models, skewed token counts (the unsampled truth)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        day = rng.randrange(7)
+        out.append(llm_span(f"2026-10-0{day + 1}T{rng.randrange(24):02d}:00:00Z",
+                            model=rng.choice(["gpt-4o", "gpt-4o-mini"]),
+                            input_tokens=int(rng.paretovariate(1.5) * 300),
+                            output_tokens=rng.randrange(1, 800),
+                            resource={"team.id": "search"}))
+    return out
+
+
+def truth(spans: list[dict]) -> dict[str, tuple[int, int]]:
+    """Per field: the unsampled total and Σ x² (for σ)."""
+    out = {"requests": (len(spans), len(spans))}
+    for f, key in (("input_tokens", "gen_ai.usage.input_tokens"),
+                   ("output_tokens", "gen_ai.usage.output_tokens")):
+        xs = [s["attributes"][key] for s in spans]
+        out[f] = (sum(xs), sum(x * x for x in xs))
+    return out
+
+
+def sampled_file(path: Path, spans: list[dict], sampler: object, seed: int,
+                 resource: dict | None = None) -> Path:
+    kept = sampled_sdk_spans(spans, sampler, seed, resource)
+    return write_lines(path, [json.dumps(collector_json(kept)).encode()] if kept else [])
+
+
+def pull(paths: list[Path], sampling: Sampling = DEFAULT_SAMPLING):
+    src = SpanSource("spans", "otlp_files", {"paths": [str(p) for p in paths], "workers": 1},
+                     {}, False, sampling)
+    return otlp_file.pull(src, AttributeMap.default(), W0, W1)
+
+
+def consistent() -> object:
+    return composite_sampler(composable_traceid_ratio_based(P))
+
+
+@pytest.mark.parametrize(("sampler", "sampling"), [
+    (consistent, Sampling()),  # nothing declared: the tracestate is trusted
+    (lambda: TraceIdRatioBased(P), sampling_rules({"ratio": P}, "s")),
+], ids=["tracestate", "declared-ratio"])
+def test_weighted_estimates_land_within_sampling_error(tmp_path: Path, sampler, sampling) -> None:
+    zs: dict[str, list[float]] = {f: [] for f in FIELDS}
+    for seed in range(SEEDS):
+        spans = population(seed)
+        true = truth(spans)
+        out = pull([sampled_file(tmp_path / f"{seed}.jsonl", spans, sampler(), seed)], sampling)
+        f = out.frame
+        seen = int(f["seen_requests"].sum())
+        assert 0 < seen < N // 5  # the sampler really dropped ~90 %
+        for field in FIELDS:
+            total, squares = true[field]
+            sigma = math.sqrt((1 - P) / P * squares)
+            est = int(f[field].sum())
+            assert abs(est - total) <= 5 * sigma + f.height, (seed, field, est, total, sigma)
+            zs[field].append((est - total) / sigma)
+        # unweighted, the same spans fall ~90 % short: the weights are what closes the gap
+        assert seen < 0.2 * N and int(f["requests"].sum()) > 0.6 * N
+    for field, z in zs.items():
+        assert abs(sum(z) / len(z)) <= 5 / math.sqrt(len(z)), (field, sum(z) / len(z))
