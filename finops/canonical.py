@@ -368,3 +368,34 @@ def sampling_rules(value: Any, where: str) -> Sampling:
         return Sampling(default, tuple((str(name), sampling_rule(rule, f"{where}.services.{name}"))
                                        for name, rule in services.items()), True)
     return Sampling(sampling_rule(value, where), (), True)
+
+
+# What span_weight found, for the sources' counts (finops.sources.rollup.sampling_notes).
+SAMPLED, NO_RATE, INVALID, IGNORED, UNWEIGHTED = (
+    "sampled_spans", "sampling_unknown", "invalid_thresholds", "thresholds_ignored", "")
+
+
+def span_weight(rule: SamplingRule, trace_state: str | None, span: Mapping[str, Any],
+                resource: Mapping[str, Any]) -> tuple[float, str]:
+    """The calls one span stands for under ``rule``, and what was found (for the notes).
+
+    ``span`` and ``resource`` are the span's and its resource's attributes (plain values);
+    the attribute rule reads the span first, then the resource. A rate that is no rate
+    raises ``ValueError`` (the caller names the span). Returns ``(1, UNWEIGHTED)`` where the
+    rule has nothing to weigh by.
+    """
+    th = tracestate_threshold(trace_state)
+    if rule.kind == TRACESTATE:
+        if th is not None:
+            return threshold_adjusted_count(th), SAMPLED
+        return 1, INVALID if trace_state and "th:" in trace_state else UNWEIGHTED
+    if rule.kind == RATIO:
+        return rule.weight, SAMPLED
+    if rule.kind == ATTRIBUTE:
+        value = span.get(rule.key)
+        if value is None:
+            value = resource.get(rule.key)
+        if value is None:
+            return 1, NO_RATE
+        return rate_weight(value), SAMPLED
+    return 1, IGNORED if th is not None else UNWEIGHTED

@@ -16,18 +16,21 @@ all seeds the mean of the standardised errors z = (estimate − truth) / σ must
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 from datetime import date
 from pathlib import Path
 
 import pytest
+from fake_tempo import FakeTempo, spans_from_collector
 from opentelemetry.sdk.trace._sampling_experimental import (
     composable_traceid_ratio_based,
     composite_sampler,
 )
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from otel_helpers import collector_json, llm_span, sampled_sdk_spans, write_lines
+from pytest_httpserver import HTTPServer
 
 from finops.canonical import (
     DEFAULT_SAMPLING,
@@ -41,8 +44,9 @@ from finops.canonical import (
 )
 from finops.config import AttributeMap, SpanSource
 from finops.errors import ConfigError
-from finops.sources import otlp_file
+from finops.sources import otlp_file, tempo
 
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 W0, W1 = date(2026, 10, 1), date(2026, 10, 8)
 P = 0.1
 SEEDS = 40
@@ -126,12 +130,12 @@ def test_sampling_option_errors_name_the_key(value: object, match: str) -> None:
 # --- OTLP files: real SDK spans through a 10 % sampler ----------------------------------------
 
 
-def population(seed: int, n: int = N) -> list[dict]:
-    """n LLM calls over a week, two models, skewed token counts (the unsampled truth)."""
+def population(seed: int, n: int = N, days: int = 7) -> list[dict]:
+    """n LLM calls over ``days`` days, two models, skewed token counts (the unsampled truth)."""
     rng = random.Random(seed)
     out = []
     for _ in range(n):
-        day = rng.randrange(7)
+        day = rng.randrange(days)
         out.append(llm_span(f"2026-10-0{day + 1}T{rng.randrange(24):02d}:00:00Z",
                             model=rng.choice(["gpt-4o", "gpt-4o-mini"]),
                             input_tokens=int(rng.paretovariate(1.5) * 300),
@@ -189,3 +193,87 @@ def test_weighted_estimates_land_within_sampling_error(tmp_path: Path, sampler, 
         assert seen < 0.2 * N and int(f["requests"].sum()) > 0.6 * N
     for field, z in zs.items():
         assert abs(sum(z) / len(z)) <= 5 / math.sqrt(len(z)), (field, sum(z) / len(z))
+
+
+# --- Tempo: search reads each span's tracestate from the whole trace; pushdown cannot ---------
+
+TEMPO_SEEDS = 6
+TEMPO_N = 600  # on one day (fewer Tempo tiles)
+
+
+@pytest.fixture
+def serve(httpserver: HTTPServer):
+    """A fake Tempo on the loopback server: ``serve(spans, **fake_options)``."""
+    def start(spans: list[dict], **kw: object) -> tuple[FakeTempo, str]:
+        fake = FakeTempo(spans, **kw)
+        return fake, fake.install(httpserver)
+    return start
+
+
+def tempo_population(seed: int) -> list[dict]:
+    return population(seed, TEMPO_N, days=1)
+
+
+def tempo_spans(spans: list[dict], sampler: object, seed: int) -> list[dict]:
+    """The kept spans as the fake Tempo stores them (tracestate included)."""
+    kept = sampled_sdk_spans(spans, sampler, seed, {"service.name": "chat"})
+    return spans_from_collector([collector_json(kept)]) if kept else []
+
+
+def tempo_pull(url: str, sampling: Sampling, **options: object):
+    src = SpanSource("tempo", "tempo", {"url": url, "search_limit": 5000, "search_step": "6h",
+                                        **options}, {}, False, sampling)
+    return tempo.pull(src, AttributeMap.default(), W0, date(2026, 10, 2), sleep=lambda s: None)
+
+
+def check_estimates(frame, spans: list[dict], seed: int, zs: dict[str, list[float]]) -> None:
+    true = truth(spans)
+    for field in FIELDS:
+        total, squares = true[field]
+        sigma = math.sqrt((1 - P) / P * squares)
+        est = int(frame[field].sum())
+        assert abs(est - total) <= 5 * sigma + frame.height, (seed, field, est, total, sigma)
+        zs[field].append((est - total) / sigma)
+
+
+@pytest.mark.parametrize(("sampler", "sampling", "options", "whole"), [
+    (consistent, "tracestate", {"mode": "search"}, True),
+    (consistent, "tracestate", {}, True),  # auto on a pushdown Tempo: search, said in a note
+    (lambda: TraceIdRatioBased(P), {"ratio": P}, {"mode": "pushdown"}, False),
+    (lambda: TraceIdRatioBased(P), {"ratio": P}, {"mode": "search"}, False),
+], ids=["search-tracestate", "auto-tracestate", "pushdown-ratio", "search-ratio"])
+def test_tempo_estimates_land_within_sampling_error(serve, sampler, sampling, options, whole):
+    zs: dict[str, list[float]] = {f: [] for f in FIELDS}
+    rules = sampling_rules(sampling, "sources.tempo.sampling")
+    for seed in range(TEMPO_SEEDS):
+        spans = tempo_population(seed)
+        fake, url = serve(tempo_spans(spans, sampler(), seed))
+        out = tempo_pull(url, rules, **options)
+        check_estimates(out.frame, spans, seed, zs)
+        assert int(out.frame["seen_requests"].sum()) < 0.2 * TEMPO_N
+        if whole:  # the tracestate is only in the whole trace
+            assert any(p.startswith("/api/v2/traces/") for p, _ in fake.log)
+        assert any("estimates of the unsampled totals" in n for n in out.notes), out.notes
+        if not options:
+            assert any("search mode (pushdown sums spans" in n for n in out.notes), out.notes
+    for field, z in zs.items():
+        assert abs(sum(z) / len(z)) <= 5 / math.sqrt(len(z)), (field, z)
+
+
+def test_tempo_says_what_it_cannot_see(serve) -> None:
+    spans = tempo_population(1)
+    fake, url = serve(tempo_spans(spans, consistent(), 1))
+    # nothing declared: pushdown counts each span once and says the tracestate went unread
+    out = tempo_pull(url, DEFAULT_SAMPLING)
+    assert out.stats["pushdown"] == 1
+    assert out.frame["requests"].sum() == out.frame["seen_requests"].sum()
+    assert out.sampling_unseen and "does not read the tracestate" in out.sampling_unseen
+    assert any("each span counts once" in n for n in out.notes)
+    # a per-span rule cannot be forced through pushdown: a config error naming the key
+    with pytest.raises(ConfigError, match=r"sources\.tempo\.sampling: pushdown sums spans"):
+        tempo_pull(url, sampling_rules("tracestate", "s"), mode="pushdown")
+    src = SpanSource("tempo", "tempo", {"url": url}, {}, False, DEFAULT_SAMPLING)
+    lines = dict(tempo.check(src))
+    assert lines["sampling"].startswith("not seen: pushdown mode does not read the tracestate")
+    src = SpanSource("tempo", "tempo", {"url": url}, {}, False, sampling_rules("tracestate", "s"))
+    assert "pulls use search mode with whole traces" in dict(tempo.check(src))["sampling"]
