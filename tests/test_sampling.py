@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from fake_openobserve import FakeOpenObserve
 from fake_tempo import FakeTempo, spans_from_collector
 from opentelemetry.sdk.trace._sampling_experimental import (
     composable_traceid_ratio_based,
@@ -44,7 +45,7 @@ from finops.canonical import (
 )
 from finops.config import AttributeMap, SpanSource
 from finops.errors import ConfigError
-from finops.sources import otlp_file, tempo
+from finops.sources import openobserve, otlp_file, tempo
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 W0, W1 = date(2026, 10, 1), date(2026, 10, 8)
@@ -277,3 +278,59 @@ def test_tempo_says_what_it_cannot_see(serve) -> None:
     assert lines["sampling"].startswith("not seen: pushdown mode does not read the tracestate")
     src = SpanSource("tempo", "tempo", {"url": url}, {}, False, sampling_rules("tracestate", "s"))
     assert "pulls use search mode with whole traces" in dict(tempo.check(src))["sampling"]
+
+
+# --- OpenObserve: sums in its own SQL and stores no tracestate: a declared ratio only --------
+
+O2_SEEDS = 6
+
+
+@pytest.fixture
+def o2(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch):
+    """A fake OpenObserve holding ``kept`` (SDK spans) in stream "default"; its base URL."""
+    monkeypatch.setenv("O2_USER", "root@example.com")
+    monkeypatch.setenv("O2_PASSWORD", "Complexpass#123")  # what the fake accepts
+
+    def start(kept: list) -> str:
+        fake = FakeOpenObserve()
+        if kept:
+            fake.ingest(collector_json(kept))
+        return fake.install(httpserver)
+    return start
+
+
+def o2_source(url: str, sampling: Sampling) -> SpanSource:
+    return SpanSource("o2", "openobserve", {"url": url, "user_env": "O2_USER",
+                                            "password_env": "O2_PASSWORD"}, {}, False, sampling)
+
+
+def test_openobserve_declared_ratio_lands_within_sampling_error(o2) -> None:
+    zs: dict[str, list[float]] = {f: [] for f in FIELDS}
+    rules = sampling_rules({"ratio": P}, "sources.o2.sampling")
+    for seed in range(O2_SEEDS):
+        spans = population(seed, TEMPO_N, days=1)
+        url = o2(sampled_sdk_spans(spans, TraceIdRatioBased(P), seed))
+        out = openobserve.pull(o2_source(url, rules), AttributeMap.default(), W0,
+                               date(2026, 10, 2), sleep=lambda s: None)
+        check_estimates(out.frame, spans, seed, zs)
+        assert int(out.frame["seen_requests"].sum()) < 0.2 * TEMPO_N
+        assert out.sampling == "ratio 0.1 (each span counts 10)" and out.sampling_unseen is None
+    for field, z in zs.items():
+        assert abs(sum(z) / len(z)) <= 5 / math.sqrt(len(z)), (field, z)
+
+
+def test_openobserve_says_it_cannot_see_the_tracestate(o2) -> None:
+    spans = population(2, 300, days=1)
+    url = o2(sampled_sdk_spans(spans, consistent(), 2))
+    out = openobserve.pull(o2_source(url, DEFAULT_SAMPLING), AttributeMap.default(), W0,
+                           date(2026, 10, 2), sleep=lambda s: None)
+    assert out.frame["requests"].sum() == out.frame["seen_requests"].sum()  # counted once
+    assert out.sampling_unseen and "stores no tracestate" in out.sampling_unseen
+    assert any("each span counts once" in n for n in out.notes)
+    lines = dict(openobserve.check(o2_source(url, DEFAULT_SAMPLING)))
+    assert lines["sampling"].startswith("not seen: OpenObserve stores no tracestate")
+    for rule in ("tracestate", "attribute:SampleRate", {"default": "off",
+                                                         "services": {"chat": {"ratio": 0.5}}}):
+        with pytest.raises(ConfigError, match=r"sources\.o2\.sampling: OpenObserve stores no"):
+            openobserve.pull(o2_source(url, sampling_rules(rule, "s")), AttributeMap.default(),
+                             W0, date(2026, 10, 2), sleep=lambda s: None)
