@@ -20,6 +20,7 @@ import logging
 import math
 import random
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,14 @@ from opentelemetry.sdk.trace._sampling_experimental import (
     composite_sampler,
 )
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
-from otel_helpers import collector_json, llm_span, sampled_sdk_spans, write_lines
+from otel_helpers import (
+    collector_json,
+    collector_lines,
+    llm_span,
+    sampled_sdk_spans,
+    write_lines,
+    write_spans_file,
+)
 from pytest_httpserver import HTTPServer
 
 from finops.canonical import (
@@ -43,8 +51,8 @@ from finops.canonical import (
     tracestate_threshold,
     tracestate_weight,
 )
-from finops.config import AttributeMap, SpanSource
-from finops.errors import ConfigError
+from finops.config import AttributeMap, SpanSource, parse_config
+from finops.errors import ConfigError, DataError
 from finops.sources import openobserve, otlp_file, tempo
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -334,3 +342,84 @@ def test_openobserve_says_it_cannot_see_the_tracestate(o2) -> None:
         with pytest.raises(ConfigError, match=r"sources\.o2\.sampling: OpenObserve stores no"):
             openobserve.pull(o2_source(url, sampling_rules(rule, "s")), AttributeMap.default(),
                              W0, date(2026, 10, 2), sleep=lambda s: None)
+
+
+# --- the drift explanation reads weighted requests as estimates --------------------------------
+
+
+def test_coverage_compares_estimated_requests_and_says_so(config) -> None:
+    from builders import billing, usage
+    from test_reconcile import load, report_of
+
+    # 15 spans sampled at 10 % stand for 150 requests; the bill counts 160: the coverage part
+    # is the estimate's shortfall (not the 90 % the raw spans would suggest), in words
+    con = load(config,
+               usage([{"team": "a", "requests": 150, "seen_requests": 15,
+                       "input_tokens": 1_500_000}]),
+               billing([{"token_type": "input", "amount": "4.00", "billed_tokens": 1_600_000,
+                         "billed_requests": 160}]))
+    assert con.execute("SELECT span_requests, span_seen, billed_requests FROM recon_lines"
+                       ).fetchall() == [(150, 15, 160)]
+    rep = report_of(con, config)
+    # coverage = T_b × p × (R_s − R_b) / R_b = 1.6M × 2.5e-6 × (150 − 160) / 160 = −0.25
+    assert rep.explanation["coverage"] == Decimal("-0.25")
+    [part] = [p for p in rep.drift_parts if p.part == "coverage"]
+    assert part.text == ("6.3 % fewer estimated requests than billed (openai: 150 of 160, "
+                         "weighted for sampling from 15 spans)")
+    con.close()
+
+
+# --- finops.toml, and the other rules through the OTLP scan loop -------------------------------
+
+
+def test_sampling_in_finops_toml(tmp_path: Path) -> None:
+    base = {"warehouse": {"path": str(tmp_path / "w.duckdb")}}
+    cfg = parse_config({**base, "sources": [{"name": "spans", "kind": "otlp_files", "paths": ["a"],
+                                              "sampling": {"ratio": 0.25}}]})
+    assert cfg.span_sources[0].sampling.default.weight == 4 and cfg.span_sources[0].sampling.declared
+    assert "sampling" not in cfg.span_sources[0].options
+    cfg = parse_config({**base, "sources": [{"name": "spans", "kind": "otlp_files", "paths": ["a"]}]})
+    assert not cfg.span_sources[0].sampling.declared
+    with pytest.raises(ConfigError, match=r"sources\[0\]|spans.*sampling.*ratio"):
+        parse_config({**base, "sources": [{"name": "spans", "kind": "otlp_files", "paths": ["a"],
+                                            "sampling": {"ratio": 10}}]})
+
+
+def test_attribute_service_and_off_rules(tmp_path: Path) -> None:
+    # 3 spans of chat carrying SampleRate 4, 0.5 (a probability: counts 2) and none (counts once);
+    # 2 spans of batch, whose service rule is a declared ratio of 0.25; one span with a
+    # tracestate threshold of 1/2 that the attribute rule does not use
+    chat = {"service.name": "chat", "team.id": "a"}
+    spans = [llm_span("2026-10-01T10:00:00Z", input_tokens=100, resource=chat, SampleRate=4),
+             llm_span("2026-10-01T11:00:00Z", input_tokens=100, resource=chat, SampleRate=0.5),
+             llm_span("2026-10-01T12:00:00Z", input_tokens=100, resource=chat),
+             llm_span("2026-10-01T13:00:00Z", input_tokens=10,
+                      resource={"service.name": "batch", "team.id": "b"}),
+             llm_span("2026-10-01T14:00:00Z", input_tokens=10,
+                      resource={"service.name": "batch", "team.id": "b"})]
+    lines = [json.loads(line) for line in collector_lines(spans)]
+    for rs in lines[0]["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for sp in ss["spans"]:
+                sp["traceState"] = "ot=th:8"
+    path = write_lines(tmp_path / "s.jsonl", [json.dumps(x) for x in lines])
+    rules = sampling_rules({"default": "attribute:SampleRate",
+                            "services": {"batch": {"ratio": 0.25}}}, "s")
+    out = pull([path], rules)
+    got = {r["team"]: (r["requests"], r["input_tokens"], r["seen_requests"])
+           for r in out.frame.to_dicts()}
+    assert got == {"a": (7, 700, 3), "b": (8, 80, 2)}
+    assert any("1 span(s) carry no SampleRate attribute" in n for n in out.notes), out.notes
+    # off: every span once; the thresholds it ignores are said
+    out = pull([path], sampling_rules("off", "s"))
+    assert int(out.frame["requests"].sum()) == 5
+    assert any("5 span(s) carry an OpenTelemetry sampling threshold" in n and "off" in n
+               for n in out.notes), out.notes
+    # tracestate (the default): th:8 is p = 1/2, each span counts 2
+    out = pull([path])
+    assert int(out.frame["requests"].sum()) == 10 and int(out.frame["input_tokens"].sum()) == 640
+    # a rate that is no rate names the file, the line, the span and the attribute
+    bad = write_spans_file(tmp_path / "bad.jsonl", [llm_span("2026-10-01T10:00:00Z",
+                                                              SampleRate="often")])
+    with pytest.raises(DataError, match=r"bad\.jsonl:1: span [0-9a-f]+: SampleRate: expected a sample rate"):
+        pull([bad], sampling_rules("attribute:SampleRate", "s"))

@@ -33,6 +33,9 @@ Configuration (``finops.toml``)::
     paths = ["spans/*.jsonl.gz", "/var/otel/llm-*.jsonl"]  # files or globs, relative to finops.toml
     workers = "auto"                # or a number of worker processes (1: no workers)
     input_convention = { anthropic = "exclusive" }  # or "inclusive" / "auto" (default)
+    sampling = "tracestate"         # each span counts 1 / its sampling probability (default:
+                                    # the ot=th threshold); "attribute:SampleRate",
+                                    # { ratio = 0.1 }, "off"; per service (README)
 
 Any other key is refused when ``finops.toml`` is loaded. ``finops sources check`` expands the
 globs and parses the first and last line of each file, naming the days they cover.

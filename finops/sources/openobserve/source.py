@@ -56,6 +56,8 @@ Configuration (``finops.toml``)::
     scope = { team = "resource" }    # span | resource | any (default: span, then resource)
     only = { provider = ["openai"] } # keep spans whose attribute value is one of these
     input_convention = { anthropic = "exclusive" }  # or "inclusive" / "auto" (default)
+    sampling = { ratio = 0.1 }       # the only rule it can apply: the stream stores no
+                                     # tracestate (nothing declared: spans count once, noted)
 
 Secrets are read from the named environment variables only; errors never print them.
 """

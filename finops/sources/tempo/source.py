@@ -46,6 +46,8 @@ Configuration (``finops.toml``)::
     group_by = ["team", "project", "feature", "model", "service_tier"]  # ≤ 5, in by();
                                     # other fields (account) are split through filters
     input_convention = { anthropic = "exclusive" }  # or "inclusive" / "auto" (default)
+    sampling = "tracestate"         # search mode, whole traces; pushdown takes { ratio = 0.1 }
+                                    # only (nothing declared: spans count once, noted)
 
 Secrets are read from the named environment variables only; errors never print them.
 """
