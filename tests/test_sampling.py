@@ -418,8 +418,48 @@ def test_attribute_service_and_off_rules(tmp_path: Path) -> None:
     # tracestate (the default): th:8 is p = 1/2, each span counts 2
     out = pull([path])
     assert int(out.frame["requests"].sum()) == 10 and int(out.frame["input_tokens"].sum()) == 640
+    # sources check says what the spans will count
+    src = SpanSource("spans", "otlp_files", {"paths": [str(path)]}, {}, False, rules)
+    assert dict(otlp_file.check(src))["sampling"] == (
+        "attribute SampleRate; service batch: ratio 0.25 (each span counts 4): each span counts "
+        "1 / its sampling probability")
+    src = SpanSource("spans", "otlp_files", {"paths": [str(path)]}, {}, False,
+                     sampling_rules("off", "s"))
+    assert dict(otlp_file.check(src))["sampling"] == "off: every span counts once"
     # a rate that is no rate names the file, the line, the span and the attribute
     bad = write_spans_file(tmp_path / "bad.jsonl", [llm_span("2026-10-01T10:00:00Z",
                                                               SampleRate="often")])
     with pytest.raises(DataError, match=r"bad\.jsonl:1: span [0-9a-f]+: SampleRate: expected a sample rate"):
         pull([bad], sampling_rules("attribute:SampleRate", "s"))
+
+
+def test_the_months_report_names_estimates_and_unseen_sampling(tmp_path: Path, prices_dir, o2) -> None:
+    from test_reconcile import report_of
+
+    from finops import api
+    from finops.warehouse import connect
+    from finops.windows import month_window
+
+    spans = population(5, 400)
+    path = sampled_file(tmp_path / "s.jsonl", spans, consistent(), 5)
+    url = o2(sampled_sdk_spans(spans, consistent(), 5))
+    config = parse_config({
+        "warehouse": {"path": str(tmp_path / "w.duckdb")}, "pricing": {"dir": str(prices_dir)},
+        "reconcile": {"today": date(2026, 11, 23)},
+        "sources": [{"name": "files", "kind": "otlp_files", "paths": [str(path)]},
+                    {"name": "o2", "kind": "openobserve", "url": url, "user_env": "O2_USER",
+                     "password_env": "O2_PASSWORD"}]})
+    month = month_window("2026-10")
+    result = api.pull(config, month)
+    assert not result.failed, [r.error for r in result.results]
+    con = connect(config.warehouse)
+    rows = dict(con.execute("SELECT DISTINCT source, sampling FROM load_windows").fetchall())
+    assert rows == {"files": "weighted: tracestate",
+                    "o2": "not seen: " + dict(openobserve.check(o2_source(url, DEFAULT_SAMPLING)))[
+                        "sampling"].removeprefix("not seen: ")}
+    notes = report_of(con, config).notes
+    assert ("files: spans weighted for sampling (tracestate): requests and tokens are estimates "
+            "of the unsampled totals") in notes
+    assert any(n.startswith("o2: sampling not seen, spans counted once (1 loaded window(s)): "
+                            "OpenObserve stores no tracestate") for n in notes), notes
+    con.close()

@@ -888,6 +888,9 @@ def check(source: SpanSource, attributes: AttributeMap | None = None) -> list[tu
     validate(source)
     files = resolve_paths(source)
     out = [("files", f"{len(files)} file(s), {sum(os.path.getsize(f) for f in files):,} bytes")]
+    out.append(("sampling", f"{source.sampling.describe()}: each span counts 1 / its sampling "
+                "probability" if source.sampling.default.kind != "off" or source.sampling.services
+                else "off: every span counts once"))
     for path in files:
         first: tuple[int, bytes] | None = None
         last: tuple[int, bytes] | None = None
