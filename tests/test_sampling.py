@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from fake_openobserve import FakeOpenObserve
 from fake_tempo import FakeTempo, spans_from_collector
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace._sampling_experimental import (
     composable_traceid_ratio_based,
     composite_sampler,
@@ -54,6 +56,7 @@ from finops.canonical import (
 from finops.config import AttributeMap, SpanSource, parse_config
 from finops.errors import ConfigError, DataError
 from finops.sources import openobserve, otlp_file, tempo
+from finops.sources.rollup import round_cells
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 W0, W1 = date(2026, 10, 1), date(2026, 10, 8)
@@ -463,3 +466,30 @@ def test_the_months_report_names_estimates_and_unseen_sampling(tmp_path: Path, p
     assert any(n.startswith("o2: sampling not seen, spans counted once (1 loaded window(s)): "
                             "OpenObserve stores no tracestate") for n in notes), notes
     con.close()
+
+
+# --- weighted sums become integers once per cell ------------------------------------------------
+
+_KEYS = [(date(2026, 10, d), (p, "", m, "standard", t, "unknown", "unknown"))
+         for d in (1, 2) for p in ("openai", "anthropic") for m in ("a", "b") for t in ("x", "y")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(_KEYS), st.lists(
+    st.one_of(st.integers(0, 10**12), st.floats(0, 1e9, allow_nan=False)), min_size=6,
+    max_size=6), min_size=1))
+def test_rounding_once_per_cell_keeps_cell_sums_and_rows_within_one(rows) -> None:
+    out = round_cells(rows)
+    cells: dict[tuple, list] = {}
+    for k in rows:
+        cells.setdefault((k[0], *k[1][:4]), []).append(k)
+    for members in cells.values():
+        for i in range(6):
+            values = [rows[k][i] for k in members]
+            got = [out[k][i] for k in members]
+            assert all(type(n) is int for n in got)
+            assert all(abs(g - v) < 1 for g, v in zip(got, values, strict=True))
+            if all(type(v) is int for v in values):
+                assert got == values  # unweighted rows stay exact
+            else:
+                assert sum(got) == round(math.fsum(values))
