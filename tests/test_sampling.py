@@ -493,3 +493,22 @@ def test_rounding_once_per_cell_keeps_cell_sums_and_rows_within_one(rows) -> Non
                 assert got == values  # unweighted rows stay exact
             else:
                 assert sum(got) == round(math.fsum(values))
+
+
+def test_a_rule_a_source_cannot_apply_is_refused_at_load(tmp_path: Path) -> None:
+    from finops import api
+
+    cfg = tmp_path / "finops.toml"
+    for source, match in (
+        ('kind = "openobserve"\nurl = "http://127.0.0.1:1"\nsampling = "tracestate"',
+         r"finops\.toml: sources\.x\.sampling: OpenObserve stores no tracestate"),
+        ('kind = "tempo"\nurl = "http://127.0.0.1:1"\nmode = "pushdown"\nsampling = "attribute:SampleRate"',
+         r"finops\.toml: sources\.x\.sampling: pushdown sums spans in Tempo"),
+    ):
+        cfg.write_text(f'[warehouse]\npath = "w.duckdb"\n[[sources]]\nname = "x"\n{source}\n')
+        with pytest.raises(ConfigError, match=match):
+            api.load_config(cfg)
+    # what they can apply loads
+    cfg.write_text('[warehouse]\npath = "w.duckdb"\n[[sources]]\nname = "x"\nkind = "tempo"\n'
+                   'url = "http://127.0.0.1:1"\nmode = "pushdown"\nsampling = { ratio = 0.1 }\n')
+    assert api.load_config(cfg).span_sources[0].sampling.default.weight == 10
