@@ -11,10 +11,13 @@ count. Some Anthropic instrumentations copy Anthropic's API, whose ``input_token
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from finops.cloud_models import canonical_model
+from finops.errors import ConfigError, unknown_key
 from finops.schemas import NO_ACCOUNT, UNATTRIBUTED, UNKNOWN
 
 INCLUSIVE = "inclusive"
@@ -167,3 +170,232 @@ def canonical_dims(provider: str | None, account: str | None, model: str | None,
     prov = provider_for(provider, model)
     return (prov, account or NO_ACCOUNT, canonical_model(prov, model) if model else UNKNOWN,
             canonical_tier(service_tier), team or UNATTRIBUTED, project or UNKNOWN, feature or UNKNOWN)
+
+
+# --- Sampling: how many calls one span stands for ------------------------------------------
+#
+# A span kept by a probability sampler stands for 1 / p calls (its *adjusted count*); weighing
+# each span by it makes the summed requests and tokens unbiased estimates of the true totals
+# (Horvitz-Thompson). Where p comes from is the source's ``sampling`` rule:
+#
+# * ``tracestate``: OpenTelemetry consistent probability sampling writes the rejection
+#   threshold T into the span's W3C tracestate, ``ot=th:<1-14 lowercase hex digits>``
+#   (trailing zeros dropped); p = (2^56 - T) / 2^56 (OTel spec, trace/tracestate-handling.md
+#   and tracestate-probability-sampling.md). A span without a valid ``th`` has no adjusted
+#   count (it was not probability-sampled, or the threshold was erased): it counts once.
+# * ``attribute:<key>``: a span (then resource) attribute records the sampling: a value >= 1
+#   is "one in N" (Honeycomb's ``SampleRate``), a value in (0, 1) the probability itself.
+# * ``{ ratio = p }``: the sampler records nothing (the SDK's ``TraceIdRatioBased``): every
+#   span of the source (or of a service) stands for 1 / p.
+# * ``off``: every span counts once, whatever it carries.
+
+MAX_ADJUSTED_COUNT = 1 << 56  # 2^56: thresholds and randomness are 56-bit
+TRACESTATE, ATTRIBUTE, RATIO, OFF = "tracestate", "attribute", "ratio", "off"
+SERVICE_KEY = "service.name"  # the resource attribute per-service rules are chosen by
+_HEX = frozenset("0123456789abcdef")
+
+
+def tracestate_threshold(trace_state: str | None) -> int | None:
+    """The rejection threshold in a W3C tracestate's ``ot`` entry, ``th`` sub-key.
+
+    ``ot=th:e666`` gives ``0xe6660000000000`` (the value is extended with trailing zeros to
+    14 hex digits). None when there is no ``ot`` entry, no ``th``, or an invalid one (not 1
+    to 14 lowercase hex digits): the spec treats such a span as having no threshold.
+    """
+    if not trace_state or "ot=" not in trace_state:
+        return None
+    for member in trace_state.split(","):
+        key, eq, value = member.strip().partition("=")
+        if key != "ot" or not eq:
+            continue
+        for sub in value.split(";"):
+            name, colon, th = sub.partition(":")
+            if name == "th" and colon:
+                if not 1 <= len(th) <= 14 or not _HEX.issuperset(th):
+                    return None
+                return int(th, 16) << (4 * (14 - len(th)))
+        return None  # the first ot entry is the one (keys are unique in a tracestate)
+    return None
+
+
+def threshold_adjusted_count(threshold: int) -> float:
+    """1 / p for a rejection threshold: 2^56 / (2^56 - T)."""
+    if not 0 <= threshold < MAX_ADJUSTED_COUNT:
+        raise ValueError(f"threshold {threshold} is not below 2^56")
+    return MAX_ADJUSTED_COUNT / (MAX_ADJUSTED_COUNT - threshold)
+
+
+def tracestate_weight(trace_state: str | None) -> float | None:
+    """The adjusted count a tracestate gives a span; None when it carries no valid threshold."""
+    th = tracestate_threshold(trace_state)
+    return None if th is None else threshold_adjusted_count(th)
+
+
+def rate_weight(value: Any) -> float:
+    """The adjusted count an attribute value records: ``N`` (>= 1, "one in N") or ``1 / p``.
+
+    Numbers and strings of numbers are read; anything else (0, a negative, NaN, a boolean,
+    text) raises ``ValueError`` naming what came (the caller names the file and the span).
+    """
+    v: float | None = None
+    if isinstance(value, bool):
+        v = None
+    elif isinstance(value, int | float):
+        v = float(value)
+    elif isinstance(value, str):
+        try:
+            v = float(value.strip())
+        except ValueError:
+            v = None
+    if v is None or not math.isfinite(v) or v <= 0:
+        raise ValueError(f"expected a sample rate (a number >= 1, one in N) or a probability "
+                         f"in (0, 1), got {value!r}")
+    return v if v >= 1 else 1 / v
+
+
+@dataclass(frozen=True)
+class SamplingRule:
+    """How the spans of a source (or of one service) were sampled; see the comment above."""
+
+    kind: str = TRACESTATE
+    key: str = ""  # ATTRIBUTE: the attribute recording the rate
+    ratio: float = 1.0  # RATIO: the declared sampling probability
+
+    @property
+    def weight(self) -> float:
+        """The weight of every span under a declared ratio (1 for the other kinds)."""
+        return 1 / self.ratio if self.kind == RATIO else 1
+
+    def describe(self) -> str:
+        """``tracestate``, ``attribute SampleRate``, ``ratio 0.1 (each span counts 10)``, ``off``."""
+        if self.kind == ATTRIBUTE:
+            return f"attribute {self.key}"
+        if self.kind == RATIO:
+            return f"ratio {self.ratio:g} (each span counts {self.weight:g})"
+        return self.kind
+
+    @property
+    def per_span(self) -> bool:
+        """The weight is read from each span (not known before the spans are seen)."""
+        return self.kind in (TRACESTATE, ATTRIBUTE)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """A span source's sampling rules: one default, optionally one per service.
+
+    ``declared`` is False when ``finops.toml`` says nothing: the default then trusts the
+    tracestate wherever a source can read it, and a source that cannot says so.
+    """
+
+    default: SamplingRule = SamplingRule()
+    services: tuple[tuple[str, SamplingRule], ...] = ()
+    declared: bool = False
+
+    def rule_for(self, service: str | None) -> SamplingRule:
+        """The rule for spans of ``service`` (the resource's ``service.name``)."""
+        for name, rule in self.services:
+            if name == service:
+                return rule
+        return self.default
+
+    @property
+    def rules(self) -> tuple[SamplingRule, ...]:
+        """Every rule in use, the default first."""
+        return (self.default, *(r for _, r in self.services))
+
+    def uses(self, kind: str) -> bool:
+        """Whether any rule is of ``kind``."""
+        return any(r.kind == kind for r in self.rules)
+
+    @property
+    def per_span(self) -> bool:
+        """Whether a weight is read from each span or depends on its service.
+
+        True for a tracestate or attribute rule, or rules per service: an aggregate over many
+        spans (a pushdown query) cannot apply them.
+        """
+        return bool(self.services) or any(r.per_span for r in self.rules)
+
+    def describe(self) -> str:
+        """One line for notes and ``sources check``."""
+        text = self.default.describe()
+        if self.services:
+            text += "; " + ", ".join(f"service {n}: {r.describe()}" for n, r in self.services)
+        return text
+
+
+DEFAULT_SAMPLING = Sampling()  # nothing declared: trust the tracestate where it can be read
+
+
+def sampling_rule(value: Any, where: str) -> SamplingRule:
+    """One rule from ``finops.toml``: ``"tracestate"``, ``"attribute:<key>"``, ``{ ratio = p }``, ``"off"``."""
+    example = ('"tracestate", "attribute:SampleRate", { ratio = 0.1 } or "off"')
+    if isinstance(value, str):
+        if value in (TRACESTATE, OFF):
+            return SamplingRule(value)
+        if value.startswith(ATTRIBUTE + ":"):
+            key = value[len(ATTRIBUTE) + 1:].strip()
+            if not key or "\x00" in key:
+                raise ConfigError(f"{where}: attribute: needs the attribute's name, e.g. "
+                                  "\"attribute:SampleRate\"")
+            return SamplingRule(ATTRIBUTE, key=key)
+        raise ConfigError(f"{where} must be {example}, not {value!r}")
+    if isinstance(value, Mapping) and "ratio" in value:
+        for k in value:
+            if k != "ratio":
+                raise unknown_key(k, ("ratio",), "key", where)
+        ratio = value["ratio"]
+        if (isinstance(ratio, bool) or not isinstance(ratio, int | float)
+                or not 0 < ratio <= 1 or not math.isfinite(ratio)):
+            raise ConfigError(f"{where}.ratio must be a sampling probability in (0, 1], such as "
+                              f"0.1 for 10 %, not {ratio!r}")
+        return SamplingRule(RATIO, ratio=float(ratio))
+    raise ConfigError(f"{where} must be {example}, not {value!r}")
+
+
+def sampling_rules(value: Any, where: str) -> Sampling:
+    """A source's ``sampling`` option: a rule, or ``{ default = rule, services = { name = rule } }``."""
+    if isinstance(value, Mapping) and "ratio" not in value:
+        for k in value:
+            if k not in ("default", "services"):
+                raise unknown_key(k, ("default", "services", "ratio"), "key", where)
+        default = sampling_rule(value.get("default", TRACESTATE), f"{where}.default")
+        services = value.get("services", {})
+        if not isinstance(services, Mapping):
+            raise ConfigError(f"{where}.services must be a table of service.name = rule, e.g. "
+                              "{ checkout = { ratio = 0.05 } }")
+        return Sampling(default, tuple((str(name), sampling_rule(rule, f"{where}.services.{name}"))
+                                       for name, rule in services.items()), True)
+    return Sampling(sampling_rule(value, where), (), True)
+
+
+# What span_weight found, for the sources' counts (finops.sources.rollup.sampling_notes).
+SAMPLED, NO_RATE, INVALID, IGNORED, UNWEIGHTED = (
+    "sampled_spans", "sampling_unknown", "invalid_thresholds", "thresholds_ignored", "")
+
+
+def span_weight(rule: SamplingRule, trace_state: str | None, span: Mapping[str, Any],
+                resource: Mapping[str, Any]) -> tuple[float, str]:
+    """The calls one span stands for under ``rule``, and what was found (for the notes).
+
+    ``span`` and ``resource`` are the span's and its resource's attributes (plain values);
+    the attribute rule reads the span first, then the resource. A rate that is no rate
+    raises ``ValueError`` (the caller names the span). Returns ``(1, UNWEIGHTED)`` where the
+    rule has nothing to weigh by.
+    """
+    th = tracestate_threshold(trace_state)
+    if rule.kind == TRACESTATE:
+        if th is not None:
+            return threshold_adjusted_count(th), SAMPLED
+        return 1, INVALID if trace_state and "th:" in trace_state else UNWEIGHTED
+    if rule.kind == RATIO:
+        return rule.weight, SAMPLED
+    if rule.kind == ATTRIBUTE:
+        value = span.get(rule.key)
+        if value is None:
+            value = resource.get(rule.key)
+        if value is None:
+            return 1, NO_RATE
+        return rate_weight(value), SAMPLED
+    return 1, IGNORED if th is not None else UNWEIGHTED

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from finops.canonical import Sampling, sampling_rules
 from finops.errors import ConfigError, did_you_mean, register_secret
 from finops.windows import utc_today
 
@@ -137,6 +138,9 @@ class SpanSource:
     # A pull that finds no usage for a day this source had usage for replaces it only when
     # allowed (``allow_empty = true`` here, or ``finops pull --allow-empty``).
     allow_empty: bool = False
+    # How many calls each span stands for (finops.canonical: tracestate, attribute, ratio, off;
+    # per service). Not declared: the tracestate wherever the source can read it.
+    sampling: Sampling = Sampling()
 
 
 @dataclass(frozen=True)
@@ -419,10 +423,15 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         allow_empty = s.get("allow_empty", False)
         if not isinstance(allow_empty, bool):
             raise ConfigError(f"{path or 'config'}: {where}.allow_empty must be true or false")
-        opts = {k: v for k, v in s.items() if k not in ("name", "kind", "input_convention", "allow_empty")}
+        try:
+            sampling = sampling_rules(s["sampling"], f"{where}.sampling") if "sampling" in s else Sampling()
+        except ConfigError as e:
+            raise ConfigError(f"{path or 'config'}: {e}") from None
+        opts = {k: v for k, v in s.items()
+                if k not in ("name", "kind", "input_convention", "allow_empty", "sampling")}
         if "paths" in opts:
             opts["paths"] = [str(_resolve(base, p)) for p in _path_list(opts["paths"], f"{where}.paths", path)]
-        spans.append(SpanSource(name, kind, opts, conv, allow_empty))
+        spans.append(SpanSource(name, kind, opts, conv, allow_empty, sampling))
 
     bills: list[BillingSource] = []
     for i, b in enumerate(_tables(data, "billing", path)):

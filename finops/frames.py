@@ -51,6 +51,11 @@ class SpanPull:
     frame: pl.DataFrame
     stats: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # How the spans were weighted for sampling (finops.canonical ``Sampling.describe``), and,
+    # when the source could not see the sampling information its rules ask for (a tracestate
+    # in an aggregate query), why: the load records both and the report says the second.
+    sampling: str = ""
+    sampling_unseen: str | None = None
 
 
 @dataclass

@@ -48,7 +48,7 @@ class OptionReader:
         self.where = where
         allowed = set(allowed)
         # Keys the config itself reads are no options, but a typo of one deserves the hint.
-        hints = allowed | {"name", "kind"} | ({"input_convention"} if where.startswith("sources.") else set())
+        hints = allowed | {"name", "kind"} | ({"input_convention", "sampling"} if where.startswith("sources.") else set())
         for key in self.options:
             if key not in allowed:
                 raise unknown_key(key, hints, "option", where)

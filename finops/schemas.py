@@ -42,6 +42,7 @@ USAGE_SCHEMA: dict[str, pl.DataType] = {
     "service_tier": pl.String(), "team": pl.String(), "project": pl.String(),
     "feature": pl.String(), "source": pl.String(), "requests": pl.Int64(),
     **{t: pl.Int64() for t in USAGE_TOKENS},
+    "seen_requests": pl.Int64(),
 }
 BILLING_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(), "provider": pl.String(), "account": pl.String(), "model": pl.String(),
@@ -86,6 +87,10 @@ class UsageDaily(pa.DataFrameModel):
     cache_write_tokens: int = pa.Field(ge=0)
     output_tokens: int = pa.Field(ge=0)
     reasoning_tokens: int = pa.Field(ge=0)
+    # The spans the source saw for the row, unweighted; ``requests`` and the tokens are their
+    # sampling-weighted estimates (finops.canonical: sampling). NULL: not known (rows loaded
+    # before sampling weights, hand-made frames): read as ``requests``.
+    seen_requests: int = pa.Field(nullable=True, ge=0)
 
     class Config:
         strict = True

@@ -59,6 +59,9 @@ paths = ["spans/*.jsonl.gz"]     # files or globs (one string is a list of one)
 # (some Anthropic instrumentations), or auto (inclusive unless cache > input).
 input_convention = { "*" = "auto" }
 # allow_empty = false            # true: a pull may replace a day that had usage with none
+# sampling = "tracestate"        # what a sampled span counts: 1 / its probability, from the
+#                                # tracestate (ot=th:), "attribute:SampleRate", { ratio = 0.1 },
+#                                # or "off"; per service: { default = ..., services = {...} }
 
 # [[sources]]
 # name = "tempo"
@@ -81,6 +84,8 @@ input_convention = { "*" = "auto" }
 # keys = { model = "gen_ai.request.model" }
 # group_by = ["team", "project", "feature", "model", "service_tier"]
 # input_convention = { anthropic = "exclusive" }
+# sampling = "tracestate"        # search mode reads it from whole traces; pushdown takes
+#                                # only { ratio = 0.1 } (nothing declared: spans count once)
 
 # [[sources]]
 # name = "o2"

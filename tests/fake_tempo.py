@@ -64,8 +64,9 @@ def col(scope: str, key: str, t: str) -> str:
 def spans_frame(spans: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     """Span dicts → the fake's frame.
 
-    A span dict: ``trace_id`` (hex), ``span_id`` (hex), ``start_ns``, optional ``end_ns``
-    and ``name``, ``attributes`` (span scope) and ``resource`` (resource scope) dicts.
+    A span dict: ``trace_id`` (hex), ``span_id`` (hex), ``start_ns``, optional ``end_ns``,
+    ``name`` and ``trace_state`` (returned by ``/api/v2/traces`` as ``traceState``),
+    ``attributes`` (span scope) and ``resource`` (resource scope) dicts.
     """
     rows: list[dict[str, Any]] = []
     columns: dict[str, pl.DataType] = {}
@@ -74,7 +75,7 @@ def spans_frame(spans: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
         row: dict[str, Any] = {
             "trace_id": s["trace_id"].rjust(32, "0"), "span_id": s["span_id"].rjust(16, "0"),
             "start_ns": s["start_ns"], "end_ns": s.get("end_ns", s["start_ns"] + NS),
-            "name": s.get("name", "chat")}
+            "name": s.get("name", "chat"), "trace_state": s.get("trace_state", "")}
         scoped = (("span", s.get("attributes", {})), ("resource", s.get("resource", {})))
         for scope, attrs in scoped:
             for key, value in attrs.items():
@@ -84,7 +85,7 @@ def spans_frame(spans: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
                 row[c] = value
         rows.append(row)
     schema = {"trace_id": pl.String(), "span_id": pl.String(), "start_ns": pl.Int64(),
-              "end_ns": pl.Int64(), "name": pl.String(), **columns}
+              "end_ns": pl.Int64(), "name": pl.String(), "trace_state": pl.String(), **columns}
     return pl.DataFrame(rows, schema=schema).sort("start_ns")
 
 
@@ -118,7 +119,7 @@ def spans_from_collector(lines: Iterable[bytes | str | Mapping[str, Any]]) -> li
                     out.append({
                         "trace_id": sp["traceId"], "span_id": sp["spanId"], "start_ns": start,
                         "end_ns": int(sp.get("endTimeUnixNano", start)),
-                        "name": sp.get("name", ""),
+                        "name": sp.get("name", ""), "trace_state": sp.get("traceState", ""),
                         "attributes": {kv["key"]: v for kv in sp.get("attributes", [])
                                        if (v := _plain_value(kv.get("value", {}))) is not None},
                         "resource": {k: v for k, v in resource.items() if v is not None}})
@@ -806,7 +807,8 @@ class FakeTempo:
             batches.setdefault(key, []).append({
                 "traceId": _b64(tid), "spanId": _b64(r["span_id"]), "name": r["name"],
                 "kind": "SPAN_KIND_CLIENT", "startTimeUnixNano": str(r["start_ns"]),
-                "endTimeUnixNano": str(r["end_ns"]), "attributes": span_attrs, "status": {}})
+                "endTimeUnixNano": str(r["end_ns"]), "attributes": span_attrs, "status": {},
+                **({"traceState": r["trace_state"]} if r.get("trace_state") else {})})
         return {"trace": {"resourceSpans": [
             {"resource": {"attributes": res_attrs[k]},
              "scopeSpans": [{"scope": {"name": "llm-gateway"}, "spans": spans}]}

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, set_span_in_context
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
@@ -150,3 +152,41 @@ def llm_span(start: Any, *, provider: str | None = "openai", model: str | None =
         a["gen_ai.usage.output_tokens"] = output_tokens
     a.update(attrs)
     return {"resource": dict(resource or {}), "attributes": a, "start": start}
+
+
+class SeededIds(IdGenerator):
+    """An SDK ``IdGenerator`` drawing trace and span ids from its own seeded generator, so a
+    sampled population is the same on every run (the SDK's default ids come from ``random``)."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    def generate_span_id(self) -> int:
+        return self._rng.getrandbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        return self._rng.getrandbits(128) or 1
+
+
+def sampled_sdk_spans(spans: Sequence[Mapping[str, Any]], sampler: Any, seed: int,
+                      resource: Mapping[str, Any] | None = None) -> list[ReadableSpan]:
+    """The spans a real SDK ``sampler`` keeps of ``spans`` (each a root span: its own trace).
+
+    The sampler decides on the trace id as in production (``TraceIdRatioBased``, or the
+    consistent-probability ``composite_sampler``, which writes ``ot=th:…`` into the span's
+    tracestate); ids come from :class:`SeededIds` so ``seed`` fixes which spans are kept.
+    """
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create(dict(resource or {})), sampler=sampler,
+                              id_generator=SeededIds(seed))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("finops.tests", "1.0")
+    for spec in spans:
+        start = to_ns(spec["start"])
+        span = tracer.start_span(spec.get("name", "chat"), kind=SpanKind.CLIENT, start_time=start)
+        # set after the start, as GenAI instrumentations set usage once the response is in (and
+        # because the SDK's experimental composite sampler drops the attributes given at start)
+        span.set_attributes(dict(spec.get("attributes") or {}))
+        span.end(end_time=start + 1_000_000_000)
+    provider.shutdown()
+    return list(exporter.get_finished_spans())

@@ -56,16 +56,18 @@ def test_rollup_sums_per_key_and_counts_requests(tmp_path: Path) -> None:
         {"day": date(2026, 10, 1), "provider": "openai", "account": "", "model": "gpt-4o",
          "service_tier": "standard", "team": "search", "project": "web", "feature": "chat",
          "source": "spans", "requests": 1, "input_tokens": 50, "cache_read_tokens": 0,
-         "cache_write_tokens": 0, "output_tokens": 5, "reasoning_tokens": 0},
+         "cache_write_tokens": 0, "output_tokens": 5, "reasoning_tokens": 0,
+         "seen_requests": 1},
         {"day": date(2026, 10, 1), "provider": "openai", "account": "", "model": "gpt-4o",
          "service_tier": "standard", "team": "search", "project": "web", "feature": "unknown",
          "source": "spans", "requests": 2, "input_tokens": 300, "cache_read_tokens": 0,
-         "cache_write_tokens": 0, "output_tokens": 30, "reasoning_tokens": 0},
+         "cache_write_tokens": 0, "output_tokens": 30, "reasoning_tokens": 0,
+         "seen_requests": 2},
         {"day": date(2026, 10, 2), "provider": "openai", "account": "",
          "model": "gpt-4o-mini", "service_tier": "standard", "team": "search", "project": "web",
          "feature": "unknown", "source": "spans", "requests": 1, "input_tokens": 4,
          "cache_read_tokens": 3, "cache_write_tokens": 0, "output_tokens": 1,
-         "reasoning_tokens": 0},
+         "reasoning_tokens": 0, "seen_requests": 1},
     ]
     assert out.frame.schema == pl.Schema(USAGE_SCHEMA)
     validate(out.frame, UsageDaily, "test")

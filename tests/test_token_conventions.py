@@ -106,7 +106,7 @@ def test_every_convention_provider_and_input_convention(
         "service_tier": "standard", "team": "t", "project": "unknown", "feature": "unknown",
         "source": "spans", "requests": 1, "input_tokens": EXPECTED_INPUT[input_convention],
         "cache_read_tokens": 300, "cache_write_tokens": 100, "output_tokens": 200,
-        "reasoning_tokens": 50,
+        "reasoning_tokens": 50, "seen_requests": 1,
     }]
     assert out.stats["exclusive_detected"] == 0
 

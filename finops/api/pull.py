@@ -103,6 +103,18 @@ class PullResult:
         return ExitCode.DATA if self.failed else ExitCode.OK
 
 
+def _sampling_record(got: SpanPull) -> str | None:
+    """What a usage load records about sampling (``load_windows.sampling``).
+
+    The rules that weighted some of its spans, or why the source could not see the sampling.
+    """
+    if got.sampling_unseen:
+        return f"not seen: {got.sampling_unseen}"
+    if got.stats.get("sampled_spans") and got.sampling:
+        return f"weighted: {got.sampling}"
+    return None
+
+
 def pull(config: Config, window: Window, *, only: list[str] | None = None,
          progress: ProgressFn | None = None, allow_empty: bool = False) -> PullResult:
     """Load every configured source (or ``only`` those named) for ``window``.
@@ -135,7 +147,8 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
                             source, config.attributes, start, end, progress=progress)
                         res.stats, res.notes = got.stats, got.notes  # kept when the load is refused
                         res.rows = replace_window(con, kind, source.name, start, end, got.frame, run_id=run.run_id,
-                                                  allow_empty=allow_empty or source.allow_empty)
+                                                  allow_empty=allow_empty or source.allow_empty,
+                                                  sampling=_sampling_record(got))
                     else:
                         got = source_module(BILLING_KINDS, source.kind, f"billing.{source.name}").pull(
                             source, start, end, progress=progress)

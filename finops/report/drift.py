@@ -70,14 +70,25 @@ def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
 
 
 def _coverage_text(requests: list[dict[str, Any]]) -> str:
+    """Span requests vs billed requests per provider.
+
+    Where spans were weighted for sampling (requests estimated from fewer spans), the
+    requests are named as estimates.
+    """
     said = []
     for r in requests:
         seen, billed = int(r["span_requests"]), int(r["billed_requests"])
+        spans = int(r.get("span_seen") or seen)
         if not billed or seen == billed:
             continue
         pct = _pct(Decimal(abs(seen - billed)), Decimal(billed))
-        said.append(f"{pct} % {'fewer' if seen < billed else 'more'} spans than billed requests "
-                    f"({r['provider']}: {seen:,} of {billed:,})")
+        less = "fewer" if seen < billed else "more"
+        if spans != seen:
+            said.append(f"{pct} % {less} estimated requests than billed ({r['provider']}: "
+                        f"{seen:,} of {billed:,}, weighted for sampling from {spans:,} spans)")
+        else:
+            said.append(f"{pct} % {less} spans than billed requests "
+                        f"({r['provider']}: {seen:,} of {billed:,})")
     return "; ".join(said) or "spans seen vs requests billed"
 
 

@@ -181,6 +181,20 @@ class Report:
         return next((t for t in self.teams if t.team == name), None)
 
 
+def sampling_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """The month's sampling, per usage source: weighted estimates, or sampling not seen."""
+    out = []
+    for r in rows:
+        kind, _, text = r["sampling"].partition(": ")
+        if kind == "weighted":
+            out.append(f"{r['source']}: spans weighted for sampling ({text}): requests and tokens "
+                       "are estimates of the unsampled totals")
+        else:
+            out.append(f"{r['source']}: sampling not seen, spans counted once "
+                       f"({r['windows']} loaded window(s)): {text}")
+    return out
+
+
 def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: str,
                  max_drift_pct: float, generated_at: datetime) -> Report:
     """Read the month's reconciliation tables into a :class:`Report`."""
@@ -236,7 +250,8 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
         billing_gaps=gaps, provisional_days=[r["day"] for r in q("provisional_days")],
         daily=[(d, v[0], v[1]) for d, v in sorted(org_daily.items())],
         restatements=q("restatements"),
-        notes=exclusion_notes(q("excluded")) + cloud_notes(q("cloud_allocation"), currency),
+        notes=exclusion_notes(q("excluded")) + cloud_notes(q("cloud_allocation"), currency)
+        + sampling_notes(q("sampling")),
         unattributed_sources=[{**r, "rule": account_rule_toml(r["provider"], r["account"])
                                if r["reason"] == "no_spans" else None} for r in q("unattributed_sources")],
         pooled_accounts=q("pooled_accounts"),

@@ -33,6 +33,9 @@ Configuration (``finops.toml``)::
     paths = ["spans/*.jsonl.gz", "/var/otel/llm-*.jsonl"]  # files or globs, relative to finops.toml
     workers = "auto"                # or a number of worker processes (1: no workers)
     input_convention = { anthropic = "exclusive" }  # or "inclusive" / "auto" (default)
+    sampling = "tracestate"         # each span counts 1 / its sampling probability (default:
+                                    # the ot=th threshold); "attribute:SampleRate",
+                                    # { ratio = 0.1 }, "off"; per service (README)
 
 Any other key is refused when ``finops.toml`` is loaded. ``finops sources check`` expands the
 globs and parses the first and last line of each file, naming the days they cover.
@@ -59,14 +62,23 @@ from typing import IO, TYPE_CHECKING, Any
 import msgspec
 
 from finops.canonical import (
+    ATTRIBUTE,
     AUTO,
+    DEFAULT_SAMPLING,
     MAX_TOKENS,
+    RATIO,
+    SERVICE_KEY,
+    TRACESTATE,
+    Sampling,
+    SamplingRule,
     canonical_dims,
     canonical_tier,
     convention_for,
     is_aggregate,
     normalise,
     provider_for,
+    rate_weight,
+    tracestate_weight,
 )
 from finops.errors import ConfigError, DataError
 
@@ -113,6 +125,7 @@ def _otlp_types(lenient: bool, trace_ids: bool = False) -> Any:
     span_fields: list[Any] = [
         ("spanId", str, ""), ("startTimeUnixNano", (int | str) if lenient else int, 0),
         ("attributes", list[key_value], msgspec.field(default_factory=list)),
+        ("traceState", str, ""),  # W3C tracestate: ot=th:... is the sampling threshold
     ]
     if trace_ids:
         span_fields.append(("traceId", str, ""))
@@ -159,15 +172,18 @@ class _Plan:
     day_hi: int
     conventions: tuple[tuple[str, str], ...]
     op_keys: tuple[str, ...] = ()  # the operation field: any of them naming an aggregate skips
+    sampling: Sampling = Sampling()  # what each span stands for (finops.canonical)
 
 
 # rollup key: (day, provider, account, model, tier, team, project, feature); the provider and
 # tier are canonical, the other values raw (None where the span has none: see _to_pull)
-# value: [requests, input, cache_read, cache_write, output, reasoning]
-Rollup = dict[tuple[Any, ...], list[int]]
+# value: [requests, input, cache_read, cache_write, output, reasoning, spans seen]; the first
+# six are sampling-weighted (floats where a span stands for more than one call)
+Rollup = dict[tuple[Any, ...], list[Any]]
 
 _STAT_NAMES = ("files", "lines", "spans", "llm_spans", "outside_window", "exclusive_detected",
-               "agent_spans", "not_trace_lines", "empty_files", "duplicates")
+               "agent_spans", "not_trace_lines", "empty_files", "duplicates", "sampled_spans",
+               "sampling_unknown", "invalid_thresholds", "thresholds_ignored")
 
 
 @dataclass
@@ -200,10 +216,11 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
         day_hi=window_end.toordinal() - _EPOCH_ORDINAL,
         conventions=tuple(sorted((source.input_convention or {}).items())),
         op_keys=tuple(attributes["operation"]) if "operation" in attributes.keys else (),
+        sampling=source.sampling,
     )
     workers = _workers(source.options.get("workers", "auto"), files)
     part, dups = scan_files(files, plan, workers=workers, label=source.name, progress=progress)
-    return _to_pull(source.name, part, dups, workers)
+    return _to_pull(source.name, part, dups, workers, source.sampling)
 
 
 def resolve_paths(source: SpanSource) -> list[str]:
@@ -328,7 +345,7 @@ def _merge(total: _Part, part: _Part) -> _Part:
         if cur is None:
             rollup[key] = acc
         else:
-            for i in range(6):
+            for i in range(7):
                 cur[i] += acc[i]
     part.rollup = {}
     return part
@@ -372,10 +389,9 @@ def _remove_duplicates(files: list[str], parts: dict[str, _Part], total: _Part,
                 seen.add((trace_id, span_id))
                 continue
             acc = rollup[key]
-            acc[0] -= 1
-            for i, n in enumerate(counts, 1):
+            for i, n in enumerate(counts):  # weighted counts and the one span seen
                 acc[i] -= n
-            if not acc[0]:
+            if not acc[6]:
                 del rollup[key]
             total.stats["duplicates"] += 1
             if len(places) < MAX_EXAMPLES:
@@ -445,19 +461,104 @@ def _scan_file(path: str, plan: _Plan) -> _Part:
 
 
 def _copies(path: str, plan: _Plan, repeated: set[int]
-            ) -> list[tuple[str, str, int, tuple[Any, ...], list[int]]]:
+            ) -> list[tuple[str, str, int, tuple[Any, ...], list[Any]]]:
     """Counted spans of ``path`` whose span id is in ``repeated``: ids, line, key, counts."""
-    found: list[tuple[str, str, int, tuple[Any, ...], list[int]]] = []
+    found: list[tuple[str, str, int, tuple[Any, ...], list[Any]]] = []
     _scan(path, plan, repeated, found)
     return found
 
 
+class _Weigher:
+    """What a span stands for under the source's sampling rules (one per file scan).
+
+    Tracestates repeat (one per sampler setting), so their weights are cached; the attribute
+    rule finds its key once per attribute key list. Counts what it saw for the notes.
+    """
+
+    _INVALID = -1.0  # cached for a tracestate whose ot=th is malformed
+
+    def __init__(self, sampling: Sampling, path: str) -> None:
+        self.sampling = sampling
+        self.path = path
+        self.by_resource = bool(sampling.services) or sampling.uses(ATTRIBUTE)
+        self.ts_cache: dict[str, float] = {}
+        self.pos_cache: dict[tuple[str, ...], int] = {}
+        self.sampled = self.unknown = self.invalid = self.ignored = 0
+
+    def resource(self, rkvs: list[Any] | None) -> tuple[SamplingRule, Any]:
+        """The rule for a resource's spans (by ``service.name``) and its value of the rule's key."""
+        rule = self.sampling.default
+        if not self.by_resource:
+            return rule, None
+        service = value = None
+        for kv in rkvs or ():
+            if kv.key == SERVICE_KEY:
+                service = kv.value.stringValue
+        rule = self.sampling.rule_for(service)
+        if rule.kind == ATTRIBUTE:
+            value = next((_plain(kv.value) for kv in rkvs or () if kv.key == rule.key), None)
+        return rule, value
+
+    def weigh(self, rule: SamplingRule, trace_state: str, kvs: list[Any], skeys: tuple[str, ...],
+              rvalue: Any, lineno: int, span_id: str) -> float:
+        """The span's weight: 1 / its sampling probability, or 1 where that is unknown."""
+        tw = 0.0  # no threshold
+        if trace_state:
+            cached = self.ts_cache.get(trace_state)
+            if cached is None:
+                got = tracestate_weight(trace_state)
+                cached = self.ts_cache[trace_state] = self._INVALID if got is None and (
+                    "th:" in trace_state) else (got or 0.0)
+            tw = cached
+        kind = rule.kind
+        if kind == TRACESTATE:
+            if tw > 0:
+                self.sampled += 1
+                return tw
+            if tw == self._INVALID:
+                self.invalid += 1
+            return 1
+        if tw > 0:
+            self.ignored += 1  # a threshold the rule does not trust (off, a ratio, an attribute)
+        if kind == RATIO:
+            self.sampled += 1
+            return rule.weight
+        if kind == ATTRIBUTE:
+            pos = self.pos_cache.get(skeys)
+            if pos is None:
+                pos = self.pos_cache[skeys] = skeys.index(rule.key) if rule.key in skeys else -1
+            value = _plain(kvs[pos].value) if pos >= 0 else rvalue
+            if value is None:
+                self.unknown += 1
+                return 1
+            try:
+                w = rate_weight(value)
+            except ValueError as e:
+                raise DataError(f"{self.path}:{lineno}: span {span_id}: {rule.key}: {e}") from None
+            self.sampled += 1
+            return w
+        return 1  # off
+
+    def stats(self) -> dict[str, int]:
+        """Counts for the file's stats."""
+        return {"sampled_spans": self.sampled, "sampling_unknown": self.unknown,
+                "invalid_thresholds": self.invalid, "thresholds_ignored": self.ignored}
+
+
+def _plain(v: Any) -> Any:
+    """An attribute value as a Python scalar (None when empty)."""
+    for x in (v.intValue, v.doubleValue, v.stringValue, v.boolValue):
+        if x is not None:
+            return x
+    return None
+
+
 def _scan(path: str, plan: _Plan, only: set[int] | None = None,
-          copies: list[tuple[str, str, int, tuple[Any, ...], list[int]]] | None = None) -> _Part:
+          copies: list[tuple[str, str, int, tuple[Any, ...], list[Any]]] | None = None) -> _Part:
     """The scan loop over one file.
 
     With ``only``, nothing is rolled up: the counted spans whose span id is in ``only`` are
-    appended to ``copies`` (trace id, span id, line, key, counts).
+    appended to ``copies`` (trace id, span id, line, key, weighted counts and the span).
     """
     field_keys = plan.dim_keys + plan.token_keys
     op_keys = plan.op_keys
@@ -477,6 +578,7 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
     ids_append = ids.append
     not_trace: list[str] = []
     unset = msgspec.UNSET
+    weigher = _Weigher(plan.sampling, path)
 
     rollup: Rollup = {}
     lines = spans = llm = outside = exclusive = agents = bad_lines = 0
@@ -507,6 +609,8 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                 for fi, pos in found:
                     rvals[fi] = rkvs[pos]
                 r_aggregate = _aggregate(rkvs, rops, op_cache)
+            rule, rvalue = weigher.resource(None if rs.resource is None else rs.resource.attributes)
+            per_span = rule.kind in (ATTRIBUTE, RATIO)  # else only a tracestate can weigh
             for ss in rs.scopeSpans:
                 for sp in ss.spans:
                     spans += 1
@@ -576,6 +680,9 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                             f"(input_convention for {provider} is {conv})") from None
                     if c.detected_exclusive:
                         exclusive += 1
+                    # sampling: the calls this span stands for (1 unless the rules know better)
+                    w = weigher.weigh(rule, sp.traceState, kvs, skeys, rvalue, lineno, sp.spanId
+                                      ) if per_span or sp.traceState else 1
                     # raw values: the defaults for missing ones are applied per row in _to_pull
                     key = (day, provider, account, model, tier, team, project, feature)
                     sid = sp.spanId
@@ -588,24 +695,26 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                     else:
                         if sid and copies is not None and _span_hash(sid) in only:
                             copies.append((sp.traceId, sid, lineno, key,
-                                           [c.input_tokens, c.cache_read_tokens,
-                                            c.cache_write_tokens, c.output_tokens,
-                                            c.reasoning_tokens]))
+                                           [w, c.input_tokens * w, c.cache_read_tokens * w,
+                                            c.cache_write_tokens * w, c.output_tokens * w,
+                                            c.reasoning_tokens * w, 1]))
                         continue
                     acc = rollup.get(key)
                     if acc is None:
-                        rollup[key] = [1, c.input_tokens, c.cache_read_tokens,
-                                       c.cache_write_tokens, c.output_tokens, c.reasoning_tokens]
+                        rollup[key] = [w, c.input_tokens * w, c.cache_read_tokens * w,
+                                       c.cache_write_tokens * w, c.output_tokens * w,
+                                       c.reasoning_tokens * w, 1]
                     else:
-                        acc[0] += 1
-                        acc[1] += c.input_tokens
-                        acc[2] += c.cache_read_tokens
-                        acc[3] += c.cache_write_tokens
-                        acc[4] += c.output_tokens
-                        acc[5] += c.reasoning_tokens
+                        acc[0] += w
+                        acc[1] += c.input_tokens * w
+                        acc[2] += c.cache_read_tokens * w
+                        acc[3] += c.cache_write_tokens * w
+                        acc[4] += c.output_tokens * w
+                        acc[5] += c.reasoning_tokens * w
+                        acc[6] += 1
     stats = {"files": 1, "lines": lines, "spans": spans, "llm_spans": llm,
              "outside_window": outside, "exclusive_detected": exclusive, "agent_spans": agents,
-             "not_trace_lines": bad_lines, "empty_files": int(not lines)}
+             "not_trace_lines": bad_lines, "empty_files": int(not lines), **weigher.stats()}
     examples: dict[str, list[str]] = {}
     if not_trace:
         examples["not_trace"] = not_trace
@@ -694,22 +803,23 @@ def _start_ns(value: int | str, path: str, lineno: int, span_id: str) -> int:
                         f"integer, got {msgspec.json.encode(value).decode()}") from None
 
 
-def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int) -> SpanPull:
+def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int,
+             sampling: Sampling = DEFAULT_SAMPLING) -> SpanPull:
     from finops.frames import SpanPull
-    from finops.sources.rollup import usage_frame
+    from finops.sources.rollup import sampling_notes, usage_frame
 
     stats = part.stats
-    rows: dict[tuple[date, Any], list[int]] = {}
+    rows: dict[tuple[date, Any], list[Any]] = {}
     for (day, *raw), acc in part.rollup.items():
         key = (date.fromordinal(_EPOCH_ORDINAL + day), canonical_dims(*raw))
         cur = rows.get(key)
         if cur is None:
             rows[key] = acc
         else:
-            for i in range(6):
+            for i in range(7):
                 cur[i] += acc[i]
     frame = usage_frame(rows, name, f"{name} otlp_files")
-    notes = []
+    notes = sampling_notes(name, sampling, stats, frame)
 
     def places(found: list[str], total: int) -> str:
         more = f" and {total - len(found)} more" if total > len(found) else ""
@@ -742,7 +852,7 @@ def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int) -> Spa
     if skipped:
         notes.append(f"{skipped} non-LLM span(s) skipped")
     stats = {**stats, "workers": workers, "rows": frame.height}
-    return SpanPull(frame=frame, stats=stats, notes=notes)
+    return SpanPull(frame=frame, stats=stats, notes=notes, sampling=sampling.describe())
 
 
 # --- options and ``finops sources check`` ------------------------------------------------------
@@ -778,6 +888,9 @@ def check(source: SpanSource, attributes: AttributeMap | None = None) -> list[tu
     validate(source)
     files = resolve_paths(source)
     out = [("files", f"{len(files)} file(s), {sum(os.path.getsize(f) for f in files):,} bytes")]
+    out.append(("sampling", f"{source.sampling.describe()}: each span counts 1 / its sampling "
+                "probability" if source.sampling.default.kind != "off" or source.sampling.services
+                else "off: every span counts once"))
     for path in files:
         first: tuple[int, bytes] | None = None
         last: tuple[int, bytes] | None = None

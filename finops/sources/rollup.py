@@ -12,20 +12,33 @@ counts can produce (then it is read as exclusive, counted and noted).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import polars as pl
 
-from finops.canonical import AUTO, MAX_TOKENS, canonical_dims, convention_for, normalise, text
+from finops.canonical import (
+    ATTRIBUTE,
+    AUTO,
+    MAX_TOKENS,
+    TRACESTATE,
+    Sampling,
+    canonical_dims,
+    convention_for,
+    normalise,
+    text,
+)
 from finops.errors import DataError
 from finops.schemas import USAGE_KEYS, USAGE_SCHEMA, USAGE_TOKENS, UsageDaily, validate
 
 Scalar = str | int | float | bool
 RawGroup = tuple[Scalar | None, ...]  # values in DIMS order; None = attribute missing
-# [requests, input, cache_read, cache_write, output, reasoning]
+# [requests, input, cache_read, cache_write, output, reasoning] and optionally the spans seen
+# (unweighted; absent: equal to requests). Floats where spans were weighted by sampling.
 Counts = list[int]
 Dims = tuple[str, str, str, str, str, str, str]
+_COUNTS = 6  # requests and the five token fields
 
 
 def canonical_group(raw: RawGroup) -> Dims:
@@ -39,26 +52,100 @@ def usage_frame(rows: Mapping[tuple[date, Dims], Counts], source: str, where: st
     A sum past 2^63 - 1 (what a usage row holds) is a :class:`DataError` naming the day and
     the row, never an overflow.
     """
-    cols = ("requests", *USAGE_TOKENS)
+    cols = ("requests", *USAGE_TOKENS, "seen_requests")
     for (day, key), c in rows.items():
-        for name, n in zip(cols, c, strict=True):
+        for name, n in zip(cols, c, strict=False):
             if n > MAX_TOKENS:
-                raise DataError(f"{where}: {day} {'/'.join(key)}: {name} add up to {n}, above "
+                raise DataError(f"{where}: {day} {'/'.join(key)}: {name} add up to {n:.0f}, above "
                                 "2^63 - 1 (the largest a usage row holds): a corrupt count?")
-    data = [(day, *key, source, *c) for (day, key), c in sorted(rows.items())]
-    names = [*USAGE_KEYS, "requests", *USAGE_TOKENS]
+    ints = round_cells(rows)
+    data = [(day, *key, source, *c[:_COUNTS], c[_COUNTS] if len(c) > _COUNTS else c[0])
+            for (day, key), c in sorted(ints.items())]
+    names = [*USAGE_KEYS, "requests", *USAGE_TOKENS, "seen_requests"]
     frame = pl.DataFrame(data, schema={c: USAGE_SCHEMA[c] for c in names}, orient="row")
     return validate(frame.select(list(USAGE_SCHEMA)), UsageDaily, where)
+
+
+def round_cells(rows: Mapping[tuple[date, Dims], Sequence[int | float]]
+                ) -> dict[tuple[date, Dims], list[int]]:
+    """Weighted counts → integers, rounded once per reconciliation cell (largest remainder).
+
+    For each cell (day · provider · account · model · tier) and each count, the cell's exact
+    sum (``math.fsum``) is rounded to the nearest integer (half to even) and its rows get the
+    floor of their value plus one for the largest remainders (ties: key order), so the rows
+    add up to the rounded cell sum and each row is within 1 of its value. Integer rows are
+    returned unchanged.
+    """
+    out = {k: list(c) for k, c in rows.items()}
+    cells: dict[tuple[object, ...], list[tuple[date, Dims]]] = {}
+    for k, c in rows.items():
+        if any(type(n) is not int for n in c):
+            cells.setdefault((k[0], *k[1][:4]), [])
+    if not cells:
+        return out  # type: ignore[return-value]
+    for k in rows:
+        members = cells.get((k[0], *k[1][:4]))
+        if members is not None:
+            members.append(k)
+    for members in cells.values():
+        members.sort()
+        for i in range(len(out[members[0]])):
+            values = [out[k][i] for k in members]
+            if all(type(v) is int for v in values):
+                continue
+            floors = [math.floor(v) for v in values]
+            extra = round(math.fsum(values)) - sum(floors)
+            order = sorted(range(len(members)), key=lambda j: -(values[j] - floors[j]))
+            for j in order[:extra]:
+                floors[j] += 1
+            for k, n in zip(members, floors, strict=True):
+                out[k][i] = n
+    return out  # type: ignore[return-value]
+
+
+def sampling_notes(prefix: str, sampling: Sampling, stats: Mapping[str, int],
+                   frame: pl.DataFrame) -> list[str]:
+    """What the pull's sampling weights did, for the notes (nothing when no span was weighted).
+
+    ``stats``: ``sampled_spans`` (weighted by a threshold, an attribute or a declared ratio),
+    ``sampling_unknown`` (the attribute rule found no value), ``invalid_thresholds``,
+    ``thresholds_ignored`` (a threshold the rules do not trust).
+    """
+    notes = []
+    sampled = stats.get("sampled_spans", 0)
+    if sampled and frame.height:
+        requests, seen = int(frame["requests"].sum()), int(frame["seen_requests"].sum())
+        notes.append(f"{prefix}: sampling ({sampling.describe()}): {sampled:,} of {seen:,} span(s) "
+                     f"weighted by their sampling probability; requests and tokens are estimates "
+                     f"of the unsampled totals ({requests:,} requests from {seen:,} spans)")
+    unknown = stats.get("sampling_unknown", 0)
+    if unknown:
+        keys = ", ".join(sorted({r.key for r in sampling.rules if r.kind == ATTRIBUTE}))
+        notes.append(f"{prefix}: {unknown:,} span(s) carry no {keys} attribute: counted once each")
+    invalid = stats.get("invalid_thresholds", 0)
+    if invalid:
+        notes.append(f"{prefix}: {invalid:,} span(s) carry a malformed sampling threshold (ot=th: "
+                     "not 1 to 14 lowercase hex digits) in their tracestate: counted once each")
+    ignored = stats.get("thresholds_ignored", 0)
+    if ignored:
+        why = ("sampling = \"off\": they count once each, so estimates fall short by the sampling "
+               "rate" if not sampling.uses(TRACESTATE) and sampling.default.kind == "off"
+               else f"the rules ({sampling.describe()}) weigh them otherwise")
+        notes.append(f"{prefix}: {ignored:,} span(s) carry an OpenTelemetry sampling threshold "
+                     f"(ot=th in their tracestate) that is not used: {why}")
+    return notes
 
 
 class Rollup:
     """Accumulates usage per (day, canonical group)."""
 
-    def __init__(self, conventions: Mapping[str, str] | None, prefix: str) -> None:
+    def __init__(self, conventions: Mapping[str, str] | None, prefix: str,
+                 sums_weight: float = 1) -> None:
         self.conventions = dict(conventions or {})
         self.prefix = prefix
-        self.canon: dict[tuple[date, Dims], Counts] = {}
+        self.canon: dict[tuple[date, Dims], Counts] = {}  # [requests, 5 tokens, spans seen]
         self.sums: dict[tuple[date, Dims], Counts] = {}  # pushdown: raw sums
+        self.sums_weight = sums_weight  # pushdown: what each summed span stands for (a declared ratio)
         self.exclusive_detected = 0
 
     def convention(self, provider: str) -> str:
@@ -66,8 +153,8 @@ class Rollup:
         return convention_for(self.conventions, provider, AUTO)
 
     def add_span(self, day: date, raw: RawGroup, tokens: tuple[int, int, int, int, int],
-                 where: str) -> None:
-        """One span (search mode): normalised on its own, then added."""
+                 where: str, weight: float = 1) -> None:
+        """One span (search mode): normalised on its own, then added ``weight`` times."""
         key = canonical_group(raw)
         try:
             c = normalise(*tokens, convention=self.convention(key[0]))
@@ -75,13 +162,14 @@ class Rollup:
             raise DataError(f"{self.prefix} {where}: {e} (input_convention for {key[0]} is "
                             "inclusive)") from None
         self.exclusive_detected += c.detected_exclusive
-        row = self.canon.setdefault((day, key), [0] * 6)
-        row[0] += 1
-        row[1] += c.input_tokens
-        row[2] += c.cache_read_tokens
-        row[3] += c.cache_write_tokens
-        row[4] += c.output_tokens
-        row[5] += c.reasoning_tokens
+        row = self.canon.setdefault((day, key), [0] * 7)
+        row[0] += weight
+        row[1] += c.input_tokens * weight
+        row[2] += c.cache_read_tokens * weight
+        row[3] += c.cache_write_tokens * weight
+        row[4] += c.output_tokens * weight
+        row[5] += c.reasoning_tokens * weight
+        row[6] += 1
 
     def add_sums(self, day: date, raw: RawGroup, counts: Counts) -> None:
         """Add one group's sums as the spans carry them (pushdown).
@@ -108,10 +196,12 @@ class Rollup:
             if c.detected_exclusive:
                 self.exclusive_detected += 1
                 example = example or f"{day} {'/'.join(key)}"
-            row = self.canon.setdefault((day, key), [0] * 6)
+            row = self.canon.setdefault((day, key), [0] * 7)
+            w = self.sums_weight
             for i, n in enumerate((s[0], c.input_tokens, c.cache_read_tokens,
                                    c.cache_write_tokens, c.output_tokens, c.reasoning_tokens)):
-                row[i] += n
+                row[i] += n * w
+            row[6] += s[0]
         self.sums.clear()
         if example:
             notes.append(f"{self.exclusive_detected} group(s) had more cache tokens than input "

@@ -48,6 +48,7 @@ def replace_window(
     api_keys: pl.DataFrame | None = None,
     charges: pl.DataFrame | None = None,
     allow_empty: bool = True,
+    sampling: str | None = None,
 ) -> int:
     """Replace ``source``'s rows of ``kind`` (usage|billing) in the window with ``frame``.
 
@@ -64,7 +65,9 @@ def replace_window(
     frame per billing key. A load that covers no
     provider is recorded under provider ``*``. With ``allow_empty`` False (usage pulls), a day
     that had usage and would be left without any (an empty span file, a stream gone quiet) is
-    refused with a :class:`DataError` and nothing is replaced. Returns the number of rows inserted.
+    refused with a :class:`DataError` and nothing is replaced. ``sampling`` (usage) records how
+    the spans were weighted for sampling, or why their sampling was not seen, with the window.
+    Returns the number of rows inserted.
     """
     table, schema, model = _TABLES[kind]
     where = f"{source} {window_start}..{window_end}"
@@ -105,9 +108,11 @@ def replace_window(
                 _replace_charges(con, source, where, window_start, window_end, charges, run_id)
             for prov in covered:
                 con.execute(
-                    "INSERT OR REPLACE INTO load_windows VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+                    "INSERT OR REPLACE INTO load_windows (source, kind, provider, window_start, "
+                    "window_end, rows, loaded_at, run_id, sampling) "
+                    "VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?)",
                     [source, kind, prov, window_start, window_end,
-                     frame.filter(pl.col("provider") == prov).height, run_id],
+                     frame.filter(pl.col("provider") == prov).height, run_id, sampling],
                 )
     finally:
         con.unregister("_incoming")  # after the rollback: an aborted transaction refuses it

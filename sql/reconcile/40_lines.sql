@@ -6,9 +6,11 @@
 -- A line is 'matched' when its cell (day · provider · account · model · tier) has both spans and
 -- a bill, even if this token type is on one side only (its tokens on the other side are 0).
 -- Where billed tokens T_b and the price p are known, with E the estimate and B the bill:
---   coverage    = T_b × p × (R_s − R_b) / R_b    spans seen R_s vs requests billed R_b in the cell
---                                                (sampling, missing instrumentation), where the
---                                                bill counts requests; else 0
+--   coverage    = T_b × p × (R_s − R_b) / R_b    span requests R_s vs requests billed R_b in the
+--                                                cell (missing instrumentation, sampling not
+--                                                weighted), where the bill counts requests; else
+--                                                0. R_s is the sampling-weighted estimate (each
+--                                                span counts 1 / its sampling probability)
 --   volume      = (T_s − T_b) × p − coverage     token mix: the tokens per request differ
 --   premium     = T_prem × p − B_prem            rows the bill marks with a surcharge (long
 --                                                context, region, priority, fast) against the
@@ -34,7 +36,9 @@ bill_cells AS (
     FROM match_lines WHERE token_type NOT IN ('other', 'credit')
 ),
 span_requests AS (
-    SELECT day, provider, account, model, service_tier, sum(requests) AS span_requests
+    -- requests are sampling-weighted estimates; span_seen the spans behind them
+    SELECT day, provider, account, model, service_tier, sum(requests) AS span_requests,
+           sum(coalesce(seen_requests, requests)) AS span_seen
     FROM usage_daily
     WHERE day >= $window_start AND day < $window_end
     GROUP BY ALL
@@ -75,7 +79,7 @@ p AS (
                 WHEN ec.day IS NULL THEN 'billed_only'
                 ELSE 'spans_only' END AS status,
            coalesce(j.usd_per_mtok, pk.usd_per_mtok) AS price,
-           sr.span_requests, br.billed_requests
+           sr.span_requests, sr.span_seen, br.billed_requests
     FROM j
     LEFT JOIN est_cells ec USING (day, provider, account, model, service_tier)
     LEFT JOIN bill_cells bc USING (day, provider, account, model, service_tier)
@@ -105,7 +109,7 @@ r AS (
 )
 SELECT day, provider, account, model, service_tier, token_type, status, matched_by,
        span_tokens, unpriced_tokens, estimated, price AS usd_per_mtok, billed, billed_tokens,
-       span_requests, billed_requests, premium_kinds,
+       span_requests, span_seen, billed_requests, premium_kinds,
        CAST(volume_all - coalesce(coverage, 0) AS DECIMAL(38,12)) AS volume,
        coverage,
        CAST(rate_all - coalesce(premium, 0) AS DECIMAL(38,12)) AS rate,

@@ -56,6 +56,8 @@ Configuration (``finops.toml``)::
     scope = { team = "resource" }    # span | resource | any (default: span, then resource)
     only = { provider = ["openai"] } # keep spans whose attribute value is one of these
     input_convention = { anthropic = "exclusive" }  # or "inclusive" / "auto" (default)
+    sampling = { ratio = 0.1 }       # the only rule it can apply: the stream stores no
+                                     # tracestate (nothing declared: spans count once, noted)
 
 Secrets are read from the named environment variables only; errors never print them.
 """
@@ -78,7 +80,7 @@ from finops.frames import ProgressFn, SpanPull
 from finops.sources.openobserve import sql as q
 from finops.sources.openobserve.client import DAY_US, HOUR_US, US, Client, Incomplete, window_label
 from finops.sources.openobserve.options import parse_options
-from finops.sources.rollup import Counts, Dims, canonical_group, usage_frame
+from finops.sources.rollup import Counts, Dims, canonical_group, sampling_notes, usage_frame
 
 __all__ = ["check", "parse_options", "pull"]
 
@@ -109,8 +111,9 @@ class Puller:
     """Pulls one window day by day, splitting windows the server will not answer whole."""
 
     def __init__(self, client: Client, cols: Mapping[str, q.FieldColumns],
-                 conventions: Mapping[str, str]) -> None:
+                 conventions: Mapping[str, str], weight: float = 1) -> None:
         self.client = client
+        self.weight = weight  # a declared sampling ratio: each summed span counts 1 / p
         self.opts = client.opts
         self.prefix = client.prefix
         self.cols = cols
@@ -229,9 +232,10 @@ class Puller:
         counts = [requests_, input_tokens] + [_int(hit, q.alias(f), where) for f in q.TOKENS[1:]]
         if any(n < 0 for n in counts):
             raise DataError(f"{where}: negative token sum for {'/'.join(dims)}")
-        acc = self.rows.setdefault((day, dims), [0] * 6)
+        acc = self.rows.setdefault((day, dims), [0] * 7)  # weighted counts, spans seen
         for i, n in enumerate(counts):
-            acc[i] += n
+            acc[i] += n * self.weight
+        acc[6] += requests_
         self.stats["llm_spans"] += requests_
 
     def frame(self, source: str, where: str) -> pl.DataFrame:
@@ -269,6 +273,26 @@ def resolve(client: Client, attributes: AttributeMap) -> tuple[dict[str, q.Field
     return cols, notes
 
 
+def sampling_plan(source: SpanSource) -> tuple[float, str | None]:
+    """(the weight of every span, why the sampling goes unseen) for an OpenObserve source.
+
+    The stream stores no tracestate (the traces stream's columns, reference §2.1) and the
+    rollup is a SUM in OpenObserve: a declared source-wide ratio applies to the sums; a rule
+    read per span (the tracestate, an attribute, rules per service) is a config error.
+    """
+    sampling = source.sampling
+    where = f"sources.{source.name}.sampling"
+    if not sampling.declared:
+        return 1, ("OpenObserve stores no tracestate, so the sampling of the spans is not seen: "
+                   "each span counts once; if the traces are sampled, declare sampling = "
+                   "{ ratio = p }")
+    if sampling.per_span:
+        raise ConfigError(f"{where}: OpenObserve stores no tracestate and sums the spans "
+                          f"itself, so {sampling.describe()} cannot be applied: declare one "
+                          "ratio for the source (sampling = { ratio = p }) or \"off\"")
+    return sampling.default.weight, None
+
+
 def pull(source: SpanSource, attributes: AttributeMap, window_start: date, window_end: date,
          *, progress: ProgressFn | None = None,
          sleep: Callable[[float], None] | None = None) -> SpanPull:
@@ -281,8 +305,9 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     opts = parse_options(source)
     prefix = _prefix(source)
     client = Client(opts, prefix, sleep or time.sleep)
+    weight, unseen = sampling_plan(source)
     cols, notes = resolve(client, attributes)
-    puller = Puller(client, cols, source.input_convention)
+    puller = Puller(client, cols, source.input_convention, weight)
     puller.max_range_us = client.max_range_us
     puller.run(window_start, window_end, progress)
     frame = puller.frame(source.name, f"{prefix} {window_start}..{window_end}")
@@ -299,9 +324,14 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
                      "calls beneath them and were not counted")
     notes.append(f"{prefix}: the rollup runs in OpenObserve, which cannot see duplicate spans "
                  "(the same trace and span id stored twice): it sums what it stores")
+    if weight != 1:
+        st["sampled_spans"] = st["llm_spans"]
+    notes += sampling_notes(prefix, source.sampling, st, frame)
+    if unseen:
+        notes.append(f"{prefix}: {unseen}")
     stats = {**st, "rows": frame.height, "http_requests": client.http.requests_made,
              "http_bytes": client.http.bytes_received}
-    return SpanPull(frame, stats, notes)
+    return SpanPull(frame, stats, notes, "" if unseen else source.sampling.describe(), unseen)
 
 
 def check(source: SpanSource, attributes: AttributeMap | None = None, *,
@@ -323,4 +353,9 @@ def check(source: SpanSource, attributes: AttributeMap | None = None, *,
     for f in (*q.DIMS, *q.TOKENS):
         out.append((f"field {f}", cols[f].describe()))
     out += [("note", n) for n in notes if "max_query_range" in n]
+    try:
+        weight, unseen = sampling_plan(source)
+        out.append(("sampling", f"not seen: {unseen}" if unseen else source.sampling.describe()))
+    except ConfigError as e:
+        out.append(("sampling", f"error: {e}"))
     return out

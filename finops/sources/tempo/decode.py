@@ -322,6 +322,16 @@ class TraceSpan:
     start_ns: int
     span: dict[str, Scalar]
     resource: dict[str, Scalar]
+    trace_state: str = ""  # W3C tracestate (``ot=th:…``: the sampling threshold)
+
+
+def _text(value: Any, path: str, ctx: Ctx) -> str:
+    """An optional string field ("" when absent)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ctx.fail(path, f"expected a string, got {show(value)}")
+    return value
 
 
 def full_trace(body: dict[str, Any], ctx: Ctx) -> tuple[list[TraceSpan], bool]:
@@ -347,5 +357,5 @@ def full_trace(body: dict[str, Any], ctx: Ctx) -> tuple[list[TraceSpan], bool]:
                     integer(s.get("startTimeUnixNano"), f"{p}.startTimeUnixNano", ctx,
                             default=0),
                     attributes(s.get("attributes"), f"{p}.attributes", ctx),
-                    res_attrs))
+                    res_attrs, _text(s.get("traceState"), f"{p}.traceState", ctx)))
     return out, bool(batches)

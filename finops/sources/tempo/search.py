@@ -21,6 +21,11 @@ Each span is read like the OTLP file source reads it: per field the first attrib
 (span keys, then resource keys), token counts as integers (a count stored as a string of
 digits too), agent and workflow spans skipped and counted.
 
+Sampling (:mod:`finops.canonical`): a search answer carries no tracestate, so where the
+source's declared ``sampling`` is read per span (the tracestate, an attribute, rules per
+service) every trace is fetched whole and each span weighed by its adjusted count; a declared
+ratio weighs every span alike.
+
 Memory: the rollup plus one tile's answer and its de-duplication set.
 Known limit (Tempo #2513): when a trace is split across blocks, search may return only one
 fragment's spanset with ``matched`` equal to its length; such losses cannot be seen here.
@@ -32,7 +37,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from finops.canonical import MAX_TOKENS, is_aggregate
+from finops.canonical import (
+    MAX_TOKENS,
+    SERVICE_KEY,
+    UNWEIGHTED,
+    Sampling,
+    is_aggregate,
+    span_weight,
+)
 from finops.errors import DataError, SourceError
 from finops.sources.rollup import Rollup
 from finops.sources.tempo.client import DAY, TempoClient, tile_label
@@ -66,10 +78,13 @@ class Search:
     limit: int
     spss: int
     rollup: Rollup
+    # the declared sampling rules, applied to each span; None: not applied (nothing declared)
+    sampling: Sampling | None = None
     notes: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=lambda: {
         "tiles": 0, "tile_splits": 0, "spans": 0, "full_traces": 0, "duplicates": 0,
-        "agent_spans": 0})
+        "agent_spans": 0, "sampled_spans": 0, "sampling_unknown": 0, "invalid_thresholds": 0,
+        "thresholds_ignored": 0})
 
     def __post_init__(self) -> None:
         c = self.candidates
@@ -81,6 +96,8 @@ class Search:
         for a in attrs:
             scopes.setdefault(a.key, set()).add(a.scope)
         self.whole_traces = any(len(s) > 1 for s in scopes.values())
+        # a tracestate, a sampling attribute or a service.name is only in the whole trace
+        self.whole_traces |= self.sampling is not None and self.sampling.per_span
 
     def run(self, days: list[date], progress: Callable[[str, int, int | None], None] | None
             ) -> None:
@@ -146,11 +163,12 @@ class Search:
             if (trace_id, s.span_id) in seen:
                 self.stats["duplicates"] += 1
                 continue
-            if self._add(day, s.span, s.resource, ctx, f"trace {trace_id} span {s.span_id}"):
+            if self._add(day, s.span, s.resource, ctx, f"trace {trace_id} span {s.span_id}",
+                         s.trace_state):
                 seen.add((trace_id, s.span_id))
 
     def _add(self, day: date, span: Mapping[str, Scalar], resource: Mapping[str, Scalar],
-             ctx: Ctx, what: str) -> bool:
+             ctx: Ctx, what: str, trace_state: str = "") -> bool:
         """Count one span (False: not an LLM span); agent and workflow spans are skipped."""
         def first(f: str) -> tuple[Attr, Scalar] | tuple[None, None]:
             for a in self.candidates.get(f, ()):
@@ -173,6 +191,17 @@ class Search:
         for t in TOKEN_FIELDS:
             a, v = values[t]
             tokens.append(0 if a is None or v is None else _tokens(v, f"{where}: {a.ref}"))
-        self.rollup.add_span(day, raw, tuple(tokens), f"{ctx.where} {what}")  # type: ignore[arg-type]
+        weight: float = 1
+        if self.sampling is not None:
+            service = resource.get(SERVICE_KEY)
+            rule = self.sampling.rule_for(service if isinstance(service, str) else None)
+            try:
+                weight, found = span_weight(rule, trace_state, span, resource)
+            except ValueError as e:
+                raise DataError(f"{where}: {rule.key}: {e}") from None
+            if found != UNWEIGHTED:
+                self.stats[found] += 1
+        self.rollup.add_span(day, raw, tuple(tokens), f"{ctx.where} {what}",  # type: ignore[arg-type]
+                             weight)
         self.stats["spans"] += 1
         return True

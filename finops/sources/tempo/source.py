@@ -46,6 +46,8 @@ Configuration (``finops.toml``)::
     group_by = ["team", "project", "feature", "model", "service_tier"]  # ≤ 5, in by();
                                     # other fields (account) are split through filters
     input_convention = { anthropic = "exclusive" }  # or "inclusive" / "auto" (default)
+    sampling = "tracestate"         # search mode, whole traces; pushdown takes { ratio = 0.1 }
+                                    # only (nothing declared: spans count once, noted)
 
 Secrets are read from the named environment variables only; errors never print them.
 """
@@ -56,10 +58,11 @@ import time
 from collections.abc import Callable
 from datetime import date
 
+from finops.canonical import Sampling
 from finops.config import AttributeMap, SpanSource
 from finops.errors import ConfigError, FinopsError, SourceError, redact
 from finops.frames import ProgressFn, SpanPull
-from finops.sources.rollup import Rollup
+from finops.sources.rollup import Rollup, sampling_notes
 from finops.sources.tempo.client import (
     DAY,
     MetricsUnavailable,
@@ -110,6 +113,42 @@ def choose_mode(opts: TempoOptions, server: ServerInfo, where: str) -> tuple[str
                       "search mode (raw spans, slower)")
 
 
+def sampling_plan(source: SpanSource, mode: str) -> tuple[Sampling | None, float, str | None]:
+    """How the source's sampling rules apply in ``mode``.
+
+    Returns (per-span rules for search, the weight of every summed span in pushdown, why
+    the sampling information goes unseen). Search weighs each span by the declared rules
+    (fetching whole traces where a tracestate, an attribute or a service name is needed);
+    pushdown sums spans on the server, so it can apply a declared source-wide ratio and
+    nothing read per span. Nothing declared: no weights, and the tracestate Tempo keeps goes
+    unread (said, never silent).
+    """
+    sampling = source.sampling
+    if not sampling.declared:
+        return None, 1, (f"{mode} mode does not read the tracestate (sampling is not declared): "
+                         "each span counts once; if the traces are sampled, set sampling = "
+                         "\"tracestate\" (search mode, whole traces) or { ratio = p }")
+    if mode == "pushdown":
+        if sampling.per_span:
+            return None, 1, (f"pushdown sums spans in Tempo and cannot see their "
+                             f"sampling ({sampling.describe()})")
+        return None, sampling.default.weight, None
+    return sampling, 1, None
+
+
+def sampling_line(source: SpanSource, mode: str) -> str:
+    """``sources check``: what the spans will be weighted by, or why the sampling goes unseen."""
+    sampling = source.sampling
+    if mode == "pushdown" and sampling.declared and sampling.per_span:
+        return (f"{sampling.describe()}: read per span, so pulls use search mode with whole "
+                "traces (pushdown sums spans in Tempo and cannot see their sampling)")
+    _, weight, unseen = sampling_plan(source, mode)
+    if unseen:
+        return f"not seen: {unseen}"
+    how = "each span's own (whole traces fetched)" if sampling.per_span else "declared"
+    return f"{sampling.describe()}; {how}" if weight == 1 else sampling.describe()
+
+
 def pull(source: SpanSource, attributes: AttributeMap, window_start: date, window_end: date,
          *, progress: ProgressFn | None = None,
          sleep: Callable[[float], None] | None = None) -> SpanPull:
@@ -128,12 +167,21 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     mode, why = choose_mode(opts, server, where)
     if why:
         notes.append(why)
+    if mode == "pushdown" and sampling_plan(source, mode)[2] and source.sampling.declared:
+        if opts.mode == "pushdown":
+            raise ConfigError(f"{where}.sampling: {sampling_plan(source, mode)[2]}: use mode = "
+                              "\"search\" (or \"auto\"), or declare { ratio = p }")
+        notes.append(f"sampling ({source.sampling.describe()}) is read per span: search mode "
+                     "(pushdown sums spans in Tempo and cannot see their sampling)")
+        mode = "search"
     days = days_of(window_start, window_end)
     stats: dict[str, int] = {}
-    rollup = Rollup(source.input_convention, prefix)
+    per_span, sums_weight, unseen = sampling_plan(source, mode)
+    rollup = Rollup(source.input_convention, prefix, sums_weight)
 
     def searcher(tile_len: int) -> Search:
-        return Search(client, opts.candidates, tile_len, opts.search_limit, opts.spss, rollup)
+        return Search(client, opts.candidates, tile_len, opts.search_limit, opts.spss, rollup,
+                      per_span)
 
     search = searcher(opts.search_step)
     if mode == "pushdown":
@@ -146,7 +194,8 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
                 raise SourceError(e.line) from None
             notes.append(f"{e.line}: falling back to search mode")
             mode = "search"
-            rollup = Rollup(source.input_convention, prefix)
+            per_span, sums_weight, unseen = sampling_plan(source, mode)
+            rollup = Rollup(source.input_convention, prefix, sums_weight)
             search = searcher(opts.search_step)
         else:
             notes += runner.notes
@@ -166,12 +215,18 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
                      "counted once")
     notes += rollup.finish()
     frame = rollup.frame(source.name, f"{prefix} {window_start}..{window_end}")
+    if sums_weight != 1:  # pushdown under a declared ratio: every summed span weighed alike
+        stats["sampled_spans"] = int(frame["seen_requests"].sum()) if frame.height else 0
+    notes += sampling_notes(prefix, source.sampling, stats, frame)
+    if unseen:
+        notes.append(f"{prefix}: {unseen}")
     stats.update({"http_requests": client.http.requests_made,
                   "http_bytes": client.http.bytes_received,
                   "exclusive_detected": rollup.exclusive_detected, "rows": frame.height,
                   "pushdown": int(mode == "pushdown")})
     notes.insert(0, f"{prefix}: Tempo {server.version or 'version unknown'}, {mode} mode")
-    return SpanPull(frame, stats, notes)
+    return SpanPull(frame, stats, notes, source.sampling.describe() if not unseen else "",
+                    unseen)
 
 
 def check(source: SpanSource, attributes: AttributeMap | None = None, *,
@@ -197,6 +252,7 @@ def check(source: SpanSource, attributes: AttributeMap | None = None, *,
         detail = (f"pushdown (TraceQL metrics, {_hours(_tile_len(opts, server, where))} "
                   "tiles)" if mode == "pushdown" else "search (raw spans)")
         out.append(("mode", detail + (f": {why}" if why else "")))
+        out.append(("sampling", sampling_line(source, mode)))
     except ConfigError as e:
         out.append(("mode", f"error: {e}"))
     # buildinfo may bypass auth: ask a real, tiny question (the last 5 minutes).
