@@ -22,7 +22,7 @@ from finops.notify import NotifyOutcome, gate_event, parse_targets, post
 from finops.reconcile import reconcile
 from finops.reconcile.anomalies import for_month_report
 from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
-from finops.report.model import Report, build_report
+from finops.report.model import Report, build_report, previous_month
 from finops.report.write import render, write_report, write_report_file
 from finops.warehouse import open_warehouse
 from finops.warehouse.ledger import ledger
@@ -43,18 +43,33 @@ def check_loaded(con: duckdb.DuckDBPyConnection, config: Config, window: Window)
         raise DataError(f"warehouse {config.warehouse}: nothing loaded for {window}: {hint}")
 
 
+def _loaded(con: duckdb.DuckDBPyConnection, window: Window) -> bool:
+    """Some source loaded a day of ``window``."""
+    row = con.execute("SELECT count(*) FROM load_windows WHERE window_start < ? AND window_end > ?",
+                      [window.window_end, window.window_start]).fetchone()
+    return bool(row and row[0])
+
+
 def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str, *,
-                require_data: bool = True) -> Report:
+                require_data: bool = True, month_over_month: bool = True) -> Report:
     """Reconcile ``window`` on ``con`` (recorded in the ledger) and read its :class:`Report`.
 
-    With ``require_data`` a window nothing was loaded for is a :class:`DataError`.
+    With ``require_data`` a window nothing was loaded for is a :class:`DataError`. With
+    ``month_over_month`` the month before is reconciled too when anything was loaded for it, and
+    the report compares the two.
     """
     if require_data:
         check_loaded(con, config, window)
+    previous = previous_month(window) if month_over_month else None
     with ledger(con, command, window):
         reconcile(con, config, window, config.run_date())
+        if previous is not None and _loaded(con, previous):
+            reconcile(con, config, previous, config.run_date())
+        else:
+            previous = None
     rep = build_report(con, window, currency=config.currency, max_drift_pct=config.max_drift_pct,
-                       generated_at=datetime.now(UTC).replace(microsecond=0))
+                       generated_at=datetime.now(UTC).replace(microsecond=0), previous=previous,
+                       today=config.run_date())
     rep.anomalies = for_month_report(con, config, window)
     return rep
 
@@ -66,15 +81,17 @@ def _check_team(rep: Report, team: str | None) -> None:
 
 
 def report(config: Config, window: Window, *, team: str | None = None, command: str = "report",
-           require_data: bool = True) -> Report:
+           require_data: bool = True, month_over_month: bool = True) -> Report:
     """Reconcile ``window`` with the current prices and return its :class:`Report`.
 
     ``team`` must have spend in the window (else a usage error listing the teams that do).
     A missing warehouse, or (with ``require_data``) a window nothing was loaded for, is a
-    :class:`~finops.errors.DataError`.
+    :class:`~finops.errors.DataError`. ``month_over_month=False`` leaves the month before alone
+    (the gate needs only this month).
     """
     with open_warehouse(config.warehouse, command, create=False) as con:
-        rep = _reconciled(con, config, window, command, require_data=require_data)
+        rep = _reconciled(con, config, window, command, require_data=require_data,
+                          month_over_month=month_over_month)
     _check_team(rep, team)
     return rep
 
@@ -209,7 +226,8 @@ def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
     if notify and not any("gate" in t.events for t in targets):
         raise ConfigError(f"--notify: no [[notify]] target in {config.path or 'config'} takes gate events")
     threshold = Decimal(str(config.max_drift_pct if max_drift_pct is None else max_drift_pct))
-    rep = report(config, window, require_data=False)  # nothing loaded: fails closed below, in its format
+    rep = report(config, window, require_data=False,  # nothing loaded: fails closed below, in its format
+                 month_over_month=False)
     rows = []
     for p in rep.providers:
         d = p.drift_pct
