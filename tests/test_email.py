@@ -304,9 +304,9 @@ def test_png_writer_makes_a_valid_image() -> None:
 
     from finops.mail.png import daily_png
 
-    data, top = daily_png([(date(2026, 10, d), Decimal(d), Decimal(d + 1)) for d in range(1, 31)],
-                          width=100, height=40, scale=1)
-    assert top == Decimal(31)
+    data, ticks = daily_png([(date(2026, 10, d), Decimal(d), Decimal(d + 1)) for d in range(1, 31)],
+                            width=100, height=40, scale=1)
+    assert ticks == [0, 10, 20, 30, 40]  # nice ticks past the top day (31), labelled in the HTML
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (100, 40)

@@ -23,7 +23,7 @@ from finops.reconcile import reconcile
 from finops.reconcile.anomalies import for_month_report
 from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
 from finops.report.model import Report, build_report, previous_month
-from finops.report.write import render, write_report, write_report_file
+from finops.report.write import render, write_report, write_report_file, write_split_html
 from finops.warehouse import open_warehouse
 from finops.warehouse.ledger import ledger
 from finops.windows import Window
@@ -112,15 +112,18 @@ class Export:
 
 
 def export(config: Config, window: Window, fmt: str, *, team: str | None = None, out: Path | None = None,
-           focus_version: str = "1.2") -> Export:
+           focus_version: str = "1.2", split_teams: bool = False) -> Export:
     """The month's chargeback as ``html``, ``csv``, ``json`` or a ``focus`` file.
 
     With ``out`` the files are written there (a folder; for ``focus`` a ``.csv`` or
     ``.parquet`` file; ``table`` writes the HTML, JSON and CSV files); without it the text is
-    returned, except HTML, which is written into the current folder.
+    returned, except HTML, which is written into the current folder. ``split_teams`` writes the
+    HTML as an index page plus one page per team.
     """
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"--format {fmt!r}: not one of {', '.join(EXPORT_FORMATS)}")
+    if split_teams and (fmt not in ("html", "table") or team is not None):
+        raise ConfigError("--split-teams: only with --format html or table, and without --team")
     if fmt == "focus":
         check_version(focus_version)
         if out is not None:
@@ -135,9 +138,12 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
             return Export(text=render_focus_csv(frame), frame=frame)
         return Export(paths=[write_focus(frame, out)], frame=frame)
     if out is not None and out.suffix and not out.is_dir():  # report.html is a file, not a folder
+        if split_teams:
+            write_report_file(rep, out, fmt=fmt)  # checks the suffix
+            return Export(paths=write_split_html(rep, out))
         return Export(paths=write_report_file(rep, out, fmt=fmt, team=team))
     if out is not None or fmt in ("html", "table"):
-        return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team))
+        return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team, split_teams=split_teams))
     return Export(text=render(rep, fmt, team))
 
 
