@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from functools import cache
-
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
