@@ -190,7 +190,7 @@ def test_the_demo_agent_span_is_not_counted_twice(demo):
     assert requests == calls  # every model call once, the agent span not at all
     # the estimate and the bill are those of the month without the agent span
     assert (demo.report.billed_total, demo.report.estimated_total) == (
-        Decimal("4197.63"), Decimal("4010.18"))
+        Decimal("4294.93"), Decimal("4105.78"))
 
 
 def test_readme_json_example_is_the_demo_month(demo):
@@ -213,6 +213,26 @@ def test_readme_json_example_is_the_demo_month(demo):
     assert f'"team": "{team["team"]}", "billed": "{team["billed"]}", "estimated": "{team["estimated"]}"' in block
     # the email subject example in "Email and the nightly run"
     assert f'{team["team"]}: USD {demo.report.teams[0].billed:,}, drift {team["drift_pct"]} %' in readme
+    mom = doc["month_over_month"]
+    assert (f'"previous": "{mom["previous"]}", "previous_to_date": null, "compared_with": "previous", '
+            f'"change": "{mom["change"]}"') in block
+    assert json.dumps(mom["parts"]) in block.replace("\n", " ")
+    assert json.dumps(team["month_over_month"]["parts"]) in block.replace("\n", " ")
+    assert json.dumps(team["cache"]).replace(", ", ",")[:80] in block.replace("\n", "").replace(", ", ",").replace("  ", "")
     for key in ("unattributed_sources", "pooled_accounts", "credits", "other_line_items", "unpriced"):
         flat = block.replace("\n", "").replace(", ", ",").replace("  ", "")
         assert json.dumps(doc[key][0]).replace(", ", ",")[:60] in flat, key
+
+
+def test_the_demo_month_shows_an_anomaly_a_budget_flag_and_the_month_before(demo):
+    """``make demo`` has something in each part: recsys grows 2.5× from 19 October, growth's
+    60 USD budget is passed, finance gets the summary, and September is there to compare with."""
+    from finops.config import load_config
+    rep = demo.report
+    assert [(f.team, f.kind) for f in rep.anomalies.flags] == [("recsys", "up")]
+    assert [b.team for b in rep.anomalies.budgets if b.flagged] == ["growth"]
+    assert load_config(demo.config_path).email.finance == ("finance@example.com",)
+    assert rep.previous is not None and rep.previous.label() == "2026-09"
+    recsys = rep.team("recsys").change
+    assert recsys.change > 0 and recsys.parts["volume"] > recsys.change * Decimal("0.9")
+    assert sum(rep.change.parts.values(), Decimal(0)) == rep.change.change
