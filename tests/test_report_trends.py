@@ -203,3 +203,15 @@ def test_amounts_and_periods_are_said_as_a_reader_says_them():
     assert days_label(date(2026, 9, 28), date(2026, 10, 5)) == "28 September – 4 October 2026"
     assert days_label(date(2026, 10, 5), date(2026, 10, 6)) == "5 October 2026"
     assert previous_month(OCT) == SEP
+
+
+def test_report_url_must_be_a_web_address(tmp_path):
+    import pytest
+
+    from finops.config import parse_config
+    from finops.errors import ConfigError
+    base = {"warehouse": {"path": str(tmp_path / "w.duckdb")}}
+    ok = parse_config({**base, "email": {"report_url": "https://finops.example.com/{month}/r.html"}})
+    assert ok.email.report_url == "https://finops.example.com/{month}/r.html"
+    with pytest.raises(ConfigError, match=r"email\.report_url must be an http\(s\) URL, not 'reports/x.html'"):
+        parse_config({**base, "email": {"report_url": "reports/x.html"}})
