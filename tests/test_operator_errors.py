@@ -130,16 +130,16 @@ def test_no_config_in_the_folder_is_a_config_error_and_creates_nothing(cli, tmp_
 def test_a_month_never_pulled_is_exit_3_not_an_empty_report(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
     cfg = copy_demo(demo_month, tmp_path / "site", "")
     before = tables(tmp_path / "site" / "finops.duckdb")
-    for args in (("report", "--month", "2026-09"), ("report", "--month", "2026-09", "--format", "json"),
-                 ("report", "--month", "2026-09", "--format", "focus"), ("reconcile", "--month", "2026-09")):
+    for args in (("report", "--month", "2026-08"), ("report", "--month", "2026-08", "--format", "json"),
+                 ("report", "--month", "2026-08", "--format", "focus"), ("reconcile", "--month", "2026-08")):
         r = cli("-c", str(cfg), *args)
         assert r.code == 3, (args, r.err)
         assert r.out == ""
         line = one_line(r.err)
-        assert "nothing loaded for 2026-09-01..2026-10-01" in line
-        assert "run 'finops pull --month 2026-09' first" in line
+        assert "nothing loaded for 2026-08-01..2026-09-01" in line
+        assert "run 'finops pull --month 2026-08' first" in line
     assert tables(tmp_path / "site" / "finops.duckdb") == before  # not even a ledger row
-    gate = cli("-c", str(cfg), "gate", "--month", "2026-09", "--format", "json")  # fails closed, in its format
+    gate = cli("-c", str(cfg), "gate", "--month", "2026-08", "--format", "json")  # fails closed, in its format
     assert gate.code == 3 and json.loads(gate.out)["status"] == "billing_missing"
     # A warehouse that does not exist is not created by a command that only reads it.
     gone = tmp_path / "elsewhere" / "finops.duckdb"
@@ -298,6 +298,7 @@ def test_sources_check_fails_when_tempo_refuses_the_credentials(cli, tmp_path: P
 
 def test_sources_check_reads_span_files(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
     cfg = fresh_site(demo_month, tmp_path / "site")
+    cfg.write_text(re.sub(r', "2026-09/[^"]+"', "", cfg.read_text()))  # October's files only
     ok = cli("-c", str(cfg), "sources", "check")
     assert ok.code == 0, ok.out + ok.err
     assert "first and last line parse; spans from 2026-10-01" in ok.out
