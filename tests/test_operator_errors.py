@@ -476,7 +476,7 @@ def test_one_teams_failure_does_not_stop_the_others(cli, demo_month: Path, tmp_p
     r = cli("-c", str(cfg), "email", "--month", "2026-10", "--dry-run", "--out", str(tmp_path / "outbox"))
     assert r.code == 3
     assert "chargeback docs -> dot.docs@example.com: message not built: ValueError" in r.err
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 11  # every other team
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 12  # every other team, and finance's summary
 
 
 def test_csv_cells_that_are_formulas_are_made_inert(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811

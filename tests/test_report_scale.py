@@ -62,7 +62,7 @@ def test_split_teams_writes_an_index_and_a_page_per_team_each_under_a_megabyte(m
     index, pages = paths[0], paths[1:]
     assert index.name == "chargeback-2026-10.html" and len(pages) == N
     text = index.read_text()
-    assert "<details" not in text and 'href="chargeback-2026-10-teams/search.html"' in text
+    assert '<details class="team"' not in text and 'href="chargeback-2026-10-teams/search.html"' in text
     assert index.stat().st_size < MB
     assert max(p.stat().st_size for p in pages) < MB
     for href in re.findall(r'href="(chargeback-2026-10-teams/[^"]+)"', text):
