@@ -29,6 +29,11 @@ demo: $(STAMP)  ## generate a month of sample data, load, reconcile and write th
 	$(BIN)/finops -c demo-out/cloud/finops.toml report --month 2026-10 --format html --out demo-out/cloud/reports
 	@$(BIN)/finops -c demo-out/cloud/finops.toml report --month 2026-10 --format json \
 	  | $(BIN)/python -c 'import json, sys; print(*json.load(sys.stdin)["notes"], sep="\n")'
+	@echo "The emails (each team's chargeback with its budget status, the finance summary), written, not sent:"
+	@$(BIN)/finops -c demo-out/finops.toml email --month 2026-10 --dry-run --out demo-out/outbox 2>&1 | grep -E 'summary|growth|recsys'
+	@echo "The week-over-week anomaly (recsys, 19-25 October) and the budget flag (growth, 78 % by 15 October):"
+	@$(BIN)/finops -c demo-out/finops.toml anomalies --as-of 2026-10-25 | grep '^recsys up'
+	@$(BIN)/finops -c demo-out/finops.toml anomalies --as-of 2026-10-15 | grep 'growth .*before mid-month'
 
 demo-metrics: $(STAMP) metrics-servers  ## the demo month from metrics: OTel SDK export -> VictoriaMetrics -> kind = "prometheus"
 	$(BIN)/python scripts/demo_metrics.py --out demo-out

@@ -162,6 +162,8 @@ def report(ctx: typer.Context, month: MonthOpt,
                "--out", "-o", help="Directory for the files (focus: a .csv or .parquet file).")] = None,
            focus_version: Annotated[str, typer.Option(
                "--focus-version", help="FOCUS version of --format focus: 1.2 | 1.3")] = "1.2",
+           split_teams: Annotated[bool, typer.Option(
+               "--split-teams", help="HTML: an index page plus one page per team.")] = False,
            ) -> None:
     """Chargeback report for a month: terminal table, HTML, CSV, JSON or a FOCUS file."""
     from finops.present import report_tables
@@ -173,7 +175,8 @@ def report(ctx: typer.Context, month: MonthOpt,
         for t in report_tables(api.report(cfg, window, team=team), team):
             out.print(t)
         return
-    result = api.export(cfg, window, fmt, team=team, out=out_dir, focus_version=focus_version)
+    result = api.export(cfg, window, fmt, team=team, out=out_dir, focus_version=focus_version,
+                        split_teams=split_teams)
     if result.text is not None:
         sys.stdout.write(result.text)
     _say((f"wrote {p}" for p in result.paths), to=err)

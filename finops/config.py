@@ -262,6 +262,9 @@ class EmailConfig:
     finance: tuple[str, ...] = ()
     subject_prefix: str = "[finops]"
     reply_to: str | None = None
+    # Where the full HTML report is published; ``{month}`` becomes 2026-10. Emails link to it
+    # (a team's email to its own section, ``#team-<anchor>``). None: no link.
+    report_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -658,15 +661,18 @@ def _delivery(smtp: Mapping[str, Any], email: Mapping[str, Any], nightly: Mappin
                    username=smtp.get("username"), password_env=smtp.get("password_env"),
                    timeout_s=float(timeout), cafile=_resolve(base, smtp.get("cafile")))
 
-    _check_keys(email, {"from", "finance", "subject_prefix", "reply_to"}, "email.", path)
+    _check_keys(email, {"from", "finance", "subject_prefix", "reply_to", "report_url"}, "email.", path)
     finance = list(_addresses(email.get("finance", []), "email.finance", path))
     _addresses(email.get("from", "finops@localhost"), "email.from", path)
-    for key in ("subject_prefix", "reply_to"):
+    for key in ("subject_prefix", "reply_to", "report_url"):
         if key in email and not isinstance(email[key], str):
             raise ConfigError(f"{where}: email.{key} must be a string, not {email[key]!r}")
+    url = email.get("report_url")
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"{where}: email.report_url must be an http(s) URL, not {url!r}")
     e = EmailConfig(from_address=email.get("from", "finops@localhost"), finance=tuple(finance),
                     subject_prefix=str(email.get("subject_prefix", "[finops]")),
-                    reply_to=email.get("reply_to"))
+                    reply_to=email.get("reply_to"), report_url=url)
 
     _check_keys(nightly, {"out_dir", "chargeback_day", "notify_anomalies"}, "nightly.", path)
     day = nightly.get("chargeback_day", 4)

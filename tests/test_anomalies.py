@@ -333,7 +333,7 @@ def test_report_carries_anomalies_and_budgets(tmp_path, prices_dir):
     assert [b["team"] for b in report_json(rep, "calm")["budgets"]] == ["calm"]
     assert report_json(rep, "calm")["anomalies"]["flags"] == []
     html = render_html(rep)
-    assert "Anomalies (week over week)" in html and "Budgets as of 2026-11-15" in html
+    assert "Anomalies (week over week)" in html and "Budgets as of 15 November 2026" in html
     assert "&lt;agent&gt;" in html and "<agent>" not in html  # team data is escaped
     team_page = render_html(rep, "search")
     assert "Anomaly: where to look" in team_page and "Budget</h3>" in team_page

@@ -128,12 +128,19 @@ def test_pricing_check_lists_the_unpriced_fine_tune_and_exits_1(demo, cli):
     r = cli("-c", str(demo.config_path), "pricing", "check")
     assert r.code == ExitCode.GATE_FAILED
     assert "ft:gpt-4o-mini-2024-07-18:acme::mk7q2" in r.out and "input" in r.out
-    # its token counts are the report's unpriced table (span tokens); billed tokens apart
-    rows = api.pricing_check(load_config(demo.config_path)).rows
-    assert {(x["model"], x["token_type"]): x["tokens"] for x in rows} == {
-        (u["model"], u["token_type"]): u["tokens"] for u in demo.report.unpriced}
+    # its token counts are the reports' unpriced tables (span tokens) of all it loaded, September
+    # and October; billed tokens apart
+    from finops.windows import month_window
+    config = load_config(demo.config_path)
+    rows = api.pricing_check(config).rows
+    months = [demo.report.unpriced, api.report(config, month_window("2026-09")).unpriced]
+    want: dict[tuple[str, str], int] = {}
+    for u in (u for m in months for u in m):
+        want[(u["model"], u["token_type"])] = want.get((u["model"], u["token_type"]), 0) + u["tokens"]
+    assert {(x["model"], x["token_type"]): x["tokens"] for x in rows} == want
     assert all(x["billed_tokens"] > 0 for x in rows)
-    assert f"{demo.report.unpriced[0]['tokens']:,}" in r.out
+    first = demo.report.unpriced[0]
+    assert f"{want[(first['model'], first['token_type'])]:,}" in r.out
 
 
 def test_pricing_show_prints_the_table_in_force_on_a_date(demo, cli):
@@ -184,13 +191,13 @@ def test_the_demo_agent_span_is_not_counted_twice(demo):
     assert any("1 agent/workflow span(s)" in n for n in spans.notes)
     con = duckdb.connect(str(demo.warehouse), read_only=True)
     try:
-        [(requests,)] = con.execute("SELECT sum(requests) FROM usage_daily").fetchall()
+        [(requests,)] = con.execute("SELECT sum(requests) FROM usage_daily WHERE day >= '2026-10-01'").fetchall()
     finally:
         con.close()
     assert requests == calls  # every model call once, the agent span not at all
     # the estimate and the bill are those of the month without the agent span
     assert (demo.report.billed_total, demo.report.estimated_total) == (
-        Decimal("4197.63"), Decimal("4010.18"))
+        Decimal("4294.93"), Decimal("4105.78"))
 
 
 def test_readme_json_example_is_the_demo_month(demo):
@@ -213,6 +220,12 @@ def test_readme_json_example_is_the_demo_month(demo):
     assert f'"team": "{team["team"]}", "billed": "{team["billed"]}", "estimated": "{team["estimated"]}"' in block
     # the email subject example in "Email and the nightly run"
     assert f'{team["team"]}: USD {demo.report.teams[0].billed:,}, drift {team["drift_pct"]} %' in readme
+    mom = doc["month_over_month"]
+    assert (f'"previous": "{mom["previous"]}", "previous_to_date": null, "compared_with": "previous", '
+            f'"change": "{mom["change"]}"') in " ".join(block.split())
+    assert json.dumps(mom["parts"]) in block.replace("\n", " ")
+    assert json.dumps(team["month_over_month"]["parts"]) in block.replace("\n", " ")
+    assert json.dumps(team["cache"]).replace(", ", ",")[:80] in block.replace("\n", "").replace(", ", ",").replace("  ", "")
     for key in ("unattributed_sources", "pooled_accounts", "credits", "other_line_items", "unpriced"):
         flat = block.replace("\n", "").replace(", ", ",").replace("  ", "")
         assert json.dumps(doc[key][0]).replace(", ", ",")[:60] in flat, key
@@ -241,3 +254,17 @@ def test_demo_shows_spend_per_api_key_and_workspace(demo):
     html = demo.html_path.read_text()
     assert "Spend per API key and workspace" in html and "support-bot prod" in html
     assert "sk-proj-" not in html and "sk-ant-" not in html  # ids and names, never a hint
+
+
+def test_the_demo_month_shows_an_anomaly_a_budget_flag_and_the_month_before(demo):
+    """``make demo`` has something in each part: recsys grows 2.5× from 19 October, growth's
+    60 USD budget is passed, finance gets the summary, and September is there to compare with."""
+    from finops.config import load_config
+    rep = demo.report
+    assert [(f.team, f.kind) for f in rep.anomalies.flags] == [("recsys", "up")]
+    assert [b.team for b in rep.anomalies.budgets if b.flagged] == ["growth"]
+    assert load_config(demo.config_path).email.finance == ("finance@example.com",)
+    assert rep.previous is not None and rep.previous.label() == "2026-09"
+    recsys = rep.team("recsys").change
+    assert recsys.change > 0 and recsys.parts["volume"] > recsys.change * Decimal("0.9")
+    assert sum(rep.change.parts.values(), Decimal(0)) == rep.change.change

@@ -38,10 +38,16 @@ def demo_month(demo_result) -> Path:
 
 
 def copy_demo(demo: Path, target: Path, extra_toml: str) -> Path:
-    """A private copy of the demo (data, warehouse, config) with ``extra_toml`` appended."""
+    """A private copy of the demo (data, warehouse, config) with ``extra_toml`` appended.
+
+    An ``[email]`` section in ``extra_toml`` takes the place of the demo's own.
+    """
     shutil.copytree(demo, target, ignore=shutil.ignore_patterns("reports", "*.lock"))
     cfg = target / "finops.toml"
-    cfg.write_text(cfg.read_text() + "\n" + extra_toml)
+    text = cfg.read_text()
+    if "[email]" in extra_toml:
+        text = re.sub(r"\n\[email\]\n(?:[^\n]+\n)*", "\n", text)
+    cfg.write_text(text + "\n" + extra_toml)
     return cfg
 
 
@@ -304,12 +310,37 @@ def test_png_writer_makes_a_valid_image() -> None:
 
     from finops.mail.png import daily_png
 
-    data, top = daily_png([(date(2026, 10, d), Decimal(d), Decimal(d + 1)) for d in range(1, 31)],
-                          width=100, height=40, scale=1)
-    assert top == Decimal(31)
+    data, ticks = daily_png([(date(2026, 10, d), Decimal(d), Decimal(d + 1)) for d in range(1, 31)],
+                            width=100, height=40, scale=1)
+    assert ticks == [0, 10, 20, 30, 40]  # nice ticks past the top day (31), labelled in the HTML
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (100, 40)
     length = struct.unpack(">I", data[33:37])[0]
     raw = zlib.decompress(data[41:41 + length])
     assert len(raw) == height * (1 + width * 3)
+
+
+def test_emails_show_budget_status_the_unattributed_fix_and_link_to_the_report(cli, demo_month: Path,
+                                                                               tmp_path: Path) -> None:
+    # The demo's own [email]: a finance recipient and report_url; growth's budget (60 USD) is flagged.
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    r = cli("-c", str(cfg), "email", "--month", "2026-10", "--dry-run", "--out", str(tmp_path / "outbox"))
+    assert r.code == 0, r.err
+    out = tmp_path / "outbox"
+
+    def read(name: str) -> str:
+        return bodies(email.message_from_bytes((out / name).read_bytes(), policy=email.policy.default))
+
+    growth = read("chargeback-2026-10-growth.eml")
+    # 94.55 of 60.00 spent: 157.6 %, over budget (projected as spent: the month is over)
+    assert "$94.55 of $60.00 (157.6 %)" in growth and "projected over budget" in growth
+    assert "https://finops.example.com/reports/2026-10/chargeback-2026-10.html#team-growth" in growth
+    assert "1–31 October 2026" in growth and "end exclusive" not in growth
+    support = read("chargeback-2026-10-support.eml")
+    assert "$1,332.56 of $12,000.00 (11.1 %)" in support and "on track" in support
+    assert "hit rate 49.5 %" in support and "net $507.67" in support  # its cache return
+    summary = read("summary-2026-10-organisation.eml")
+    assert 'accounts = [{provider = "anthropic", account = "wrkspc_eval"}]' in summary.replace("&#34;", '"')
+    assert "Budgets flagged" in summary and "growth" in summary
+    assert "https://finops.example.com/reports/2026-10/chargeback-2026-10.html" in summary

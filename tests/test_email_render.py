@@ -164,3 +164,31 @@ def preview_html(msg: EmailMessage) -> str:  # as a mail client shows it
             data = base64.b64encode(part.get_payload(decode=True)).decode("ascii")
             html = html.replace(f"cid:{cid.strip('<>')}", f"data:{part.get_content_type()};base64,{data}")
     return html
+
+
+def test_html_report_renders_offline_with_collapsed_team_sections(demo_month: Path, tmp_path: Path,  # noqa: F811
+                                                                  proxy: RecordingProxy) -> None:
+    """The demo's HTML report in chromium: no request leaves the page, no script, sections collapsed."""
+    from finops import api
+    from finops.config import load_config
+    from finops.report.html import render_html
+    from finops.windows import month_window
+
+    cfg = copy_demo(demo_month, tmp_path / "site", "")
+    html = render_html(api.report(load_config(cfg), month_window("2026-10")))
+    assert "<script" not in html.lower()
+    dom = chromium("--dump-dom", _probe_page(html, tmp_path / "report.html").as_uri(), proxy=proxy).stdout
+    m = re.search(r"<title>images=(\d+) broken=(\d+)</title>", dom)
+    assert m and m.group(2) == "0", dom[:500]
+    assert dom.count('<details class="team" id="team-') == 13 and ' open=""' not in dom
+    assert 'id="unattributed"' in dom and "1–31 October 2026" in dom
+    page = tmp_path / "report-plain.html"
+    page.write_text(html, encoding="utf-8")
+    shot = tmp_path / "report.png"
+    run = chromium(f"--screenshot={shot}", "--window-size=1000,2400", page.as_uri(), proxy=proxy)
+    assert shot.exists(), run.stderr[-2000:]
+    page_requests = [r for r in proxy.requests if r and not BROWSER_SERVICES.search(r)]
+    assert page_requests == []
+    target = os.environ.get("FINOPS_REPORT_SCREENSHOT")
+    if target:
+        shutil.copyfile(shot, target)

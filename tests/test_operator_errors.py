@@ -130,16 +130,16 @@ def test_no_config_in_the_folder_is_a_config_error_and_creates_nothing(cli, tmp_
 def test_a_month_never_pulled_is_exit_3_not_an_empty_report(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
     cfg = copy_demo(demo_month, tmp_path / "site", "")
     before = tables(tmp_path / "site" / "finops.duckdb")
-    for args in (("report", "--month", "2026-09"), ("report", "--month", "2026-09", "--format", "json"),
-                 ("report", "--month", "2026-09", "--format", "focus"), ("reconcile", "--month", "2026-09")):
+    for args in (("report", "--month", "2026-08"), ("report", "--month", "2026-08", "--format", "json"),
+                 ("report", "--month", "2026-08", "--format", "focus"), ("reconcile", "--month", "2026-08")):
         r = cli("-c", str(cfg), *args)
         assert r.code == 3, (args, r.err)
         assert r.out == ""
         line = one_line(r.err)
-        assert "nothing loaded for 2026-09-01..2026-10-01" in line
-        assert "run 'finops pull --month 2026-09' first" in line
+        assert "nothing loaded for 2026-08-01..2026-09-01" in line
+        assert "run 'finops pull --month 2026-08' first" in line
     assert tables(tmp_path / "site" / "finops.duckdb") == before  # not even a ledger row
-    gate = cli("-c", str(cfg), "gate", "--month", "2026-09", "--format", "json")  # fails closed, in its format
+    gate = cli("-c", str(cfg), "gate", "--month", "2026-08", "--format", "json")  # fails closed, in its format
     assert gate.code == 3 and json.loads(gate.out)["status"] == "billing_missing"
     # A warehouse that does not exist is not created by a command that only reads it.
     gone = tmp_path / "elsewhere" / "finops.duckdb"
@@ -298,6 +298,7 @@ def test_sources_check_fails_when_tempo_refuses_the_credentials(cli, tmp_path: P
 
 def test_sources_check_reads_span_files(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
     cfg = fresh_site(demo_month, tmp_path / "site")
+    cfg.write_text(re.sub(r', "2026-09/[^"]+"', "", cfg.read_text()))  # October's files only
     ok = cli("-c", str(cfg), "sources", "check")
     assert ok.code == 0, ok.out + ok.err
     assert "first and last line parse; spans from 2026-10-01" in ok.out
@@ -443,7 +444,7 @@ def test_any_unicode_team_name_gets_its_email(cli, demo_month: Path, tmp_path: P
     r = cli("-c", str(cfg), "email", "--month", "2026-10", "--dry-run", "--out", str(tmp_path / "outbox"))
     assert r.code == 0, r.err
     emls = sorted((tmp_path / "outbox").glob("*.eml"))
-    assert len(emls) == 12  # every team with leads (no [email] finance here: no summary)
+    assert len(emls) == 13  # every team with leads, and the demo's finance summary
     subjects = {}
     for path in emls:
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -475,7 +476,7 @@ def test_one_teams_failure_does_not_stop_the_others(cli, demo_month: Path, tmp_p
     r = cli("-c", str(cfg), "email", "--month", "2026-10", "--dry-run", "--out", str(tmp_path / "outbox"))
     assert r.code == 3
     assert "chargeback docs -> dot.docs@example.com: message not built: ValueError" in r.err
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 11  # every other team
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 12  # every other team, and finance's summary
 
 
 def test_csv_cells_that_are_formulas_are_made_inert(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -592,7 +593,7 @@ def test_a_killed_pull_is_marked_killed_by_the_next_run(cli, demo_month: Path, t
 
 def test_the_gate_headline_agrees_with_its_rows(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811
     cfg = copy_demo(demo_month, tmp_path / "site", "")
-    # At ±4.6 %: the organisation (-4.47 %) passes, openai (-4.93 %) does not.
+    # At ±4.6 %: the organisation (-4.40 %) passes, openai (-4.71 %) does not.
     md = cli("-c", str(cfg), "gate", "--month", "2026-10", "--max-drift", "4.6", "--format", "markdown")
     assert md.code == 0, md.err
     assert md.out.startswith("### finops gate 2026-10: **PASS**")
@@ -600,12 +601,12 @@ def test_the_gate_headline_agrees_with_its_rows(cli, demo_month: Path, tmp_path:
     assert "| openai |" in md.out and "⚠️ not gated" in md.out and "openai outside ±4.6 % (not gated" in md.out
     text = cli("-c", str(cfg), "gate", "--month", "2026-10", "--max-drift", "4.6", "--per-provider")
     assert text.code == 1
-    assert text.out.splitlines()[0].startswith("finops gate 2026-10: FAIL (openai drift -4.93 % outside ±4.6 %)")
+    assert text.out.splitlines()[0].startswith("finops gate 2026-10: FAIL (openai drift -4.71 % outside ±4.6 %)")
     pm = cli("-c", str(cfg), "gate", "--month", "2026-10", "--max-drift", "4.6", "--per-provider", "--format", "markdown")
-    assert pm.out.startswith("### finops gate 2026-10: **FAIL**: openai drift -4.93 % outside ±4.6 %")
+    assert pm.out.startswith("### finops gate 2026-10: **FAIL**: openai drift -4.71 % outside ±4.6 %")
     js = json.loads(cli("-c", str(cfg), "gate", "--month", "2026-10", "--max-drift", "4.6", "--per-provider",
                         "--format", "json").out)
-    assert js["failed"] == ["openai drift -4.93 % outside ±4.6 %"]
+    assert js["failed"] == ["openai drift -4.71 % outside ±4.6 %"]
 
 
 def test_no_number_is_truncated_at_80_columns(demo_month: Path) -> None:  # noqa: F811

@@ -22,8 +22,8 @@ from finops.notify import NotifyOutcome, gate_event, parse_targets, post
 from finops.reconcile import reconcile
 from finops.reconcile.anomalies import for_month_report
 from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
-from finops.report.model import Report, build_report
-from finops.report.write import render, write_report, write_report_file
+from finops.report.model import Report, build_report, previous_month
+from finops.report.write import render, write_report, write_report_file, write_split_html
 from finops.warehouse import open_warehouse
 from finops.warehouse.ledger import ledger
 from finops.windows import Window
@@ -43,18 +43,33 @@ def check_loaded(con: duckdb.DuckDBPyConnection, config: Config, window: Window)
         raise DataError(f"warehouse {config.warehouse}: nothing loaded for {window}: {hint}")
 
 
+def _loaded(con: duckdb.DuckDBPyConnection, window: Window) -> bool:
+    """Some source loaded a day of ``window``."""
+    row = con.execute("SELECT count(*) FROM load_windows WHERE window_start < ? AND window_end > ?",
+                      [window.window_end, window.window_start]).fetchone()
+    return bool(row and row[0])
+
+
 def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str, *,
-                require_data: bool = True) -> Report:
+                require_data: bool = True, month_over_month: bool = True) -> Report:
     """Reconcile ``window`` on ``con`` (recorded in the ledger) and read its :class:`Report`.
 
-    With ``require_data`` a window nothing was loaded for is a :class:`DataError`.
+    With ``require_data`` a window nothing was loaded for is a :class:`DataError`. With
+    ``month_over_month`` the month before is reconciled too when anything was loaded for it, and
+    the report compares the two.
     """
     if require_data:
         check_loaded(con, config, window)
+    previous = previous_month(window) if month_over_month else None
     with ledger(con, command, window):
         reconcile(con, config, window, config.run_date())
+        if previous is not None and _loaded(con, previous):
+            reconcile(con, config, previous, config.run_date())
+        else:
+            previous = None
     rep = build_report(con, window, currency=config.currency, max_drift_pct=config.max_drift_pct,
-                       generated_at=datetime.now(UTC).replace(microsecond=0))
+                       generated_at=datetime.now(UTC).replace(microsecond=0), previous=previous,
+                       today=config.run_date())
     rep.anomalies = for_month_report(con, config, window)
     return rep
 
@@ -66,15 +81,17 @@ def _check_team(rep: Report, team: str | None) -> None:
 
 
 def report(config: Config, window: Window, *, team: str | None = None, command: str = "report",
-           require_data: bool = True) -> Report:
+           require_data: bool = True, month_over_month: bool = True) -> Report:
     """Reconcile ``window`` with the current prices and return its :class:`Report`.
 
     ``team`` must have spend in the window (else a usage error listing the teams that do).
     A missing warehouse, or (with ``require_data``) a window nothing was loaded for, is a
-    :class:`~finops.errors.DataError`.
+    :class:`~finops.errors.DataError`. ``month_over_month=False`` leaves the month before alone
+    (the gate needs only this month).
     """
     with open_warehouse(config.warehouse, command, create=False) as con:
-        rep = _reconciled(con, config, window, command, require_data=require_data)
+        rep = _reconciled(con, config, window, command, require_data=require_data,
+                          month_over_month=month_over_month)
     _check_team(rep, team)
     return rep
 
@@ -95,15 +112,18 @@ class Export:
 
 
 def export(config: Config, window: Window, fmt: str, *, team: str | None = None, out: Path | None = None,
-           focus_version: str = "1.2") -> Export:
+           focus_version: str = "1.2", split_teams: bool = False) -> Export:
     """The month's chargeback as ``html``, ``csv``, ``json`` or a ``focus`` file.
 
     With ``out`` the files are written there (a folder; for ``focus`` a ``.csv`` or
     ``.parquet`` file; ``table`` writes the HTML, JSON and CSV files); without it the text is
-    returned, except HTML, which is written into the current folder.
+    returned, except HTML, which is written into the current folder. ``split_teams`` writes the
+    HTML as an index page plus one page per team.
     """
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"--format {fmt!r}: not one of {', '.join(EXPORT_FORMATS)}")
+    if split_teams and (fmt not in ("html", "table") or team is not None):
+        raise ConfigError("--split-teams: only with --format html or table, and without --team")
     if fmt == "focus":
         check_version(focus_version)
         if out is not None:
@@ -118,9 +138,12 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
             return Export(text=render_focus_csv(frame), frame=frame)
         return Export(paths=[write_focus(frame, out)], frame=frame)
     if out is not None and out.suffix and not out.is_dir():  # report.html is a file, not a folder
+        if split_teams:
+            write_report_file(rep, out, fmt=fmt)  # checks the suffix
+            return Export(paths=write_split_html(rep, out))
         return Export(paths=write_report_file(rep, out, fmt=fmt, team=team))
     if out is not None or fmt in ("html", "table"):
-        return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team))
+        return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team, split_teams=split_teams))
     return Export(text=render(rep, fmt, team))
 
 
@@ -209,7 +232,8 @@ def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
     if notify and not any("gate" in t.events for t in targets):
         raise ConfigError(f"--notify: no [[notify]] target in {config.path or 'config'} takes gate events")
     threshold = Decimal(str(config.max_drift_pct if max_drift_pct is None else max_drift_pct))
-    rep = report(config, window, require_data=False)  # nothing loaded: fails closed below, in its format
+    rep = report(config, window, require_data=False,  # nothing loaded: fails closed below, in its format
+                 month_over_month=False)
     rows = []
     for p in rep.providers:
         d = p.drift_pct

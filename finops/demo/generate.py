@@ -133,6 +133,9 @@ API_KEYS: dict[tuple[str, str], tuple[tuple[str | None, str, int], ...]] = {
 LONG_CONTEXT_TOKENS = 200_000
 LONG_CONTEXT_RATE = {"input": Decimal(2), "cache_read": Decimal(2), "cache_write": Decimal(2),
                      "cache_write_1h": Decimal(2), "output": Decimal("1.5")}
+# One team grows: from this day of the month its service makes GROWTH times its calls (its
+# week 19-25 October against 12-18 is the demo's week-over-week anomaly).
+GROWTH_SERVICE, GROWTH_FROM, GROWTH = "recsys-explain", 19, 2.5
 # A credit on the OpenAI invoice: (day of month, line item, USD).
 CREDIT = (15, "Credit: service incident 2026-10-14", Decimal("-25.00"))
 # Scale of the month: requests per day and tokens per request multiply every service's.
@@ -255,8 +258,72 @@ class _Prices:
 CallHook = Callable[[Service, date, tuple[int, int, int, int, int], tuple[str, str, int] | None], None]
 
 
-def generate(out_dir: Path, window: Window, seed: int = 7, on_call: CallHook | None = None) -> DemoData:
+def _service_day(svc: Service, n: int, day: date, rng: random.Random, billed: dict, requests: dict,
+                 data: DemoData, on_call: CallHook | None) -> dict[str, list[SpanSpec]]:
+    """``n`` calls of ``svc`` on ``day``: their billed tokens and requests, and their spans by project."""
+    day_ns = _epoch(day) * 1_000_000_000
+    by_project: dict[str, list[dict]] = defaultdict(list)
+    for _ in range(n):
+        total_in = _lognormal(rng, svc.input_mean * TOKEN_SCALE)
+        cr = int(total_in * svc.cache_read_share * rng.uniform(0.6, 1.2))
+        cw = int(total_in * svc.cache_write_share * rng.uniform(0.5, 1.5))
+        cr, cw = min(cr, total_in), min(cw, max(0, total_in - cr))
+        inp = total_in - cr - cw
+        out = _lognormal(rng, svc.output_mean * TOKEN_SCALE, 0.7)
+        reasoning = int(out * 0.6) if svc.model.startswith("o4") else 0
+        account = svc.account or "default"
+        key = (day, svc.provider, account, svc.model, svc.tier)
+        if svc.provider == "anthropic" and total_in > LONG_CONTEXT_TOKENS:
+            key = (*key[:4], f"{svc.tier}@200k-1M")  # billed at long-context rates
+        billed[(*key, "input")] += inp
+        billed[(*key, "cache_read")] += cr
+        billed[(*key, "output")] += out
+        requests[key] += 1
+        if cw:
+            one_hour = int(cw * svc.cache_1h_share)
+            billed[(*key, "cache_write")] += cw - one_hour
+            billed[(*key, "cache_write_1h")] += one_hour
+        if rng.random() < SAMPLING_LOSS:
+            data.spans_dropped += 1
+            if on_call:
+                on_call(svc, day, (inp, cr, cw, out, reasoning), None)
+            continue
+        project = rng.choice(svc.projects)
+        feature = rng.choice(svc.features)
+        start_ns = (day_ns + rng.randrange(86_399) * 1_000_000_000
+                    + rng.randrange(1_000_000_000))
+        by_project[project].append(SpanSpec(
+            name=f"chat {svc.model}", trace_id=rng.getrandbits(128), span_id=rng.getrandbits(64),
+            start_ns=start_ns, end_ns=start_ns + rng.randrange(200_000_000, 9_000_000_000),
+            attributes=_span_attrs(svc, svc.model, feature, inp, cr, cw, out, reasoning),
+            kind=SPAN_KIND_CLIENT))
+        if on_call:
+            on_call(svc, day, (inp, cr, cw, out, reasoning), (project, feature, start_ns))
+    return by_project
+
+
+def _growth_lines(day: date, seed: int, billed: dict, requests: dict, data: DemoData,
+                  on_call: CallHook | None) -> list[bytes]:
+    """The growing team's extra calls from ``GROWTH_FROM`` on (its traffic × ``GROWTH``).
+
+    Drawn from a random stream of their own, so every other team's month stays as it was.
+    """
+    svc = next(s for s in SERVICES if s.name == GROWTH_SERVICE)
+    if day.day < GROWTH_FROM:
+        return []
+    rng = random.Random(seed * 1000 + day.day)
+    n = int(svc.per_day * REQUEST_SCALE * (1.0 if day.weekday() < 5 else 0.45) * (GROWTH - 1)
+            * rng.uniform(0.85, 1.15))
+    by_project = _service_day(svc, n, day, rng, billed, requests, data, on_call)
+    return [encode_request(_resource(svc, project), spans[i:i + 200], scope_name="finops-demo", scope_version="1")
+            for project, spans in by_project.items() for i in range(0, len(spans), 200)]
+
+
+def generate(out_dir: Path, window: Window, seed: int = 7, on_call: CallHook | None = None, *,
+             growth: bool = True) -> DemoData:
     """Write ``spans/`` and ``billing/`` for ``window`` under ``out_dir``.
+
+    ``growth=False`` leaves out the growing team's extra calls (the month before the demo month).
 
     ``on_call`` sees every call, including those whose span sampling dropped (the metrics
     demo records them all: metrics are not sampled); it never changes what is written.
@@ -271,50 +338,13 @@ def generate(out_dir: Path, window: Window, seed: int = 7, on_call: CallHook | N
     requests: dict[tuple, int] = defaultdict(int)
     for day in window.days:
         weekday = day.weekday() < 5
-        day_ns = _epoch(day) * 1_000_000_000
         lines: list[bytes] = []
         agent_line: bytes | None = None
         for svc in SERVICES:
             n = int(svc.per_day * REQUEST_SCALE * (1.0 if weekday else 0.45) * rng.uniform(0.85, 1.15))
             if svc.tier == "batch" and not weekday:
                 n = 0
-            by_project: dict[str, list[dict]] = defaultdict(list)
-            for _ in range(n):
-                total_in = _lognormal(rng, svc.input_mean * TOKEN_SCALE)
-                cr = int(total_in * svc.cache_read_share * rng.uniform(0.6, 1.2))
-                cw = int(total_in * svc.cache_write_share * rng.uniform(0.5, 1.5))
-                cr, cw = min(cr, total_in), min(cw, max(0, total_in - cr))
-                inp = total_in - cr - cw
-                out = _lognormal(rng, svc.output_mean * TOKEN_SCALE, 0.7)
-                reasoning = int(out * 0.6) if svc.model.startswith("o4") else 0
-                account = svc.account or "default"
-                key = (day, svc.provider, account, svc.model, svc.tier)
-                if svc.provider == "anthropic" and total_in > LONG_CONTEXT_TOKENS:
-                    key = (*key[:4], f"{svc.tier}@200k-1M")  # billed at long-context rates
-                billed[(*key, "input")] += inp
-                billed[(*key, "cache_read")] += cr
-                billed[(*key, "output")] += out
-                requests[key] += 1
-                if cw:
-                    one_hour = int(cw * svc.cache_1h_share)
-                    billed[(*key, "cache_write")] += cw - one_hour
-                    billed[(*key, "cache_write_1h")] += one_hour
-                if rng.random() < SAMPLING_LOSS:
-                    data.spans_dropped += 1
-                    if on_call:
-                        on_call(svc, day, (inp, cr, cw, out, reasoning), None)
-                    continue
-                project = rng.choice(svc.projects)
-                feature = rng.choice(svc.features)
-                start_ns = (day_ns + rng.randrange(86_399) * 1_000_000_000
-                            + rng.randrange(1_000_000_000))
-                by_project[project].append(SpanSpec(
-                    name=f"chat {svc.model}", trace_id=rng.getrandbits(128), span_id=rng.getrandbits(64),
-                    start_ns=start_ns, end_ns=start_ns + rng.randrange(200_000_000, 9_000_000_000),
-                    attributes=_span_attrs(svc, svc.model, feature, inp, cr, cw, out, reasoning),
-                    kind=SPAN_KIND_CLIENT))
-                if on_call:
-                    on_call(svc, day, (inp, cr, cw, out, reasoning), (project, feature, start_ns))
+            by_project = _service_day(svc, n, day, rng, billed, requests, data, on_call)
             if day == window.days[0] and svc.name == AGENT_SERVICE and by_project:
                 project, spans = next(iter(by_project.items()))
                 if len(spans) >= 2:
@@ -329,6 +359,8 @@ def generate(out_dir: Path, window: Window, seed: int = 7, on_call: CallHook | N
         rng.shuffle(lines)
         if agent_line is not None:  # after the shuffle: the random stream stays as it was
             lines.append(agent_line)
+        if growth:
+            lines += _growth_lines(day, seed, billed, requests, data, on_call)
         path = spans_dir / f"{day.isoformat()}.jsonl.gz"
         write_jsonl(path, lines)
         data.files.append(path)
@@ -530,24 +562,29 @@ def _write_anthropic(directory: Path, window: Window, billed: dict, prices: _Pri
     data.billed_usd["anthropic"] = total
 
 
-def demo_config(out_dir: Path, window: Window, today: date) -> str:
-    """The demo's finops.toml (paths relative to it)."""
+def demo_config(out_dir: Path, window: Window, today: date, previous: str | None = None) -> str:
+    """The demo's finops.toml (paths relative to it); ``previous``: the folder of the month before."""
+    def paths(pattern: str) -> str:
+        found = [pattern] + ([f"{previous}/{pattern}"] if previous else [])
+        return "[" + ", ".join(f'"{p}"' for p in found) + "]"
+
     teams = sorted({s.team for s in SERVICES if s.team})
-    budgets = {"search": 9000, "support": 12000, "data-science": 1500, "legal": 3000}
+    # growth's budget is small: past 70 % by mid-month, the demo's budget flag
+    budgets = {"search": 9000, "support": 12000, "data-science": 1500, "legal": 3000, "growth": 60}
     lines = [
         "# Written by 'finops demo': the demo month's sources, teams and rules.",
         'currency = "USD"', "", "[warehouse]", 'path = "finops.duckdb"', "",
         "[gate]", "max_drift_pct = 5", "",
         "[reconcile]", "provisional_days = 3", f"today = {today.isoformat()}", "",
-        "[[sources]]", 'name = "spans"', 'kind = "otlp_files"', 'paths = ["spans/*.jsonl.gz"]', "",
+        "[[sources]]", 'name = "spans"', 'kind = "otlp_files"', f"paths = {paths('spans/*.jsonl.gz')}", "",
         "[[billing]]", 'name = "openai"', 'kind = "openai_files"',
-        'costs = ["billing/openai/costs_page*.json"]',
-        'usage = ["billing/openai/usage_completions_page*.json"]',
-        'api_keys = ["billing/openai/api_keys_*.json"]', "",
+        f"costs = {paths('billing/openai/costs_page*.json')}",
+        f"usage = {paths('billing/openai/usage_completions_page*.json')}",
+        f"api_keys = {paths('billing/openai/api_keys_*.json')}", "",
         "[[billing]]", 'name = "anthropic"', 'kind = "anthropic_files"',
-        'costs = ["billing/anthropic/cost_report_page*.json"]',
-        'usage = ["billing/anthropic/usage_report_page*.json"]',
-        'api_keys = ["billing/anthropic/api_keys_*.json"]', "",
+        f"costs = {paths('billing/anthropic/cost_report_page*.json')}",
+        f"usage = {paths('billing/anthropic/usage_report_page*.json')}",
+        f"api_keys = {paths('billing/anthropic/api_keys_*.json')}", "",
     ]
     for t in teams:
         lines += [f'[teams."{t}"]', f'leads = ["{TEAM_LEADS[t]}"]']
@@ -556,6 +593,10 @@ def demo_config(out_dir: Path, window: Window, today: date) -> str:
         if t == "data-science":
             lines.append('accounts = [{ provider = "openai", account = "proj_sandbox" }]')
         lines.append("")
+    lines += ["# Each team's chargeback to its leads, the organisation summary to finance:",
+              "#   finops -c finops.toml email --month 2026-10 --dry-run", "",
+              "[email]", 'from = "finops@example.com"', 'finance = ["finance@example.com"]',
+              'report_url = "https://finops.example.com/reports/{month}/chargeback-{month}.html"', ""]
     lines += ["# Gate failures posted to chat; each webhook URL comes from the environment variable named.",
               "# To see the posts without URLs (written as .json files into ./outbox):",
               "#   finops -c finops.toml gate --month 2026-10 --max-drift 4 --notify --dry-run", ""]

@@ -26,6 +26,8 @@ from finops.mail.png import daily_png
 from finops.money import fmt_money as money
 from finops.money import fmt_pct as pct
 from finops.paths import data_dir
+from finops.report.axes import axis_label
+from finops.report.html import add_filters
 from finops.report.model import Line, Report, TeamSection
 
 TOP_ROWS = 8  # rows per breakdown before the rest is summed as "other"
@@ -61,6 +63,7 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["money"] = money
     env.filters["pct"] = pct
+    add_filters(env)
     return env
 
 
@@ -118,14 +121,25 @@ def _cid(name: str, msg_domain: str) -> str:
     return f"{name}@{msg_domain}"
 
 
-def _chart(series: list[tuple[date, Decimal, Decimal]], name: str, domain: str
+def _chart(series: list[tuple[date, Decimal, Decimal]], name: str, domain: str, currency: str
            ) -> tuple[dict[str, Any] | None, dict[str, bytes]]:
+    """The daily PNG and what the HTML around it needs: its y-axis labels, top first, one per grid line."""
     if not series:
         return None, {}
-    data, top = daily_png(series)
+    height = 160
+    data, ticks = daily_png(series, width=540, height=height)
     cid = _cid(name, domain)
-    return ({"cid": cid, "top": top, "first": series[0][0], "last": series[-1][0],
-             "width": 600, "height": 160}, {cid: data})
+    labels = [axis_label(v, ticks, currency) for v in reversed(ticks)]
+    return ({"cid": cid, "top": ticks[-1], "labels": labels, "row_px": height // (len(ticks) - 1),
+             "first": series[0][0], "last": series[-1][0], "width": 540, "height": height}, {cid: data})
+
+
+def report_link(report: Report, cfg: EmailConfig, team: TeamSection | None = None) -> str | None:
+    """``[email] report_url`` for the report's month; a team's link goes to its own section."""
+    if not cfg.report_url:
+        return None
+    url = cfg.report_url.replace("{month}", report.window.label())
+    return f"{url}#team-{team.anchor}" if team is not None and team.anchor else url
 
 
 def _safe(name: str) -> str:
@@ -149,8 +163,10 @@ def chargeback_email(report: Report, team: TeamSection, to: list[str], cfg: Emai
                        "(provisional)" if provisional else "")
     msg = _envelope(cfg, to, subject, f"chargeback.{month}.{_safe(team.team)}")
     domain = cfg.from_address.rpartition("@")[2] or "localhost"
-    chart, images = _chart(team.daily, f"daily-{_safe(team.team)}", domain)
+    chart, images = _chart(team.daily, f"daily-{_safe(team.team)}", domain, report.currency)
+    budgets = report.anomalies.for_team(team.team)[1] if report.anomalies else []
     ctx = {"r": report, "t": team, "month": month, "chart": chart, "provisional": provisional,
+           "budgets": budgets, "link": report_link(report, cfg, team),
            "breakdowns": [("project", bars(team.by_project)), ("feature", bars(team.by_feature)),
                           ("model", bars(team.by_model))],
            "providers": bars(team.by_provider), "reply_to": cfg.reply_to}
@@ -167,10 +183,12 @@ def summary_email(report: Report, to: list[str], cfg: EmailConfig) -> Draft:
                        "(provisional)" if provisional else "")
     msg = _envelope(cfg, to, subject, f"summary.{month}")
     domain = cfg.from_address.rpartition("@")[2] or "localhost"
-    chart, images = _chart(report.daily, "daily-org", domain)
+    chart, images = _chart(report.daily, "daily-org", domain, report.currency)
     team_lines = [Line(t.team, t.billed, t.estimated) for t in report.teams]
+    flagged = [b for b in report.anomalies.budgets if b.flagged] if report.anomalies else []
     ctx = {"r": report, "month": month, "chart": chart, "provisional": provisional,
-           "teams": bars(team_lines, top=len(team_lines)), "providers": bars(report.providers),
+           "flagged_budgets": flagged, "link": report_link(report, cfg),
+           "teams": bars(team_lines, top=25), "providers": bars(report.providers),
            "reply_to": cfg.reply_to}
     _body(msg, _render("email_summary.txt.j2", **ctx), _render("email_summary.html.j2", **ctx), images)
     return Draft("summary", month, "*", msg)

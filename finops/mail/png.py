@@ -11,6 +11,8 @@ import zlib
 from datetime import date
 from decimal import Decimal
 
+from finops.report.axes import nice_ticks
+
 Color = tuple[int, int, int]
 WHITE: Color = (255, 255, 255)
 GRID: Color = (221, 221, 221)
@@ -68,34 +70,37 @@ class Canvas:
 
 
 def daily_png(series: list[tuple[date, Decimal, Decimal]], *, width: int = 600, height: int = 160,
-              scale: int = 2) -> tuple[bytes, Decimal]:
-    """Daily billed (bars) and estimated (line) as a PNG; returns the bytes and the y-axis top.
+              scale: int = 2) -> tuple[bytes, list[Decimal]]:
+    """Daily billed (bars) and estimated (line) as a PNG; returns the bytes and the y-axis ticks.
 
+    Grid lines sit at the nice ticks (finops.report.axes), evenly spaced from the bottom edge
+    (0) to the top edge (the last tick), so the HTML beside the image can label them.
     ``width``/``height`` are CSS pixels; the image has ``scale`` times as many.
     """
     w, h = width * scale, height * scale
     c = Canvas(w, h)
-    top = max((max(b, e) for _, b, e in series), default=Decimal(0)) or Decimal(1)
-    pad = 4 * scale
-    plot_h = h - 2 * pad
-    for frac in (0, 0.5, 1):
-        y = pad + int(plot_h * (1 - frac))
-        c.rect(0, y, w, y + max(1, scale // 2), GRID)
+    ticks = nice_ticks(max((max(b, e) for _, b, e in series), default=Decimal(0)))
+    top = ticks[-1]
+    line = max(1, scale // 2)
+    plot_h = h - line
+    for i in range(len(ticks)):
+        y = int(plot_h * (1 - i / (len(ticks) - 1)))
+        c.rect(0, y, w, y + line, GRID)
     n = max(1, len(series))
     slot = w / n
     bar_w = max(1, int(slot * 0.7))
 
     def yy(v: Decimal) -> int:
-        return pad + int(plot_h - float(v / top) * plot_h)
+        return int(plot_h - float(max(v, Decimal(0)) / top) * plot_h)
 
     points = []
     for i, (_, billed, est) in enumerate(series):
         x = int(i * slot + (slot - bar_w) / 2)
-        c.rect(x, yy(billed), x + bar_w, pad + plot_h, BILLED)
+        c.rect(x, yy(billed), x + bar_w, plot_h, BILLED)
         points.append((x + bar_w // 2, yy(est)))
     for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
         c.line(x0, y0, x1, y1, ESTIMATED, thickness=2 * scale)
     if len(points) == 1:
         x0, y0 = points[0]
         c.rect(x0 - 2 * scale, y0 - 2 * scale, x0 + 2 * scale, y0 + 2 * scale, ESTIMATED)
-    return c.png(), top
+    return c.png(), ticks

@@ -7,12 +7,13 @@ dates are ISO 8601. Keys are only ever added, never renamed or removed, within a
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from finops.money import json_money as _money
 from finops.report.keys import key_dict
 from finops.report.model import Report
+from finops.report.trends import CacheReturn, MonthChange, UnitCost, UnitCosts, change_pct
 
 SCHEMA_VERSION = 1
 
@@ -64,7 +65,11 @@ def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
                               "estimated": _money(p.estimated)} for p in t.by_provider],
              "by_project": [_line(x) for x in t.by_project],
              "by_feature": [_line(x) for x in t.by_feature],
-             "by_model": [_line(x) for x in t.by_model]}
+             "by_model": [_line(x) for x in t.by_model],
+             "anchor": t.anchor,
+             "month_over_month": _change(t.change),
+             "unit_costs": _unit_costs(t.unit_costs),
+             "cache": _cache(t.cache)}
             for t in teams
         ],
         "unpriced": [{"provider": u["provider"], "model": u["model"],
@@ -89,12 +94,83 @@ def report_dict(report: Report, team: str | None = None) -> dict[str, Any]:
                          for r in report.restatements],
         "notes": report.notes,
         "api_key_spend": [key_dict(x) for x in report.api_keys] if team is None else [],
+        "month_over_month": _org_change(report),
+        "unit_costs": _unit_costs(report.unit_costs) if team is None else None,
+        "cache": _cache(report.cache) if team is None else None,
+        "cache_check": [_cache_check(c) for c in report.cache_check] if team is None else [],
     }
     if report.anomalies is not None:  # README "Anomalies and budgets"
         from finops.reconcile.anomalies import anomalies_dict, budgets_list
         doc["anomalies"] = anomalies_dict(report.anomalies, team)
         doc["budgets"] = budgets_list(report.anomalies, team)
     return doc
+
+
+def _rate(v: Decimal | None) -> str | None:
+    """A unit cost: four decimals (a cheap model costs fractions of a cent per 1,000 requests)."""
+    return None if v is None else str(v.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+
+
+def _change(c: MonthChange | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"billed": _money(c.billed), "previous": _money(c.previous),
+            "previous_to_date": None if c.previous_to_date is None else _money(c.previous_to_date),
+            "compared_with": c.compared_with, "change": _money(c.change), "change_pct": _pct(c.change_pct),
+            "parts": {k: _money(v) for k, v in c.parts.items()}}
+
+
+def _org_change(report: Report) -> dict[str, Any] | None:
+    if report.change is None or report.previous is None:
+        return None
+    return {"previous_month": report.previous.label(), "open": report.is_open,
+            "through": None if report.through is None else report.through.isoformat(),
+            **(_change(report.change) or {}),
+            "teams_gone": [{"team": k, "previous": _money(v)} for k, v in report.teams_gone]}
+
+
+def _unit(u: UnitCost) -> dict[str, Any]:
+    return {"billed": _money(u.billed), "requests": u.requests, "output_tokens": u.output_tokens,
+            "per_1k_requests": _rate(u.per_1k_requests), "per_1m_output_tokens": _rate(u.per_1m_output_tokens)}
+
+
+def _unit_costs(u: UnitCosts | None) -> dict[str, Any] | None:
+    if u is None:
+        return None
+    prev = u.previous
+    return {**_unit(u.current),
+            "previous": None if prev is None else _unit(prev),
+            "change_pct": {
+                "per_1k_requests": _pct(change_pct(u.current.per_1k_requests, prev and prev.per_1k_requests)),
+                "per_1m_output_tokens": _pct(change_pct(u.current.per_1m_output_tokens,
+                                                        prev and prev.per_1m_output_tokens))},
+            "weeks": [{"days": w.label, "window_start": w.window_start.isoformat() if w.window_start else None,
+                       "window_end": w.window_end.isoformat() if w.window_end else None, **_unit(w)}
+                      for w in u.weeks],
+            "by_feature": [{"feature": f.label, **_unit(f), "previous": None if p is None else _unit(p)}
+                           for f, p in u.features]}
+
+
+def _cache(c: CacheReturn | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"input_tokens": c.input_tokens, "cache_read_tokens": c.cache_read_tokens,
+            "cache_write_tokens": c.cache_write_tokens, "hit_rate_pct": _pct(c.hit_rate_pct),
+            "saved": _money(c.saved), "write_premium": _money(c.write_premium), "net": _money(c.net),
+            "unpriced_cache_tokens": c.unpriced_cache_tokens}
+
+
+def _cache_check(c: Any) -> dict[str, Any]:
+    def m(v: Decimal | None) -> str | None:
+        return None if v is None else _money(v)
+    return {"provider": c.provider,
+            "span_cache_read_tokens": c.span_cache_read_tokens, "billed_cache_read_tokens": c.billed_cache_read_tokens,
+            "span_cache_write_tokens": c.span_cache_write_tokens,
+            "billed_cache_write_tokens": c.billed_cache_write_tokens,
+            "read_tokens_pct": _pct(c.read_tokens_pct),
+            "span_saved": m(c.span_saved), "billed_saved": m(c.billed_saved),
+            "span_write_premium": m(c.span_write_premium), "billed_write_premium": m(c.billed_write_premium),
+            "span_net": m(c.span_net), "billed_net": m(c.billed_net)}
 
 
 def _line(x: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ providers round their invoices), except team chargeback, already in cents by lar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,8 +16,20 @@ import duckdb
 
 from finops.billing.exclusions import report_notes as exclusion_notes
 from finops.money import cents, drift_pct, fmt_money
+from finops.report.anchors import anchors
 from finops.report.drift import PARTS, DriftPart, drift_parts, drift_sentence, named_share
 from finops.report.keys import KeyLine, key_lines
+from finops.report.trends import (
+    CacheCheck,
+    CacheReturn,
+    MonthChange,
+    UnitCosts,
+    cache_checks,
+    cache_returns,
+    month_changes,
+    total_change,
+    unit_costs,
+)
 from finops.schemas import UNATTRIBUTED
 from finops.warehouse.sql import run_query
 from finops.windows import Window
@@ -80,6 +92,10 @@ class TeamSection:
     by_model: list[Line]
     daily: list[tuple[date, Decimal, Decimal]]  # day, billed, estimated
     unpriced_tokens: int = 0  # span tokens with no price: left out of ``estimated``
+    anchor: str = ""  # stable page anchor (finops.report.anchors): #team-<anchor>
+    change: MonthChange | None = None  # against the month before (None: no month before loaded)
+    unit_costs: UnitCosts | None = None
+    cache: CacheReturn | None = None
 
     @property
     def drift_pct(self) -> Decimal | None:
@@ -118,6 +134,15 @@ class Report:
     anomalies: Any = None
     # Spend per API key and workspace, billed (finops.report.keys, sql/report/key_spend.sql).
     api_keys: list[KeyLine] = field(default_factory=list)
+    # The month before (None: not a calendar month, or nothing loaded for it) and, while this month
+    # is still open, its last day counted (yesterday); month over month compares up to that day.
+    previous: Window | None = None
+    through: date | None = None
+    change: MonthChange | None = None  # the organisation's: the sum of every team's
+    teams_gone: list[tuple[str, Decimal]] = field(default_factory=list)  # charged last month, not this
+    unit_costs: UnitCosts | None = None  # the organisation's
+    cache: CacheReturn | None = None  # the organisation's
+    cache_check: list[CacheCheck] = field(default_factory=list)
 
     @property
     def billed_total(self) -> Decimal:
@@ -180,6 +205,19 @@ class Report:
         """The section of team ``name``, if it has any spend."""
         return next((t for t in self.teams if t.team == name), None)
 
+    @property
+    def is_open(self) -> bool:
+        """The month is still running (its last day is not over yet)."""
+        return self.through is not None
+
+
+def previous_month(window: Window) -> Window | None:
+    """The calendar month before ``window`` (None when ``window`` is not a calendar month)."""
+    if window.label() == str(window):
+        return None
+    start = (window.window_start - timedelta(days=1)).replace(day=1)
+    return Window(start, window.window_start)
+
 
 def sampling_notes(rows: list[dict[str, Any]]) -> list[str]:
     """The month's sampling, per usage source: weighted estimates, or sampling not seen."""
@@ -196,9 +234,26 @@ def sampling_notes(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: str,
-                 max_drift_pct: float, generated_at: datetime) -> Report:
-    """Read the month's reconciliation tables into a :class:`Report`."""
-    params = {"window_start": window.window_start, "window_end": window.window_end}
+                 max_drift_pct: float, generated_at: datetime, previous: Window | None = None,
+                 today: date | None = None) -> Report:
+    """Read the month's reconciliation tables into a :class:`Report`.
+
+    ``previous`` is the month before, reconciled on ``con`` (None: no month over month).
+    ``today`` (the run date) tells whether the month is still open: then month over month
+    compares with the month before up to the same day of the month.
+    """
+    through = None
+    if today is not None and today < window.window_end:
+        through = max(window.window_start, today - timedelta(days=1))
+    prev_cut = None
+    if previous is not None:
+        prev_cut = previous.window_end if through is None else min(
+            previous.window_end, previous.window_start + timedelta(days=through.day))
+    params = {"window_start": window.window_start, "window_end": window.window_end,
+              "current_cut": window.window_end,
+              "previous_start": previous.window_start if previous else window.window_start,
+              "previous_end": previous.window_end if previous else window.window_start,
+              "previous_cut": prev_cut or window.window_start}
 
     def q(name: str) -> list[dict[str, Any]]:
         return run_query(con, f"report/{name}", params)
@@ -241,6 +296,25 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
     for r in q("billing_gaps"):
         gaps.setdefault(r["provider"], []).append(r["day"])
 
+    names = anchors(t.team for t in teams)
+    costs, org_costs = unit_costs(q("unit_costs"), window.window_start, window.window_end,
+                                  has_previous=previous is not None)
+    caches, org_cache, provider_cache = cache_returns(q("cache_return"))
+    for t in teams:
+        t.anchor = names[t.team]
+        t.unit_costs = costs.get(t.team)
+        t.cache = caches.get(t.team)
+    change, gone = None, []
+    if previous is not None:
+        changes = month_changes(q("month_items"), {t.team: t.billed for t in teams}, q("month_teams"),
+                                open_month=through is not None)
+        for t in teams:
+            t.change = changes.get(t.team)
+        change = total_change(list(changes.values()), open_month=through is not None)
+        now = {t.team for t in teams}
+        gone = sorted(((k, c.previous) for k, c in changes.items() if k not in now and c.previous),
+                      key=lambda kv: (-kv[1], kv[0]))
+
     return Report(
         window=window, currency=currency, generated_at=generated_at,
         max_drift_pct=Decimal(str(max_drift_pct)),
@@ -258,4 +332,6 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
         credits=q("credits"),
         drift_parts=drift_parts(explanation, q("drift_sources"), q("request_coverage"), exact_billed),
         api_keys=key_lines(q("key_spend")),
+        previous=previous, through=through, change=change, teams_gone=gone, unit_costs=org_costs,
+        cache=org_cache, cache_check=cache_checks(q("cache_spans"), q("cache_bill"), provider_cache),
     )

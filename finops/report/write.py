@@ -24,16 +24,38 @@ def render(report: Report, fmt: str, team: str | None = None) -> str:
     raise ConfigError(f"--format {fmt!r}: cannot be written to a file")
 
 
-def write_report(report: Report, out_dir: Path, *, fmt: str = "html", team: str | None = None) -> list[Path]:
-    """Write ``chargeback-<month>[-<team>].<ext>`` into ``out_dir``; ``table`` writes all three."""
+def write_report(report: Report, out_dir: Path, *, fmt: str = "html", team: str | None = None,
+                 split_teams: bool = False) -> list[Path]:
+    """Write ``chargeback-<month>[-<team>].<ext>`` into ``out_dir``; ``table`` writes all three.
+
+    With ``split_teams`` the HTML is an index page (the organisation, each team a link) plus one
+    page per team, ``chargeback-<month>-teams/<anchor>.html`` (anchors: finops.report.anchors).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     fmts = ["html", "json", "csv"] if fmt == "table" else [fmt]
     stem = f"chargeback-{report.window.label()}" + (f"-{_safe(team)}" if team else "")
     paths = []
     for f in fmts:
         path = out_dir / f"{stem}.{EXTENSIONS[f]}"
+        if f == "html" and split_teams and team is None:
+            paths += write_split_html(report, path)
+            continue
         path.write_text(render(report, f, team), encoding="utf-8")
         paths.append(path)
+    return paths
+
+
+def write_split_html(report: Report, index: Path) -> list[Path]:
+    """The index page at ``index`` and one page per team in the folder beside it (``<stem>-teams/``)."""
+    folder = index.with_name(f"{index.stem}-teams")
+    folder.mkdir(parents=True, exist_ok=True)
+    index.write_text(render_html(report, team_href=f"{folder.name}/{{anchor}}.html", with_teams=False),
+                     encoding="utf-8")
+    paths = [index]
+    for t in report.teams:
+        page = folder / f"{t.anchor}.html"
+        page.write_text(render_html(report, t.team, back=f"../{index.name}"), encoding="utf-8")
+        paths.append(page)
     return paths
 
 
