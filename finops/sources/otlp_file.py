@@ -50,7 +50,7 @@ from array import array
 from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
 from operator import attrgetter
@@ -72,7 +72,7 @@ from finops.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # polars and pandera are imported lazily: worker processes never need them
     from finops.config import AttributeMap, SpanSource
-    from finops.frames import ProgressFn, SpanPull
+    from finops.frames import FileEntry, FileState, ProgressFn, SpanPull
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -159,6 +159,7 @@ class _Plan:
     day_hi: int
     conventions: tuple[tuple[str, str], ...]
     op_keys: tuple[str, ...] = ()  # the operation field: any of them naming an aggregate skips
+    fingerprint: bool = False  # workers also digest each file they read (the manifest's)
 
 
 # rollup key: (day, provider, account, model, tier, team, project, feature); the provider and
@@ -172,16 +173,29 @@ _STAT_NAMES = ("files", "lines", "spans", "llm_spans", "outside_window", "exclus
 
 @dataclass
 class _Part:
-    """What scanning one file (or all of them) gives: rollup, stats, span ids, examples."""
+    """What scanning one file (or all of them) gives: rollup, stats, span ids, examples.
+
+    Per file also: the days of its LLM spans outside the window (``days_out``; the days in
+    it are the rollup's), its unreadable lines (``bad``: the first few errors, ``n_bad``
+    all of them), an incomplete last line (``incomplete``: its number, the line having no
+    newline) and an error that stopped the read (``read_error``: a truncated gzip stream).
+    """
 
     rollup: Rollup
     stats: dict[str, int]
     ids: array  # 64-bit span ids of the counted spans, in file order
     examples: dict[str, list[str]]  # "not_trace" / "empty": file:line places, at most a few
+    days_out: set[int] = field(default_factory=set)
+    bad: list[str] = field(default_factory=list)
+    n_bad: int = 0
+    incomplete: int = 0
+    read_error: str | None = None
+    days: set[int] = field(default_factory=set)  # all its LLM span days, set by _merge
+    fingerprint: str | None = None  # file_digest, when the plan asks for it
 
 
 def pull(source: SpanSource, attributes: AttributeMap, window_start: date, window_end: date, *,
-         progress: ProgressFn | None = None) -> SpanPull:
+         progress: ProgressFn | None = None, state: FileState | None = None) -> SpanPull:
     """Roll up the LLM spans of ``source``'s files that start in ``[window_start, window_end)``.
 
     Returns a ``USAGE_SCHEMA`` frame (one row per usage grain, ``requests`` = spans, token
@@ -190,7 +204,12 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     (aggregates skipped), ``duplicates`` (copies counted once), ``not_trace_lines``,
     ``empty_files``. Bad input (a malformed line, a token count that is not an integer in
     ``[0, 2^63)``, cache tokens above an inclusive input count) raises :class:`DataError`
-    naming the file and line.
+    naming the file and line, unless it is in a file none of whose readable spans fall in the
+    window (a warning), or is the incomplete last line of the newest file (skipped, noted).
+
+    With ``state`` (the source's manifest, kept by the warehouse) only what changed is read:
+    see :func:`_select`. The result's ``days`` are then the window days its frame holds in
+    full (the other window days keep their rows), ``files`` the new manifest.
     """
     files = resolve_paths(source)
     plan = _Plan(
@@ -200,10 +219,198 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
         day_hi=window_end.toordinal() - _EPOCH_ORDINAL,
         conventions=tuple(sorted((source.input_convention or {}).items())),
         op_keys=tuple(attributes["operation"]) if "operation" in attributes.keys else (),
+        fingerprint=state is not None,
     )
-    workers = _workers(source.options.get("workers", "auto"), files)
-    part, dups = scan_files(files, plan, workers=workers, label=source.name, progress=progress)
-    return _to_pull(source.name, part, dups, workers)
+    window = set(range(plan.day_lo, plan.day_hi))
+    stat = {f: os.stat(f) for f in files}
+    if state is None:
+        sel = _Selection(unknown=list(files), known=[], affected=window, entries={})
+    else:
+        sel = _select(files, stat, plan, state, plan_fingerprint(source, plan))
+    first = sel.unknown
+    workers = _workers(source.options.get("workers", "auto"), first)
+    total = _Part({}, dict.fromkeys(_STAT_NAMES, 0), array("Q"), {})
+    parts: dict[str, _Part] = {}
+    failed = _scan_into(first, plan, workers, total, parts, source.name, progress)
+    for f in first:
+        sel.affected |= parts[f].days & window
+    # every unchanged file holding a day to re-load is read with them: duplicates across
+    # files are found only among files read together
+    second = [f for f in sel.known if sel.entries[f].days & sel.affected]  # type: ignore[operator]
+    if second:
+        failed |= _scan_into(second, plan, _workers(source.options.get("workers", "auto"), second),
+                             total, parts, source.name, progress)
+    read = first + second
+    notes = _file_problems(read, parts, stat, plan, sel)
+    for f in read:  # file order: the notes do not depend on which worker finished first
+        for kind, places in parts[f].examples.items():
+            total.examples.setdefault(kind, []).extend(places)
+    dups = _remove_duplicates(read, parts, total, plan)
+    if failed:
+        total.stats["worker_failures"] = 1
+    if state is None:
+        return _to_pull(source.name, total, dups, workers, notes)
+    affected = sel.affected & window
+    total.rollup = {k: v for k, v in total.rollup.items() if k[0] in affected}
+    total.stats.update(files_listed=len(files), files_unchanged=len(sel.known) - len(second),
+                       files_old=sum(e.status == "old" for e in sel.entries.values()))
+    out = _to_pull(source.name, total, dups, workers, notes)
+    out.days = [date.fromordinal(d + _EPOCH_ORDINAL) for d in sorted(affected)]
+    out.plan = plan_fingerprint(source, plan)
+    for f in read:
+        e = sel.entries[f]
+        p = parts[f]
+        e.fingerprint = e.fingerprint or p.fingerprint
+        e.days = frozenset(p.days)
+        e.lines, e.spans, e.llm_spans = p.stats["lines"], p.stats["spans"], p.stats["llm_spans"]
+    out.files = list(sel.entries.values())
+    if not read and not affected:
+        out.notes.append(f"nothing new: {len(files)} file(s) unchanged since the last pull")
+    return out
+
+
+# A file last modified this long before the window began cannot hold spans that start in it
+# (the collector writes a span after it ends); the margin allows for clocks that disagree.
+MTIME_MARGIN_NS = 3600 * 1_000_000_000
+# Statuses of a manifest entry whose days are known (the file was read). A 'partial' file
+# (the newest, still being written) is always read again: its days too are re-loaded.
+_READ = ("read", "partial", "corrupt")
+_SETTLED = ("read", "corrupt")
+
+
+@dataclass
+class _Selection:
+    """What a pull reads.
+
+    Files to read (``unknown``: new or changed), unchanged files (``known``), the window days
+    to re-load (``affected``), and each file's manifest entry.
+    """
+
+    unknown: list[str]
+    known: list[str]
+    affected: set[int]
+    entries: dict[str, FileEntry]
+
+
+def plan_fingerprint(source: SpanSource, plan: _Plan) -> str:
+    """A digest of what decides a file's rollup besides its bytes.
+
+    The attribute mapping and the input conventions: a change re-loads every window day.
+    """
+    import hashlib
+    text = repr((plan.dim_keys, plan.token_keys, plan.conventions, plan.op_keys, 1))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def file_digest(path: str) -> str:
+    """The manifest's content fingerprint: blake2b-128 of the bytes as stored, hex."""
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+
+
+def _select(files: list[str], stat: dict[str, os.stat_result], plan: _Plan, state: FileState,
+            plan_fp: str) -> _Selection:
+    """Which files to read, from the manifest.
+
+    A file is unchanged when its path, size and mtime are the manifest's. A file with a new
+    name but the bytes of a known one (a rename; compared by digest, only when a known file
+    has its size) is that file, not a new one. A new or changed file modified before the
+    window began (less :data:`MTIME_MARGIN_NS`) cannot hold the window's spans and is not
+    read. The window days to re-load are those not loaded under this plan, and those of
+    files gone (deleted, or changed: their old content is gone); the caller adds the days
+    of the files it reads.
+    """
+    from finops.frames import FileEntry
+
+    window = set(range(plan.day_lo, plan.day_hi))
+    by_path = {e.path: e for e in state.files}
+    by_fp = {e.fingerprint: e for e in state.files if e.fingerprint and e.status in _READ}
+    sizes = {e.size for e in by_fp.values()}
+    oldest_ns = plan.day_lo * NS_PER_DAY - MTIME_MARGIN_NS
+    sel = _Selection([], [], {d for d in window if state.days.get(d) != plan_fp}, {})
+    present: set[str] = set()
+    for f in files:
+        st = stat[f]
+        key = os.path.abspath(f)
+        e = by_path.get(key)
+        if (e is not None and e.status in _SETTLED and e.size == st.st_size
+                and e.mtime_ns == st.st_mtime_ns):
+            fp: str | None = e.fingerprint
+            known: FileEntry | None = e
+        elif st.st_mtime_ns < oldest_ns:
+            sel.entries[f] = FileEntry(key, st.st_size, st.st_mtime_ns, None, None, "old",
+                                       note="modified before the window began: not read")
+            continue
+        else:
+            fp = file_digest(f) if st.st_size in sizes else None
+            known = by_fp.get(fp) if fp else None
+            if known is not None and known.status not in _SETTLED:
+                known = None
+        if fp is not None and fp in present:
+            sel.entries[f] = FileEntry(key, st.st_size, st.st_mtime_ns, fp, None, "same_content",
+                                       note="the same bytes as another listed file: counted once")
+            continue
+        if fp is not None:
+            present.add(fp)
+        if known is not None:
+            sel.entries[f] = FileEntry(key, st.st_size, st.st_mtime_ns, fp, known.days,
+                                       known.status, known.lines, known.spans, known.llm_spans,
+                                       known.note)
+            sel.known.append(f)
+        else:
+            sel.entries[f] = FileEntry(key, st.st_size, st.st_mtime_ns, fp, None, "read")
+            sel.unknown.append(f)
+    for e in by_fp.values():
+        if e.fingerprint not in present and e.days:
+            sel.affected |= e.days & window  # deleted or changed: its old content is gone
+    return sel
+
+
+def _file_problems(read: list[str], parts: dict[str, _Part], stat: dict[str, os.stat_result],
+                   plan: _Plan, sel: _Selection | None = None) -> list[str]:
+    """Judge each read file's unreadable lines: an error, a warning, or a note.
+
+    The newest file's incomplete last line (or truncated gzip stream) is the collector still
+    writing it: skipped, read whole on the next pull. Unreadable lines in a file whose
+    readable LLM spans all fall outside the window are a warning (file:line); anywhere
+    else (or in a file modified in the window with no readable span) they raise.
+    """
+    notes: list[str] = []
+    if not read:
+        return notes
+    newest = max(stat, key=lambda f: stat[f].st_mtime_ns)
+    window = range(plan.day_lo, plan.day_hi)
+    oldest_ns = plan.day_lo * NS_PER_DAY - MTIME_MARGIN_NS
+    for f in read:
+        p = parts[f]
+        if not (p.n_bad or p.incomplete or p.read_error):
+            continue
+        entry = sel.entries.get(f) if sel else None
+        if f == newest and not p.n_bad:
+            where = f"{f}:{p.incomplete}" if p.incomplete else f
+            why = "incomplete last line" if p.incomplete else f"unreadable end ({p.read_error})"
+            notes.append(f"{where}: {why}, the collector still writing it? Skipped; the file is "
+                         "read again on the next pull")
+            if entry is not None:
+                entry.status, entry.note = "partial", f"{why}: left for the next pull"
+            continue
+        places = list(p.bad)
+        if p.incomplete:
+            places.append(f"{f}:{p.incomplete}: incomplete last line (no newline) and not the "
+                          "newest file")
+        if p.read_error:
+            places.append(p.read_error)
+        count = p.n_bad + bool(p.incomplete) + bool(p.read_error)
+        more = f" (and {count - 1} more unreadable line(s) in the file)" if count > 1 else ""
+        in_window = any(d in window for d in p.days)
+        if in_window or (not p.days and stat[f].st_mtime_ns >= oldest_ns):
+            raise DataError(places[0] + more)
+        notes.append(f"warning: {places[0]}{more}; its readable spans are all outside the "
+                     "window, so the window does not depend on it")
+        if entry is not None:
+            entry.status, entry.note = "corrupt", places[0]
+    return notes
 
 
 def resolve_paths(source: SpanSource) -> list[str]:
@@ -246,37 +453,32 @@ def _workers(option: Any, files: list[str]) -> int:
     return max(1, min(DEFAULT_WORKERS, os.cpu_count() or 1, len(files)))
 
 
-def scan_files(files: list[str], plan: _Plan, *, workers: int = 1, label: str = "otlp_files",
-               progress: ProgressFn | None = None) -> tuple[_Part, list[str]]:
-    """Scan ``files`` (in ``workers`` processes when > 1): the merged part, duplicates removed.
-
-    The second value names where duplicates were found (``file:line``, at most a few).
-    """
+def _scan_into(files: list[str], plan: _Plan, workers: int, total: _Part, parts: dict[str, _Part],
+               label: str, progress: ProgressFn | None) -> bool:
+    """Scan ``files`` into ``total`` and ``parts``; True when a worker failed (read here)."""
+    if not files:
+        return False
     if progress:
         progress(label, 0, len(files))
-    total = _Part({}, dict.fromkeys(_STAT_NAMES, 0), array("Q"), {})
-    parts: dict[str, _Part] = {}  # per file, once merged: its span ids and examples only
     worker_failed = False
     if workers > 1:
+        # a second batch: the first batch's sums are kept from a pool that breaks half-way
+        snapshot = ({k: list(v) for k, v in total.rollup.items()}, dict(total.stats))
         try:
-            parts = _scan_parallel(files, plan, workers, total, label, progress)
+            parts.update(_scan_parallel(files, plan, workers, total, label, progress))
+            return False
         except BrokenProcessPool:
             # A worker died (killed, or a script without a ``__main__`` guard re-ran itself
             # under spawn): the files are still readable here, so finish in this process.
-            total = _Part({}, dict.fromkeys(_STAT_NAMES, 0), array("Q"), {})
-            parts, worker_failed = {}, True
-    if not parts:
-        for done, f in enumerate(files, 1):
-            parts[f] = _merge(total, _scan_file(f, plan))
-            if progress and not worker_failed:
-                progress(label, done, len(files))
-    for f in files:  # file order: the notes do not depend on which worker finished first
-        for kind, places in parts[f].examples.items():
-            total.examples.setdefault(kind, []).extend(places)
-    dup_places = _remove_duplicates(files, parts, total, plan)
-    if worker_failed:
-        total.stats["worker_failures"] = 1
-    return total, dup_places
+            total.rollup, total.stats = snapshot
+            for f in files:
+                parts.pop(f, None)
+            worker_failed = True
+    for done, f in enumerate(files, 1):
+        parts[f] = _merge(total, _scan_file(f, plan))
+        if progress and not worker_failed:
+            progress(label, done, len(files))
+    return worker_failed
 
 
 def _watch_parent(parent: int) -> None:
@@ -323,6 +525,7 @@ def _merge(total: _Part, part: _Part) -> _Part:
     for k, v in part.stats.items():
         total.stats[k] = total.stats.get(k, 0) + v
     rollup = total.rollup
+    part.days = part.days_out | {key[0] for key in part.rollup}
     for key, acc in part.rollup.items():
         cur = rollup.get(key)
         if cur is None:
@@ -392,12 +595,19 @@ def _open(path: str) -> IO[bytes]:
     return f
 
 
-def _lines(path: str) -> Iterator[tuple[int, bytes]]:
+def _lines(path: str, errors: list[str] | None = None) -> Iterator[tuple[int, bytes]]:
+    """The lines of ``path`` (gunzipped), numbered from 1.
+
+    A read that fails part-way (a truncated or corrupt gzip stream, an I/O error) raises
+    :class:`DataError`, or with ``errors`` ends the lines and appends the error there.
+    """
     try:
         with _open(path) as f:
             yield from enumerate(f, 1)
     except (OSError, EOFError) as e:  # unreadable file, truncated or corrupt gzip
-        raise DataError(f"{path}: cannot read: {e}") from None
+        if errors is None:
+            raise DataError(f"{path}: cannot read: {e}") from None
+        errors.append(f"{path}: cannot read: {e}")
 
 
 _key = attrgetter("key")
@@ -438,7 +648,10 @@ def _scan_file(path: str, plan: _Plan) -> _Part:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan(path, plan)
+        part = _scan(path, plan)
+        if plan.fingerprint:
+            part.fingerprint = file_digest(path)
+        return part
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -480,11 +693,24 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
 
     rollup: Rollup = {}
     lines = spans = llm = outside = exclusive = agents = bad_lines = 0
-    for lineno, raw in _lines(path):
+    days_out: set[int] = set()
+    bad: list[str] = []
+    n_bad = incomplete = 0
+    read_errors: list[str] = []
+    for lineno, raw in _lines(path, read_errors):
         if raw.isspace() or not raw:  # isspace stops at the first non-space byte
             continue
         lines += 1
-        req = _decode(raw, path, lineno, trace_ids)
+        try:
+            req = _decode(raw, path, lineno, trace_ids)
+        except DataError as e:  # judged per file by the caller (_file_problems)
+            if raw.endswith(b"\n"):
+                n_bad += 1
+                if len(bad) < MAX_EXAMPLES:
+                    bad.append(str(e))
+            else:  # no newline: the last line, perhaps still being written
+                incomplete = lineno
+            continue
         if len(shapes) > _MAX_SHAPES:  # keys in ever-changing order: keep memory bounded
             shapes.clear()
             rshapes.clear()
@@ -525,6 +751,7 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                     day = start // NS_PER_DAY
                     if day < day_lo or day >= day_hi:
                         outside += 1
+                        days_out.add(day)
                         continue
                     if ops or r_aggregate:
                         aggregate = r_aggregate
@@ -611,7 +838,8 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
         examples["not_trace"] = not_trace
     if not lines:
         examples["empty"] = [path]
-    return _Part(rollup, stats, ids, examples)
+    return _Part(rollup, stats, ids, examples, days_out, bad, n_bad, incomplete,
+                 read_errors[0] if read_errors else None)
 
 
 def _aggregate(kvs: list[Any], ops: tuple[int, ...], cache: dict[str, bool]) -> bool:
@@ -694,7 +922,8 @@ def _start_ns(value: int | str, path: str, lineno: int, span_id: str) -> int:
                         f"integer, got {msgspec.json.encode(value).decode()}") from None
 
 
-def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int) -> SpanPull:
+def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int,
+             file_notes: list[str] | None = None) -> SpanPull:
     from finops.frames import SpanPull
     from finops.sources.rollup import usage_frame
 
@@ -709,7 +938,7 @@ def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int) -> Spa
             for i in range(6):
                 cur[i] += acc[i]
     frame = usage_frame(rows, name, f"{name} otlp_files")
-    notes = []
+    notes = list(file_notes or [])
 
     def places(found: list[str], total: int) -> str:
         more = f" and {total - len(found)} more" if total > len(found) else ""
