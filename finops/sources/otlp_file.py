@@ -43,6 +43,7 @@ from __future__ import annotations
 import gc
 import glob
 import gzip
+import io
 import os
 import threading
 import time
@@ -69,6 +70,7 @@ from finops.canonical import (
     provider_for,
 )
 from finops.errors import ConfigError, DataError
+from finops.sources.object_store import S3Object, S3Options, get_bytes, list_objects, s3_options
 
 if TYPE_CHECKING:  # polars and pandera are imported lazily: worker processes never need them
     from finops.config import AttributeMap, SpanSource
@@ -160,6 +162,7 @@ class _Plan:
     conventions: tuple[tuple[str, str], ...]
     op_keys: tuple[str, ...] = ()  # the operation field: any of them naming an aggregate skips
     fingerprint: bool = False  # workers also digest each file they read (the manifest's)
+    s3: S3Options | None = None  # where s3:// objects are read from (credentials: environment)
 
 
 # rollup key: (day, provider, account, model, tier, team, project, feature); the provider and
@@ -211,7 +214,17 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     see :func:`_select`. The result's ``days`` are then the window days its frame holds in
     full (the other window days keep their rows), ``files`` the new manifest.
     """
-    files = resolve_paths(source)
+    s3 = s3_options(source.options["s3"], f"sources.{source.name}") if "s3" in source.options else None
+    files = resolve_paths(source) if (source.options.get("paths") or s3 is None) else []
+    stat: dict[str, Any] = {f: os.stat(f) for f in files}
+    skipped_objects = 0
+    if s3 is not None:
+        objects, skipped_objects = list_objects(s3, window_start, window_end, source.name)
+        for o in objects:
+            files.append(o.url)
+            stat[o.url] = o
+    _SIZES.clear()
+    _SIZES.update((f, stat[f].st_size) for f in files)
     plan = _Plan(
         dim_keys=tuple(tuple(attributes[f]) for f in _DIMS),
         token_keys=tuple(tuple(attributes[f]) for f in _TOKENS),
@@ -220,9 +233,9 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
         conventions=tuple(sorted((source.input_convention or {}).items())),
         op_keys=tuple(attributes["operation"]) if "operation" in attributes.keys else (),
         fingerprint=state is not None,
+        s3=s3,
     )
     window = set(range(plan.day_lo, plan.day_hi))
-    stat = {f: os.stat(f) for f in files}
     if state is None:
         sel = _Selection(unknown=list(files), known=[], affected=window, entries={})
     else:
@@ -248,6 +261,10 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     dups = _remove_duplicates(read, parts, total, plan)
     if failed:
         total.stats["worker_failures"] = 1
+    if skipped_objects:
+        total.stats["objects_skipped"] = skipped_objects
+        notes.append(f"{skipped_objects} object(s) under the prefix are not otlp_json trace "
+                     "objects (other signals or marshalers) and were skipped")
     if state is None:
         return _to_pull(source.name, total, dups, workers, notes)
     affected = sel.affected & window
@@ -267,6 +284,26 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     if not read and not affected:
         out.notes.append(f"nothing new: {len(files)} file(s) unchanged since the last pull")
     return out
+
+
+_SIZES: dict[str, int] = {}  # the listing's sizes (objects have no os.stat), in the parent
+_S3: list[S3Options | None] = [None]  # the plan's s3 table, for _open (set per file scanned)
+
+
+def _remote(path: str) -> bool:
+    return path.startswith("s3://")
+
+
+def _size(path: str) -> int:
+    got = _SIZES.get(path)
+    return got if got is not None else os.path.getsize(path)
+
+
+def _digest(path: str, st: Any) -> str:
+    """A listed file's digest: blake2b of a local file, the ETag of an object."""
+    if isinstance(st, S3Object):
+        return f"etag:{st.etag}"
+    return file_digest(path)
 
 
 # A file last modified this long before the window began cannot hold spans that start in it
@@ -309,7 +346,7 @@ def file_digest(path: str) -> str:
         return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
-def _select(files: list[str], stat: dict[str, os.stat_result], plan: _Plan, state: FileState,
+def _select(files: list[str], stat: dict[str, Any], plan: _Plan, state: FileState,
             plan_fp: str) -> _Selection:
     """Which files to read, from the manifest.
 
@@ -332,7 +369,7 @@ def _select(files: list[str], stat: dict[str, os.stat_result], plan: _Plan, stat
     present: set[str] = set()
     for f in files:
         st = stat[f]
-        key = os.path.abspath(f)
+        key = f if _remote(f) else os.path.abspath(f)
         e = by_path.get(key)
         if (e is not None and e.status in _SETTLED and e.size == st.st_size
                 and e.mtime_ns == st.st_mtime_ns):
@@ -343,7 +380,7 @@ def _select(files: list[str], stat: dict[str, os.stat_result], plan: _Plan, stat
                                        note="modified before the window began: not read")
             continue
         else:
-            fp = file_digest(f) if st.st_size in sizes else None
+            fp = _digest(f, st) if (st.st_size in sizes or _remote(f)) else None
             known = by_fp.get(fp) if fp else None
             if known is not None and known.status not in _SETTLED:
                 known = None
@@ -367,7 +404,7 @@ def _select(files: list[str], stat: dict[str, os.stat_result], plan: _Plan, stat
     return sel
 
 
-def _file_problems(read: list[str], parts: dict[str, _Part], stat: dict[str, os.stat_result],
+def _file_problems(read: list[str], parts: dict[str, _Part], stat: dict[str, Any],
                    plan: _Plan, sel: _Selection | None = None) -> list[str]:
     """Judge each read file's unreadable lines: an error, a warning, or a note.
 
@@ -379,7 +416,8 @@ def _file_problems(read: list[str], parts: dict[str, _Part], stat: dict[str, os.
     notes: list[str] = []
     if not read:
         return notes
-    newest = max(stat, key=lambda f: stat[f].st_mtime_ns)
+    local = [f for f in stat if not _remote(f)]  # an object is written whole: never "being written"
+    newest = max(local, key=lambda f: stat[f].st_mtime_ns) if local else None
     window = range(plan.day_lo, plan.day_hi)
     oldest_ns = plan.day_lo * NS_PER_DAY - MTIME_MARGIN_NS
     for f in read:
@@ -448,7 +486,7 @@ def _workers(option: Any, files: list[str]) -> int:
             raise DataError(
                 f"otlp_files: workers must be 'auto' or an integer, not {option!r}") from None
         return max(1, min(n, len(files)))
-    if len(files) < 2 or sum(os.path.getsize(f) for f in files) < PARALLEL_MIN_BYTES:
+    if len(files) < 2 or sum(_size(f) for f in files) < PARALLEL_MIN_BYTES:
         return 1
     return max(1, min(DEFAULT_WORKERS, os.cpu_count() or 1, len(files)))
 
@@ -500,7 +538,7 @@ def _scan_parallel(files: list[str], plan: _Plan, workers: int, total: _Part, la
     parts: dict[str, _Part] = {}
     # spawn, not fork: the parent may hold polars/duckdb thread pools that fork would copy.
     # Largest files first, so the last file to finish is a small one.
-    order = sorted(files, key=os.path.getsize, reverse=True)
+    order = sorted(files, key=_size, reverse=True)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                              initializer=_watch_parent, initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(_scan_file, f, plan): f for f in order}
@@ -587,6 +625,11 @@ def _remove_duplicates(files: list[str], parts: dict[str, _Part], total: _Part,
 
 
 def _open(path: str) -> IO[bytes]:
+    if _remote(path):
+        if _S3[0] is None:
+            raise DataError(f"{path}: no s3 table configured to read it from")
+        data = get_bytes(_S3[0], path)
+        return gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
     f = open(path, "rb")  # closed by the caller
     if f.read(2) == b"\x1f\x8b":
         f.close()
@@ -648,8 +691,9 @@ def _scan_file(path: str, plan: _Plan) -> _Part:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        _S3[0] = plan.s3
         part = _scan(path, plan)
-        if plan.fingerprint:
+        if plan.fingerprint and not _remote(path):
             part.fingerprint = file_digest(path)
         return part
     finally:
@@ -976,7 +1020,7 @@ def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int,
 
 # --- options and ``finops sources check`` ------------------------------------------------------
 
-OPTIONS = ("paths", "workers")
+OPTIONS = ("paths", "workers", "s3")
 
 
 def validate(source: SpanSource, attributes: AttributeMap | None = None) -> None:
@@ -984,7 +1028,9 @@ def validate(source: SpanSource, attributes: AttributeMap | None = None) -> None
     from finops.options import OptionReader
 
     o = OptionReader(source.options, f"sources.{source.name}", OPTIONS)
-    o.paths("paths", required=True)
+    o.paths("paths", required="s3" not in source.options)
+    if "s3" in source.options:
+        s3_options(source.options["s3"], f"sources.{source.name}")
     workers = o.get("workers", "auto")
     if workers != "auto" and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"sources.{source.name}: workers must be \"auto\" or a positive integer, "
@@ -1005,8 +1051,21 @@ def check(source: SpanSource, attributes: AttributeMap | None = None) -> list[tu
     The files matched, and per file whether its first and last line parse and the days they cover.
     """
     validate(source)
+    out0: list[tuple[str, str]] = []
+    if "s3" in source.options:
+        from datetime import timedelta
+        s3 = s3_options(source.options["s3"], f"sources.{source.name}")
+        today = date.today()
+        objects, skipped = list_objects(s3, today - timedelta(days=1), today + timedelta(days=1),
+                                        source.name)
+        out0.append((f"s3://{s3.bucket}/{s3.prefix}",
+                     f"{len(objects)} trace object(s) in the partitions of {today - timedelta(days=1)} "
+                     f"to {today} (UTC), {sum(o.st_size for o in objects):,} bytes; "
+                     f"{skipped} other object(s)"))
+        if not source.options.get("paths"):
+            return out0
     files = resolve_paths(source)
-    out = [("files", f"{len(files)} file(s), {sum(os.path.getsize(f) for f in files):,} bytes")]
+    out = out0 + [("files", f"{len(files)} file(s), {sum(os.path.getsize(f) for f in files):,} bytes")]
     for path in files:
         first: tuple[int, bytes] | None = None
         last: tuple[int, bytes] | None = None
