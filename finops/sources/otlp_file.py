@@ -34,7 +34,13 @@ Configuration (``finops.toml``)::
     workers = "auto"                # or a number of worker processes (1: no workers)
     input_convention = { anthropic = "exclusive" }  # or "inclusive" / "auto" (default)
 
-Any other key is refused when ``finops.toml`` is loaded. ``finops sources check`` expands the
+    s3 = { bucket = "telemetry", prefix = "traces" }  # collector objects in S3: see object_store
+
+Given the warehouse's manifest (``state``), a pull reads only new or changed files and the
+unchanged files sharing their window days (:func:`_select`); unreadable lines in a file whose
+spans are all outside the window are a warning, and the newest file's incomplete last line is
+left for the next pull (:func:`_file_problems`). Any other key is refused when
+``finops.toml`` is loaded. ``finops sources check`` expands the
 globs and parses the first and last line of each file, naming the days they cover.
 """
 
