@@ -114,6 +114,16 @@ def test_only_the_windows_partitions_are_listed(s3):
         (("09", "30"), ("10", "01"), ("10", "02"), ("10", "03"))]
 
 
+def test_an_object_uploaded_twice_is_counted_once(s3):
+    c, bucket, endpoint = s3
+    keys = put_spans(c, bucket, SPANS[:3])
+    body = c.get_object(Bucket=bucket, Key=keys[1])["Body"].read()
+    c.put_object(Bucket=bucket, Key=keys[1].replace("traces_", "traces_retry"), Body=body)
+    got = s3_pull(bucket, endpoint)
+    assert got.stats["files"] == 4 and got.stats["duplicates"] == 1
+    assert int(got.frame["requests"].sum()) == 3
+
+
 def test_listings_are_paged(s3, monkeypatch):
     c, bucket, endpoint = s3
     put_spans(c, bucket, SPANS)

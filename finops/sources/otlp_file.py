@@ -711,6 +711,7 @@ def _copies(path: str, plan: _Plan, repeated: set[int]
             ) -> list[tuple[str, str, int, tuple[Any, ...], list[int]]]:
     """Counted spans of ``path`` whose span id is in ``repeated``: ids, line, key, counts."""
     found: list[tuple[str, str, int, tuple[Any, ...], list[int]]] = []
+    _S3[0] = plan.s3
     _scan(path, plan, repeated, found)
     return found
 
