@@ -208,3 +208,13 @@ s3 = {{ bucket = "{bucket}", prefix = "traces", endpoint_url = "{endpoint}" }}
     requests = con.execute("SELECT sum(requests) FROM usage_daily").fetchone()[0]
     con.close()
     assert requests == 5  # object 0's old span gone, its two new ones counted
+
+
+def test_sources_check_lists_todays_partitions(s3):
+    c, bucket, endpoint = s3
+    today = date.today()
+    c.put_object(Bucket=bucket, Key=exporter_key(f"{today}T08:00:00Z", 1, True), Body=gzip.compress(
+        collector_lines([llm_span(f"{today}T08:00:00Z")], 1)[0]))
+    rows = otlp_file.check(source(bucket, endpoint))
+    assert rows[0][0] == f"s3://{bucket}/traces"
+    assert rows[0][1].startswith("1 trace object(s) in the partitions of ")
