@@ -220,3 +220,14 @@ def test_a_truncated_gzip_being_written_is_partial_and_an_old_one_fails(pulls, t
     assert got.error.startswith(f"{live}")
     assert "incomplete last line (no newline) and not the newest" in got.error or (
         "cannot read: Compressed file ended" in got.error)
+
+
+def test_a_changed_attribute_mapping_re_reads_every_day(pulls, tmp_path):
+    write_lines(tmp_path / "spans" / "a.jsonl", lines(1, 100, team="search"))
+    assert pulls().stats["files"] == 1
+    assert pulls().stats["files"] == 0
+    text = pulls.cfg.read_text().replace("[[sources]]", '[attributes]\nteam = ["no.such.key"]\n[[sources]]')
+    pulls.cfg.write_text(text)
+    res = pull(load_config(pulls.cfg), OCT).sources[0]
+    assert res.error is None and res.stats["files"] == 1
+    assert usage(tmp_path) == [(OCT.window_start, "unattributed", 1, 100)]
