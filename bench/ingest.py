@@ -172,7 +172,9 @@ def generate(out: Path, n_spans: int, n_files: int, shape: str = "mixed") -> lis
     """Write the span files of ``shape`` (reused if a stamp says they match)."""
     spans_dir = out / shape / "spans"
     manifest = out / shape / "manifest.json"
-    want = {"spans": n_spans, "files": n_files, "version": 3, "shape": list(SHAPES[shape])}
+    # through JSON, as the stamp is read back (tuples become lists)
+    want = json.loads(json.dumps({"spans": n_spans, "files": n_files, "version": 3,
+                                  "shape": SHAPES[shape]}))
     suffix = ".jsonl.gz" if SHAPES[shape][4] else ".jsonl"
     files = [str(spans_dir / f"traces-{i:02d}{suffix}") for i in range(n_files)]
     if manifest.exists() and json.loads(manifest.read_text()) == want and all(
