@@ -45,8 +45,9 @@ lint: $(STAMP)  ## ruff on the package, tests, bench and scripts; import-linter 
 	$(BIN)/ruff check finops tests bench scripts
 	$(BIN)/lint-imports
 
-bench: $(STAMP)  ## ingest benchmark: 1M spans vs json-loop and orjson baselines (SPANS=N)
-	$(BIN)/python bench/ingest.py --spans $${SPANS:-1000000}
+bench: $(STAMP)  ## ingest (1M spans per data shape vs orjson and json-loop) and nightly (a year of files vs the window's) benchmarks (SPANS=N)
+	$(BIN)/python bench/ingest.py --spans $${SPANS:-1000000}; a=$$?; \
+	$(BIN)/python bench/nightly.py; b=$$?; [ $$a -eq 0 ] && [ $$b -eq 0 ]
 
 # focus-check: the FinOps Foundation's focus-validator needs Python >= 3.12, so it gets its own venv.
 # It runs offline (--block-download: only FOCUS 1.2 ships in its wheel) from its site-packages

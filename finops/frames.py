@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import polars as pl
 
@@ -45,8 +46,47 @@ ProgressFn = Callable[[str, int, int | None], None]
 
 
 @dataclass
+class FileEntry:
+    """One span file as a manifest knows it (the warehouse table ``span_files``).
+
+    ``days`` are the UTC days (days since the epoch) of its LLM spans, ``None`` when the file
+    was not read. ``status``: read | partial | corrupt | old | same_content (see
+    ``sql/migrations/090_span_file_manifest.sql``).
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    fingerprint: str | None
+    days: frozenset[int] | None
+    status: str
+    lines: int = 0
+    spans: int = 0
+    llm_spans: int = 0
+    note: str | None = None
+
+
+@dataclass
+class FileState:
+    """What the warehouse knows of a file source before a pull.
+
+    Its manifest, and the days (days since the epoch) whose rows are the rollup of those
+    files, each with the plan (the attribute mapping and options, fingerprinted) it was
+    rolled up under.
+    """
+
+    files: list[FileEntry] = field(default_factory=list)
+    days: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
 class SpanPull:
-    """A span source's rollup for a window: a ``USAGE_SCHEMA`` frame plus run statistics."""
+    """A span source's rollup for a window: a ``USAGE_SCHEMA`` frame plus run statistics.
+
+    A file source given a :class:`FileState` sets ``days``: the window days (sorted dates)
+    the frame holds in full; the loader keeps the source's other window days as they are.
+    ``files`` is then the new manifest and ``plan`` its fingerprint.
+    """
 
     frame: pl.DataFrame
     stats: dict[str, int] = field(default_factory=dict)
@@ -56,6 +96,9 @@ class SpanPull:
     # in an aggregate query), why: the load records both and the report says the second.
     sampling: str = ""
     sampling_unseen: str | None = None
+    days: list[date] | None = None
+    files: list[FileEntry] | None = None
+    plan: str = ""
 
 
 @dataclass

@@ -20,6 +20,7 @@ from finops.options import checking_only
 from finops.reconcile.run import provisional_from
 from finops.warehouse import open_warehouse, replace_window
 from finops.warehouse.ledger import ledger
+from finops.warehouse.manifest import file_state, save_state, window_frame
 from finops.windows import Window
 
 __all__ = ["BILLING_KINDS", "SPAN_KINDS", "PullResult", "SourceResult", "SourcesCheck", "check_sources",
@@ -31,6 +32,8 @@ SPAN_KINDS = {
     "openobserve": "finops.sources.openobserve",
     "prometheus": "finops.sources.prometheus",
 }
+# Span kinds that keep a manifest of the files they read (their pull takes ``state``).
+MANIFEST_KINDS = {"otlp_files"}
 BILLING_KINDS = {
     "openai_files": "finops.billing.openai",
     "openai": "finops.billing.openai",
@@ -143,12 +146,18 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
                     got: SpanPull | BillingPull
                     start, end = window.window_start, window.window_end
                     if kind == "usage":
-                        got = source_module(SPAN_KINDS, source.kind, f"sources.{source.name}").pull(
-                            source, config.attributes, start, end, progress=progress)
+                        mod = source_module(SPAN_KINDS, source.kind, f"sources.{source.name}")
+                        extra = {"state": file_state(con, source.name)} if source.kind in MANIFEST_KINDS else {}
+                        got = mod.pull(source, config.attributes, start, end, progress=progress, **extra)
                         res.stats, res.notes = got.stats, got.notes  # kept when the load is refused
-                        res.rows = replace_window(con, kind, source.name, start, end, got.frame, run_id=run.run_id,
+                        frame = got.frame
+                        if got.days is not None:  # only the days re-read: the others kept as loaded
+                            frame = window_frame(con, source.name, start, end, frame, got.days)
+                        res.rows = replace_window(con, kind, source.name, start, end, frame, run_id=run.run_id,
                                                   allow_empty=allow_empty or source.allow_empty,
                                                   sampling=_sampling_record(got))
+                        if got.files is not None:
+                            save_state(con, source.name, got.files, got.days or [], got.plan, run.run_id)
                     else:
                         got = source_module(BILLING_KINDS, source.kind, f"billing.{source.name}").pull(
                             source, start, end, progress=progress)

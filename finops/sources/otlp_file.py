@@ -37,7 +37,13 @@ Configuration (``finops.toml``)::
                                     # the ot=th threshold); "attribute:SampleRate",
                                     # { ratio = 0.1 }, "off"; per service (README)
 
-Any other key is refused when ``finops.toml`` is loaded. ``finops sources check`` expands the
+    s3 = { bucket = "telemetry", prefix = "traces" }  # collector objects in S3: see object_store
+
+Given the warehouse's manifest (``state``), a pull reads only new or changed files and the
+unchanged files sharing their window days (:func:`_select`); unreadable lines in a file whose
+spans are all outside the window are a warning, and the newest file's incomplete last line is
+left for the next pull (:func:`_file_problems`). Any other key is refused when
+``finops.toml`` is loaded. ``finops sources check`` expands the
 globs and parses the first and last line of each file, naming the days they cover.
 """
 
@@ -46,6 +52,7 @@ from __future__ import annotations
 import gc
 import glob
 import gzip
+import io
 import os
 import threading
 import time
@@ -53,7 +60,7 @@ from array import array
 from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
 from operator import attrgetter
@@ -81,10 +88,11 @@ from finops.canonical import (
     tracestate_weight,
 )
 from finops.errors import ConfigError, DataError
+from finops.sources.object_store import S3Object, S3Options, get_bytes, list_objects, s3_options
 
 if TYPE_CHECKING:  # polars and pandera are imported lazily: worker processes never need them
     from finops.config import AttributeMap, SpanSource
-    from finops.frames import ProgressFn, SpanPull
+    from finops.frames import FileEntry, FileState, ProgressFn, SpanPull
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -173,6 +181,8 @@ class _Plan:
     conventions: tuple[tuple[str, str], ...]
     op_keys: tuple[str, ...] = ()  # the operation field: any of them naming an aggregate skips
     sampling: Sampling = Sampling()  # what each span stands for (finops.canonical)
+    fingerprint: bool = False  # workers also digest each file they read (the manifest's)
+    s3: S3Options | None = None  # where s3:// objects are read from (credentials: environment)
 
 
 # rollup key: (day, provider, account, model, tier, team, project, feature); the provider and
@@ -188,16 +198,29 @@ _STAT_NAMES = ("files", "lines", "spans", "llm_spans", "outside_window", "exclus
 
 @dataclass
 class _Part:
-    """What scanning one file (or all of them) gives: rollup, stats, span ids, examples."""
+    """What scanning one file (or all of them) gives: rollup, stats, span ids, examples.
+
+    Per file also: the days of its LLM spans outside the window (``days_out``; the days in
+    it are the rollup's), its unreadable lines (``bad``: the first few errors, ``n_bad``
+    all of them), an incomplete last line (``incomplete``: its number, the line having no
+    newline) and an error that stopped the read (``read_error``: a truncated gzip stream).
+    """
 
     rollup: Rollup
     stats: dict[str, int]
     ids: array  # 64-bit span ids of the counted spans, in file order
     examples: dict[str, list[str]]  # "not_trace" / "empty": file:line places, at most a few
+    days_out: set[int] = field(default_factory=set)
+    bad: list[str] = field(default_factory=list)
+    n_bad: int = 0
+    incomplete: int = 0
+    read_error: str | None = None
+    days: set[int] = field(default_factory=set)  # all its LLM span days, set by _merge
+    fingerprint: str | None = None  # file_digest, when the plan asks for it
 
 
 def pull(source: SpanSource, attributes: AttributeMap, window_start: date, window_end: date, *,
-         progress: ProgressFn | None = None) -> SpanPull:
+         progress: ProgressFn | None = None, state: FileState | None = None) -> SpanPull:
     """Roll up the LLM spans of ``source``'s files that start in ``[window_start, window_end)``.
 
     Returns a ``USAGE_SCHEMA`` frame (one row per usage grain, ``requests`` = spans, token
@@ -206,9 +229,24 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     (aggregates skipped), ``duplicates`` (copies counted once), ``not_trace_lines``,
     ``empty_files``. Bad input (a malformed line, a token count that is not an integer in
     ``[0, 2^63)``, cache tokens above an inclusive input count) raises :class:`DataError`
-    naming the file and line.
+    naming the file and line, unless it is in a file none of whose readable spans fall in the
+    window (a warning), or is the incomplete last line of the newest file (skipped, noted).
+
+    With ``state`` (the source's manifest, kept by the warehouse) only what changed is read:
+    see :func:`_select`. The result's ``days`` are then the window days its frame holds in
+    full (the other window days keep their rows), ``files`` the new manifest.
     """
-    files = resolve_paths(source)
+    s3 = s3_options(source.options["s3"], f"sources.{source.name}") if "s3" in source.options else None
+    files = resolve_paths(source) if (source.options.get("paths") or s3 is None) else []
+    stat: dict[str, Any] = {f: os.stat(f) for f in files}
+    skipped_objects = 0
+    if s3 is not None:
+        objects, skipped_objects = list_objects(s3, window_start, window_end, source.name)
+        for o in objects:
+            files.append(o.url)
+            stat[o.url] = o
+    _SIZES.clear()
+    _SIZES.update((f, stat[f].st_size) for f in files)
     plan = _Plan(
         dim_keys=tuple(tuple(attributes[f]) for f in _DIMS),
         token_keys=tuple(tuple(attributes[f]) for f in _TOKENS),
@@ -217,10 +255,224 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
         conventions=tuple(sorted((source.input_convention or {}).items())),
         op_keys=tuple(attributes["operation"]) if "operation" in attributes.keys else (),
         sampling=source.sampling,
+        fingerprint=state is not None,
+        s3=s3,
     )
-    workers = _workers(source.options.get("workers", "auto"), files)
-    part, dups = scan_files(files, plan, workers=workers, label=source.name, progress=progress)
-    return _to_pull(source.name, part, dups, workers, source.sampling)
+    window = set(range(plan.day_lo, plan.day_hi))
+    if state is None:
+        sel = _Selection(unknown=list(files), known=[], affected=window, entries={})
+    else:
+        sel = _select(files, stat, plan, state, plan_fingerprint(source, plan))
+    first = sel.unknown
+    workers = _workers(source.options.get("workers", "auto"), first)
+    total = _Part({}, dict.fromkeys(_STAT_NAMES, 0), array("Q"), {})
+    parts: dict[str, _Part] = {}
+    failed = _scan_into(first, plan, workers, total, parts, source.name, progress)
+    for f in first:
+        sel.affected |= parts[f].days & window
+    # every unchanged file holding a day to re-load is read with them: duplicates across
+    # files are found only among files read together
+    second = [f for f in sel.known if sel.entries[f].days & sel.affected]  # type: ignore[operator]
+    if second:
+        failed |= _scan_into(second, plan, _workers(source.options.get("workers", "auto"), second),
+                             total, parts, source.name, progress)
+    read = first + second
+    notes = _file_problems(read, parts, stat, plan, sel)
+    for f in read:  # file order: the notes do not depend on which worker finished first
+        for kind, places in parts[f].examples.items():
+            total.examples.setdefault(kind, []).extend(places)
+    dups = _remove_duplicates(read, parts, total, plan)
+    if failed:
+        total.stats["worker_failures"] = 1
+    if skipped_objects:
+        total.stats["objects_skipped"] = skipped_objects
+        notes.append(f"{skipped_objects} object(s) under the prefix are not otlp_json trace "
+                     "objects (other signals or marshalers) and were skipped")
+    if state is None:
+        return _to_pull(source.name, total, dups, workers, source.sampling, notes)
+    affected = sel.affected & window
+    total.rollup = {k: v for k, v in total.rollup.items() if k[0] in affected}
+    total.stats.update(files_listed=len(files), files_unchanged=len(sel.known) - len(second),
+                       files_old=sum(e.status == "old" for e in sel.entries.values()))
+    out = _to_pull(source.name, total, dups, workers, source.sampling, notes)
+    out.days = [date.fromordinal(d + _EPOCH_ORDINAL) for d in sorted(affected)]
+    out.plan = plan_fingerprint(source, plan)
+    for f in read:
+        e = sel.entries[f]
+        p = parts[f]
+        e.fingerprint = e.fingerprint or p.fingerprint
+        e.days = frozenset(p.days)
+        e.lines, e.spans, e.llm_spans = p.stats["lines"], p.stats["spans"], p.stats["llm_spans"]
+    out.files = list(sel.entries.values())
+    if not read and not affected:
+        out.notes.append(f"nothing new: {len(files)} file(s) unchanged since the last pull")
+    return out
+
+
+_SIZES: dict[str, int] = {}  # the listing's sizes (objects have no os.stat), in the parent
+_S3: list[S3Options | None] = [None]  # the plan's s3 table, for _open (set per file scanned)
+
+
+def _remote(path: str) -> bool:
+    return path.startswith("s3://")
+
+
+def _size(path: str) -> int:
+    got = _SIZES.get(path)
+    return got if got is not None else os.path.getsize(path)
+
+
+def _digest(path: str, st: Any) -> str:
+    """A listed file's digest: blake2b of a local file, the ETag of an object."""
+    if isinstance(st, S3Object):
+        return f"etag:{st.etag}"
+    return file_digest(path)
+
+
+# A file last modified this long before the window began cannot hold spans that start in it
+# (the collector writes a span after it ends); the margin allows for clocks that disagree.
+MTIME_MARGIN_NS = 3600 * 1_000_000_000
+# Statuses of a manifest entry whose days are known (the file was read). A 'partial' file
+# (the newest, still being written) is always read again: its days too are re-loaded.
+_READ = ("read", "partial", "corrupt")
+_SETTLED = ("read", "corrupt")
+
+
+@dataclass
+class _Selection:
+    """What a pull reads.
+
+    Files to read (``unknown``: new or changed), unchanged files (``known``), the window days
+    to re-load (``affected``), and each file's manifest entry.
+    """
+
+    unknown: list[str]
+    known: list[str]
+    affected: set[int]
+    entries: dict[str, FileEntry]
+
+
+def plan_fingerprint(source: SpanSource, plan: _Plan) -> str:
+    """A digest of what decides a file's rollup besides its bytes.
+
+    The attribute mapping, the input conventions and the sampling rules: a change re-loads
+    every window day.
+    """
+    import hashlib
+    text = repr((plan.dim_keys, plan.token_keys, plan.conventions, plan.op_keys, plan.sampling, 1))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def file_digest(path: str) -> str:
+    """The manifest's content fingerprint: blake2b-128 of the bytes as stored, hex."""
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+
+
+def _select(files: list[str], stat: dict[str, Any], plan: _Plan, state: FileState,
+            plan_fp: str) -> _Selection:
+    """Which files to read, from the manifest.
+
+    A file is unchanged when its path, size and mtime are the manifest's. A file with a new
+    name but the bytes of a known one (a rename; compared by digest, only when a known file
+    has its size) is that file, not a new one. A new or changed file modified before the
+    window began (less :data:`MTIME_MARGIN_NS`) cannot hold the window's spans and is not
+    read. The window days to re-load are those not loaded under this plan, and those of
+    files gone (deleted, or changed: their old content is gone); the caller adds the days
+    of the files it reads.
+    """
+    from finops.frames import FileEntry
+
+    window = set(range(plan.day_lo, plan.day_hi))
+    by_path = {e.path: e for e in state.files}
+    by_fp = {e.fingerprint: e for e in state.files if e.fingerprint and e.status in _READ}
+    sizes = {e.size for e in by_fp.values()}
+    oldest_ns = plan.day_lo * NS_PER_DAY - MTIME_MARGIN_NS
+    sel = _Selection([], [], {d for d in window if state.days.get(d) != plan_fp}, {})
+    present: set[str] = set()
+    for f in files:
+        st = stat[f]
+        key = f if _remote(f) else os.path.abspath(f)
+        e = by_path.get(key)
+        if (e is not None and e.status in _SETTLED and e.size == st.st_size
+                and e.mtime_ns == st.st_mtime_ns):
+            fp: str | None = e.fingerprint
+            known: FileEntry | None = e
+        elif st.st_mtime_ns < oldest_ns:
+            sel.entries[f] = FileEntry(key, st.st_size, st.st_mtime_ns, None, None, "old",
+                                       note="modified before the window began: not read")
+            continue
+        else:
+            fp = _digest(f, st) if (st.st_size in sizes or _remote(f)) else None
+            known = by_fp.get(fp) if fp else None
+            if known is not None and known.status not in _SETTLED:
+                known = None
+        if fp is not None and fp in present:
+            sel.entries[f] = FileEntry(key, st.st_size, st.st_mtime_ns, fp, None, "same_content",
+                                       note="the same bytes as another listed file: counted once")
+            continue
+        if fp is not None:
+            present.add(fp)
+        if known is not None:
+            sel.entries[f] = FileEntry(key, st.st_size, st.st_mtime_ns, fp, known.days,
+                                       known.status, known.lines, known.spans, known.llm_spans,
+                                       known.note)
+            sel.known.append(f)
+        else:
+            sel.entries[f] = FileEntry(key, st.st_size, st.st_mtime_ns, fp, None, "read")
+            sel.unknown.append(f)
+    for e in by_fp.values():
+        if e.fingerprint not in present and e.days:
+            sel.affected |= e.days & window  # deleted or changed: its old content is gone
+    return sel
+
+
+def _file_problems(read: list[str], parts: dict[str, _Part], stat: dict[str, Any],
+                   plan: _Plan, sel: _Selection | None = None) -> list[str]:
+    """Judge each read file's unreadable lines: an error, a warning, or a note.
+
+    The newest file's incomplete last line (or truncated gzip stream) is the collector still
+    writing it: skipped, read whole on the next pull. Unreadable lines in a file whose
+    readable LLM spans all fall outside the window are a warning (file:line); anywhere
+    else (or in a file modified in the window with no readable span) they raise.
+    """
+    notes: list[str] = []
+    if not read:
+        return notes
+    local = [f for f in stat if not _remote(f)]  # an object is written whole: never "being written"
+    newest = max(local, key=lambda f: stat[f].st_mtime_ns) if local else None
+    window = range(plan.day_lo, plan.day_hi)
+    oldest_ns = plan.day_lo * NS_PER_DAY - MTIME_MARGIN_NS
+    for f in read:
+        p = parts[f]
+        if not (p.n_bad or p.incomplete or p.read_error):
+            continue
+        entry = sel.entries.get(f) if sel else None
+        if f == newest and not p.n_bad:
+            where = f"{f}:{p.incomplete}" if p.incomplete else f
+            why = "incomplete last line" if p.incomplete else f"unreadable end ({p.read_error})"
+            notes.append(f"{where}: {why}, the collector still writing it? Skipped; the file is "
+                         "read again on the next pull")
+            if entry is not None:
+                entry.status, entry.note = "partial", f"{why}: left for the next pull"
+            continue
+        places = list(p.bad)
+        if p.incomplete:
+            places.append(f"{f}:{p.incomplete}: incomplete last line (no newline) and not the "
+                          "newest file")
+        if p.read_error:
+            places.append(p.read_error)
+        count = p.n_bad + bool(p.incomplete) + bool(p.read_error)
+        more = f" (and {count - 1} more unreadable line(s) in the file)" if count > 1 else ""
+        in_window = any(d in window for d in p.days)
+        if in_window or (not p.days and stat[f].st_mtime_ns >= oldest_ns):
+            raise DataError(places[0] + more)
+        notes.append(f"warning: {places[0]}{more}; its readable spans are all outside the "
+                     "window, so the window does not depend on it")
+        if entry is not None:
+            entry.status, entry.note = "corrupt", places[0]
+    return notes
 
 
 def resolve_paths(source: SpanSource) -> list[str]:
@@ -258,42 +510,37 @@ def _workers(option: Any, files: list[str]) -> int:
             raise DataError(
                 f"otlp_files: workers must be 'auto' or an integer, not {option!r}") from None
         return max(1, min(n, len(files)))
-    if len(files) < 2 or sum(os.path.getsize(f) for f in files) < PARALLEL_MIN_BYTES:
+    if len(files) < 2 or sum(_size(f) for f in files) < PARALLEL_MIN_BYTES:
         return 1
     return max(1, min(DEFAULT_WORKERS, os.cpu_count() or 1, len(files)))
 
 
-def scan_files(files: list[str], plan: _Plan, *, workers: int = 1, label: str = "otlp_files",
-               progress: ProgressFn | None = None) -> tuple[_Part, list[str]]:
-    """Scan ``files`` (in ``workers`` processes when > 1): the merged part, duplicates removed.
-
-    The second value names where duplicates were found (``file:line``, at most a few).
-    """
+def _scan_into(files: list[str], plan: _Plan, workers: int, total: _Part, parts: dict[str, _Part],
+               label: str, progress: ProgressFn | None) -> bool:
+    """Scan ``files`` into ``total`` and ``parts``; True when a worker failed (read here)."""
+    if not files:
+        return False
     if progress:
         progress(label, 0, len(files))
-    total = _Part({}, dict.fromkeys(_STAT_NAMES, 0), array("Q"), {})
-    parts: dict[str, _Part] = {}  # per file, once merged: its span ids and examples only
     worker_failed = False
     if workers > 1:
+        # a second batch: the first batch's sums are kept from a pool that breaks half-way
+        snapshot = ({k: list(v) for k, v in total.rollup.items()}, dict(total.stats))
         try:
-            parts = _scan_parallel(files, plan, workers, total, label, progress)
+            parts.update(_scan_parallel(files, plan, workers, total, label, progress))
+            return False
         except BrokenProcessPool:
             # A worker died (killed, or a script without a ``__main__`` guard re-ran itself
             # under spawn): the files are still readable here, so finish in this process.
-            total = _Part({}, dict.fromkeys(_STAT_NAMES, 0), array("Q"), {})
-            parts, worker_failed = {}, True
-    if not parts:
-        for done, f in enumerate(files, 1):
-            parts[f] = _merge(total, _scan_file(f, plan))
-            if progress and not worker_failed:
-                progress(label, done, len(files))
-    for f in files:  # file order: the notes do not depend on which worker finished first
-        for kind, places in parts[f].examples.items():
-            total.examples.setdefault(kind, []).extend(places)
-    dup_places = _remove_duplicates(files, parts, total, plan)
-    if worker_failed:
-        total.stats["worker_failures"] = 1
-    return total, dup_places
+            total.rollup, total.stats = snapshot
+            for f in files:
+                parts.pop(f, None)
+            worker_failed = True
+    for done, f in enumerate(files, 1):
+        parts[f] = _merge(total, _scan_file(f, plan))
+        if progress and not worker_failed:
+            progress(label, done, len(files))
+    return worker_failed
 
 
 def _watch_parent(parent: int) -> None:
@@ -315,7 +562,7 @@ def _scan_parallel(files: list[str], plan: _Plan, workers: int, total: _Part, la
     parts: dict[str, _Part] = {}
     # spawn, not fork: the parent may hold polars/duckdb thread pools that fork would copy.
     # Largest files first, so the last file to finish is a small one.
-    order = sorted(files, key=os.path.getsize, reverse=True)
+    order = sorted(files, key=_size, reverse=True)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                              initializer=_watch_parent, initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(_scan_file, f, plan): f for f in order}
@@ -340,6 +587,7 @@ def _merge(total: _Part, part: _Part) -> _Part:
     for k, v in part.stats.items():
         total.stats[k] = total.stats.get(k, 0) + v
     rollup = total.rollup
+    part.days = part.days_out | {key[0] for key in part.rollup}
     for key, acc in part.rollup.items():
         cur = rollup.get(key)
         if cur is None:
@@ -400,6 +648,11 @@ def _remove_duplicates(files: list[str], parts: dict[str, _Part], total: _Part,
 
 
 def _open(path: str) -> IO[bytes]:
+    if _remote(path):
+        if _S3[0] is None:
+            raise DataError(f"{path}: no s3 table configured to read it from")
+        data = get_bytes(_S3[0], path)
+        return gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
     f = open(path, "rb")  # closed by the caller
     if f.read(2) == b"\x1f\x8b":
         f.close()
@@ -408,12 +661,19 @@ def _open(path: str) -> IO[bytes]:
     return f
 
 
-def _lines(path: str) -> Iterator[tuple[int, bytes]]:
+def _lines(path: str, errors: list[str] | None = None) -> Iterator[tuple[int, bytes]]:
+    """The lines of ``path`` (gunzipped), numbered from 1.
+
+    A read that fails part-way (a truncated or corrupt gzip stream, an I/O error) raises
+    :class:`DataError`, or with ``errors`` ends the lines and appends the error there.
+    """
     try:
         with _open(path) as f:
             yield from enumerate(f, 1)
     except (OSError, EOFError) as e:  # unreadable file, truncated or corrupt gzip
-        raise DataError(f"{path}: cannot read: {e}") from None
+        if errors is None:
+            raise DataError(f"{path}: cannot read: {e}") from None
+        errors.append(f"{path}: cannot read: {e}")
 
 
 _key = attrgetter("key")
@@ -454,7 +714,11 @@ def _scan_file(path: str, plan: _Plan) -> _Part:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan(path, plan)
+        _S3[0] = plan.s3
+        part = _scan(path, plan)
+        if plan.fingerprint and not _remote(path):
+            part.fingerprint = file_digest(path)
+        return part
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -464,6 +728,7 @@ def _copies(path: str, plan: _Plan, repeated: set[int]
             ) -> list[tuple[str, str, int, tuple[Any, ...], list[Any]]]:
     """Counted spans of ``path`` whose span id is in ``repeated``: ids, line, key, counts."""
     found: list[tuple[str, str, int, tuple[Any, ...], list[Any]]] = []
+    _S3[0] = plan.s3
     _scan(path, plan, repeated, found)
     return found
 
@@ -582,11 +847,24 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
 
     rollup: Rollup = {}
     lines = spans = llm = outside = exclusive = agents = bad_lines = 0
-    for lineno, raw in _lines(path):
+    days_out: set[int] = set()
+    bad: list[str] = []
+    n_bad = incomplete = 0
+    read_errors: list[str] = []
+    for lineno, raw in _lines(path, read_errors):
         if raw.isspace() or not raw:  # isspace stops at the first non-space byte
             continue
         lines += 1
-        req = _decode(raw, path, lineno, trace_ids)
+        try:
+            req = _decode(raw, path, lineno, trace_ids)
+        except DataError as e:  # judged per file by the caller (_file_problems)
+            if raw.endswith(b"\n"):
+                n_bad += 1
+                if len(bad) < MAX_EXAMPLES:
+                    bad.append(str(e))
+            else:  # no newline: the last line, perhaps still being written
+                incomplete = lineno
+            continue
         if len(shapes) > _MAX_SHAPES:  # keys in ever-changing order: keep memory bounded
             shapes.clear()
             rshapes.clear()
@@ -629,6 +907,7 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                     day = start // NS_PER_DAY
                     if day < day_lo or day >= day_hi:
                         outside += 1
+                        days_out.add(day)
                         continue
                     if ops or r_aggregate:
                         aggregate = r_aggregate
@@ -720,7 +999,8 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
         examples["not_trace"] = not_trace
     if not lines:
         examples["empty"] = [path]
-    return _Part(rollup, stats, ids, examples)
+    return _Part(rollup, stats, ids, examples, days_out, bad, n_bad, incomplete,
+                 read_errors[0] if read_errors else None)
 
 
 def _aggregate(kvs: list[Any], ops: tuple[int, ...], cache: dict[str, bool]) -> bool:
@@ -804,7 +1084,7 @@ def _start_ns(value: int | str, path: str, lineno: int, span_id: str) -> int:
 
 
 def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int,
-             sampling: Sampling = DEFAULT_SAMPLING) -> SpanPull:
+             sampling: Sampling = DEFAULT_SAMPLING, file_notes: list[str] | None = None) -> SpanPull:
     from finops.frames import SpanPull
     from finops.sources.rollup import sampling_notes, usage_frame
 
@@ -819,7 +1099,7 @@ def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int,
             for i in range(7):
                 cur[i] += acc[i]
     frame = usage_frame(rows, name, f"{name} otlp_files")
-    notes = sampling_notes(name, sampling, stats, frame)
+    notes = list(file_notes or []) + sampling_notes(name, sampling, stats, frame)
 
     def places(found: list[str], total: int) -> str:
         more = f" and {total - len(found)} more" if total > len(found) else ""
@@ -857,7 +1137,7 @@ def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int,
 
 # --- options and ``finops sources check`` ------------------------------------------------------
 
-OPTIONS = ("paths", "workers")
+OPTIONS = ("paths", "workers", "s3")
 
 
 def validate(source: SpanSource, attributes: AttributeMap | None = None) -> None:
@@ -865,7 +1145,9 @@ def validate(source: SpanSource, attributes: AttributeMap | None = None) -> None
     from finops.options import OptionReader
 
     o = OptionReader(source.options, f"sources.{source.name}", OPTIONS)
-    o.paths("paths", required=True)
+    o.paths("paths", required="s3" not in source.options)
+    if "s3" in source.options:
+        s3_options(source.options["s3"], f"sources.{source.name}")
     workers = o.get("workers", "auto")
     if workers != "auto" and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"sources.{source.name}: workers must be \"auto\" or a positive integer, "
@@ -886,8 +1168,21 @@ def check(source: SpanSource, attributes: AttributeMap | None = None) -> list[tu
     The files matched, and per file whether its first and last line parse and the days they cover.
     """
     validate(source)
+    out0: list[tuple[str, str]] = []
+    if "s3" in source.options:
+        from datetime import timedelta
+        s3 = s3_options(source.options["s3"], f"sources.{source.name}")
+        today = date.today()
+        objects, skipped = list_objects(s3, today - timedelta(days=1), today + timedelta(days=1),
+                                        source.name)
+        out0.append((f"s3://{s3.bucket}/{s3.prefix}",
+                     f"{len(objects)} trace object(s) in the partitions of {today - timedelta(days=1)} "
+                     f"to {today} (UTC), {sum(o.st_size for o in objects):,} bytes; "
+                     f"{skipped} other object(s)"))
+        if not source.options.get("paths"):
+            return out0
     files = resolve_paths(source)
-    out = [("files", f"{len(files)} file(s), {sum(os.path.getsize(f) for f in files):,} bytes")]
+    out = out0 + [("files", f"{len(files)} file(s), {sum(os.path.getsize(f) for f in files):,} bytes")]
     out.append(("sampling", f"{source.sampling.describe()}: each span counts 1 / its sampling "
                 "probability" if source.sampling.default.kind != "off" or source.sampling.services
                 else "off: every span counts once"))
