@@ -1,7 +1,8 @@
 """A month's reconciliation and what is read from it: the report, its exports, and the CI gate.
 
-Every function here reconciles the window with the current prices and rules first (a changed
-price file re-prices history), then reads the results on the same connection.
+Every function here reads the window's stored results while their inputs are unchanged and
+reconciles it first when an input changed (a changed price file re-prices history:
+:mod:`finops.reconcile.stored`), then reads the results on the same connection.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from finops.config import Config
 from finops.errors import ConfigError, DataError, ExitCode
 from finops.money import cents
 from finops.notify import NotifyOutcome, gate_event, parse_targets, post
-from finops.reconcile import reconcile
 from finops.reconcile.anomalies import for_month_report
+from finops.reconcile.stored import ensure_reconciled
 from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
 from finops.report.model import Report, build_report
 from finops.report.write import render, write_report, write_report_file
@@ -44,17 +45,21 @@ def check_loaded(con: duckdb.DuckDBPyConnection, config: Config, window: Window)
 
 
 def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str, *,
-                require_data: bool = True) -> Report:
-    """Reconcile ``window`` on ``con`` (recorded in the ledger) and read its :class:`Report`.
+                require_data: bool = True, force: bool = False) -> Report:
+    """Reconcile ``window`` on ``con`` unless its stored results are current, and read its :class:`Report`.
+
+    ``force`` reconciles regardless; the ledger records which happened.
 
     With ``require_data`` a window nothing was loaded for is a :class:`DataError`.
     """
     if require_data:
         check_loaded(con, config, window)
-    with ledger(con, command, window):
-        reconcile(con, config, window, config.run_date())
+    with ledger(con, command, window) as run:
+        outcome = ensure_reconciled(con, config, window, config.run_date(), force=force, run_id=run.run_id)
+        run.note = outcome.message
     rep = build_report(con, window, currency=config.currency, max_drift_pct=config.max_drift_pct,
                        generated_at=datetime.now(UTC).replace(microsecond=0))
+    rep.results_note = outcome.message
     rep.anomalies = for_month_report(con, config, window)
     return rep
 
@@ -66,22 +71,27 @@ def _check_team(rep: Report, team: str | None) -> None:
 
 
 def report(config: Config, window: Window, *, team: str | None = None, command: str = "report",
-           require_data: bool = True) -> Report:
-    """Reconcile ``window`` with the current prices and return its :class:`Report`.
+           require_data: bool = True, force: bool = False) -> Report:
+    """``window``'s :class:`Report`, from its stored results or reconciled first when an input changed.
+
+    ``force`` reconciles regardless.
 
     ``team`` must have spend in the window (else a usage error listing the teams that do).
     A missing warehouse, or (with ``require_data``) a window nothing was loaded for, is a
     :class:`~finops.errors.DataError`.
     """
     with open_warehouse(config.warehouse, command, create=False) as con:
-        rep = _reconciled(con, config, window, command, require_data=require_data)
+        rep = _reconciled(con, config, window, command, require_data=require_data, force=force)
     _check_team(rep, team)
     return rep
 
 
-def reconcile_window(config: Config, window: Window) -> Report:
-    """Recompute the window's reconciliation and allocation (``finops reconcile``)."""
-    return report(config, window, command="reconcile")
+def reconcile_window(config: Config, window: Window, *, force: bool = False) -> Report:
+    """Reconcile the window unless its stored results are current (``finops reconcile``).
+
+    ``force`` recomputes regardless. :attr:`Report.results_note` says which happened.
+    """
+    return report(config, window, command="reconcile", force=force)
 
 
 @dataclass
@@ -92,6 +102,7 @@ class Export:
     paths: list[Path] = field(default_factory=list)
     frame: pl.DataFrame | None = None
     exit_code: ExitCode = ExitCode.OK
+    note: str = ""  # how the results were got (Report.results_note)
 
 
 def export(config: Config, window: Window, fmt: str, *, team: str | None = None, out: Path | None = None,
@@ -115,13 +126,13 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
     if rows is not None:
         frame = focus_frame(rows if team is None else rows.filter(rows["team"] == team), rep, focus_version)
         if out is None:
-            return Export(text=render_focus_csv(frame), frame=frame)
-        return Export(paths=[write_focus(frame, out)], frame=frame)
+            return Export(text=render_focus_csv(frame), frame=frame, note=rep.results_note)
+        return Export(paths=[write_focus(frame, out)], frame=frame, note=rep.results_note)
     if out is not None and out.suffix and not out.is_dir():  # report.html is a file, not a folder
-        return Export(paths=write_report_file(rep, out, fmt=fmt, team=team))
+        return Export(paths=write_report_file(rep, out, fmt=fmt, team=team), note=rep.results_note)
     if out is not None or fmt in ("html", "table"):
-        return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team))
-    return Export(text=render(rep, fmt, team))
+        return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team), note=rep.results_note)
+    return Export(text=render(rep, fmt, team), note=rep.results_note)
 
 
 @dataclass

@@ -94,6 +94,8 @@ class Report:
     # finops.reconcile.anomalies.AnomalyReport: week-over-week flags and budget status as of the month's
     # end (or yesterday for the running month); None for a month still in the future.
     anomalies: Any = None
+    # How the results were got (finops.reconcile.stored.Outcome.message): reconciled, and why, or stored.
+    results_note: str = ""
 
     @property
     def billed_total(self) -> Decimal:
