@@ -22,7 +22,15 @@ from finops.money import cents
 from finops.notify import NotifyOutcome, gate_event, parse_targets, post
 from finops.reconcile.anomalies import for_month_report
 from finops.reconcile.stored import ensure_reconciled
-from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
+from finops.report.focus import (
+    check_path,
+    check_version,
+    focus_batches,
+    focus_frame,
+    focus_rows,
+    render_focus_csv,
+    write_focus_batches,
+)
 from finops.report.model import Report, build_report
 from finops.report.write import render, write_report, write_report_file
 from finops.warehouse import open_warehouse
@@ -96,7 +104,10 @@ def reconcile_window(config: Config, window: Window, *, force: bool = False) -> 
 
 @dataclass
 class Export:
-    """An export: its text (for stdout) or the files it wrote; ``frame`` holds a FOCUS export's rows."""
+    """An export: its text (for stdout) or the files it wrote.
+
+    ``frame`` holds the rows of a FOCUS export returned as text.
+    """
 
     text: str | None = None
     paths: list[Path] = field(default_factory=list)
@@ -122,12 +133,13 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
     with open_warehouse(config.warehouse, "report", create=False) as con:
         rep = _reconciled(con, config, window, "report")
         _check_team(rep, team)
+        if fmt == "focus" and out is not None:  # streamed from DuckDB to the file, batch by batch
+            write_focus_batches(focus_batches(con, window, rep, focus_version, team=team), out)
+            return Export(paths=[out], note=rep.results_note)
         rows = focus_rows(con, window) if fmt == "focus" else None
     if rows is not None:
         frame = focus_frame(rows if team is None else rows.filter(rows["team"] == team), rep, focus_version)
-        if out is None:
-            return Export(text=render_focus_csv(frame), frame=frame, note=rep.results_note)
-        return Export(paths=[write_focus(frame, out)], frame=frame, note=rep.results_note)
+        return Export(text=render_focus_csv(frame), frame=frame, note=rep.results_note)
     if out is not None and out.suffix and not out.is_dir():  # report.html is a file, not a folder
         return Export(paths=write_report_file(rep, out, fmt=fmt, team=team), note=rep.results_note)
     if out is not None or fmt in ("html", "table"):
