@@ -129,3 +129,22 @@ def test_a_direct_reconcile_clears_the_stored_fingerprint(config):
         reconcile(con, config, OCT, date(2026, 11, 23))
         assert con.execute("SELECT count(*) FROM recon_state").fetchone()[0] == 0
     assert report(config, OCT).results_note == "reconciled 2026-10 (no stored results)"
+
+
+def test_warehouse_memory_limit_and_temp_directory_are_set_and_checked(tmp_path):
+    import pytest
+
+    from finops.config import parse_config
+    from finops.errors import ConfigError
+
+    cfg = parse_config({"warehouse": {"path": str(tmp_path / "w.duckdb"), "memory_limit": "300MB",
+                                      "temp_directory": str(tmp_path / "spill")}})
+    assert cfg.warehouse_settings == {"memory_limit": "300MB", "temp_directory": str(tmp_path / "spill")}
+    with open_warehouse(cfg.warehouse, "pull", settings=cfg.warehouse_settings) as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        temp = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert limit.replace(" ", "") in ("286.1MiB", "300.0MB", "286.1MB")
+    assert temp == str(tmp_path / "spill")
+    assert parse_config({"warehouse": {"path": "w.duckdb"}}).warehouse_settings == {"memory_limit": "1GB"}
+    with pytest.raises(ConfigError, match=r"warehouse.memory_limit must be a size such as \"1GB\""):
+        parse_config({"warehouse": {"path": "w.duckdb", "memory_limit": "lots"}})

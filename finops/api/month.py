@@ -88,7 +88,7 @@ def report(config: Config, window: Window, *, team: str | None = None, command: 
     A missing warehouse, or (with ``require_data``) a window nothing was loaded for, is a
     :class:`~finops.errors.DataError`.
     """
-    with open_warehouse(config.warehouse, command, create=False) as con:
+    with open_warehouse(config.warehouse, command, create=False, settings=config.warehouse_settings) as con:
         rep = _reconciled(con, config, window, command, require_data=require_data, force=force)
     _check_team(rep, team)
     return rep
@@ -130,7 +130,7 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
         check_version(focus_version)
         if out is not None:
             check_path(out)
-    with open_warehouse(config.warehouse, "report", create=False) as con:
+    with open_warehouse(config.warehouse, "report", create=False, settings=config.warehouse_settings) as con:
         rep = _reconciled(con, config, window, "report")
         _check_team(rep, team)
         if fmt == "focus" and out is not None:  # streamed from DuckDB to the file, batch by batch
@@ -251,7 +251,9 @@ def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
         events = [] if result.passed else [gate_event(
             rep, status=result.status, max_drift_pct=threshold, providers=rows, billing_missing=missing,
             data=result.as_dict())]
-        with open_warehouse(config.warehouse, "gate", create=False) as con, ledger(con, "gate", window) as run:
+        with open_warehouse(config.warehouse, "gate", create=False,
+                                                    settings=config.warehouse_settings) as con, \
+                ledger(con, "gate", window) as run:
             result.notify = post(con, targets, events, kinds=("gate",), dry_run=dry_run, out_dir=out_dir,
                                  run_id=run.run_id)
             run.rows = sum(len(t.posted) for t in result.notify.targets)
