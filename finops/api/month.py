@@ -251,8 +251,7 @@ def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
         events = [] if result.passed else [gate_event(
             rep, status=result.status, max_drift_pct=threshold, providers=rows, billing_missing=missing,
             data=result.as_dict())]
-        with open_warehouse(config.warehouse, "gate", create=False,
-                                                    settings=config.warehouse_settings) as con, \
+        with open_warehouse(config.warehouse, "gate", create=False, settings=config.warehouse_settings) as con, \
                 ledger(con, "gate", window) as run:
             result.notify = post(con, targets, events, kinds=("gate",), dry_run=dry_run, out_dir=out_dir,
                                  run_id=run.run_id)
