@@ -13,15 +13,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
 from finops import api
 from finops.errors import ExitCode, FinopsError, environment_error, redact
-from finops.frames import ProgressFn
 from finops.windows import Window, month_window, parse_day
+
+if TYPE_CHECKING:
+    from finops.frames import ProgressFn
 
 app = typer.Typer(
     name="finops",
