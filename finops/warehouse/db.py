@@ -100,6 +100,7 @@ def connect(path: str | Path, *, read_only: bool = False, upto: int | None = Non
     except duckdb.IOException as e:
         raise DataError(f"warehouse {path}: cannot open: {' '.join(str(e).split())}") from None
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # the library never prints
     for key, value in (settings or {}).items():
         if key not in ("memory_limit", "temp_directory"):
             raise ValueError(f"warehouse setting {key!r}")
