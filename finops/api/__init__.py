@@ -24,6 +24,8 @@ command                function                                      returns
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +61,21 @@ _LAZY = {
     "AnomalyReport": "finops.reconcile.anomalies",
     "Report": "finops.report.model",
 }
+
+
+class _Api(types.ModuleType):
+    """The package as a module whose ``nightly``, ``pull`` and ``anomalies`` stay the functions.
+
+    Importing the submodule of the same name would otherwise set the package attribute to the module.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _LAZY:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Api
 
 
 def __getattr__(name: str) -> Any:
