@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo demo-metrics test lint bench clean chromium metrics-servers email-screenshot focus-check
+.PHONY: help demo demo-metrics test lint bench bench-org clean chromium metrics-servers email-screenshot focus-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ lint: $(STAMP)  ## ruff on the package, tests, bench and scripts; import-linter 
 bench: $(STAMP)  ## ingest (1M spans per data shape vs orjson and json-loop) and nightly (a year of files vs the window's) benchmarks (SPANS=N)
 	$(BIN)/python bench/ingest.py --spans $${SPANS:-1000000}; a=$$?; \
 	$(BIN)/python bench/nightly.py; b=$$?; [ $$a -eq 0 ] && [ $$b -eq 0 ]
+
+bench-org: $(STAMP)  ## organisation scale: 20..2,000 teams, reconcile/report/gate/FOCUS vs targets (BASELINE=main, SIZES=20,100)
+	$(BIN)/python bench/org.py $(if $(SIZES),--sizes $(SIZES)) $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_ARGS)
 
 # focus-check: the FinOps Foundation's focus-validator needs Python >= 3.12, so it gets its own venv.
 # It runs offline (--block-download: only FOCUS 1.2 ships in its wheel) from its site-packages

@@ -13,15 +13,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
 from finops import api
 from finops.errors import ExitCode, FinopsError, environment_error, redact
-from finops.frames import ProgressFn
 from finops.windows import Window, month_window, parse_day
+
+if TYPE_CHECKING:
+    from finops.frames import ProgressFn
 
 app = typer.Typer(
     name="finops",
@@ -143,11 +145,19 @@ def pull(ctx: typer.Context,
 # ----------------------------------------------------------------------------- reconcile
 
 @app.command()
-def reconcile(ctx: typer.Context, month: MonthOpt) -> None:
-    """Recompute estimated vs billed, the drift explanation and the allocation for a month."""
+def reconcile(ctx: typer.Context, month: MonthOpt,
+              force: Annotated[bool, typer.Option(
+                  "--force", help="Recompute even when no input changed since the stored results.")] = False,
+              ) -> None:
+    """Recompute estimated vs billed, the drift explanation and the allocation for a month.
+
+    Unless --force, a month whose inputs (loads, price files, overrides, rules, finops version)
+    are unchanged since its last reconciliation keeps its stored results.
+    """
     from finops.present import summary_table
 
-    rep = api.reconcile_window(ctx.obj.config(), month_window(month))
+    rep = api.reconcile_window(ctx.obj.config(), month_window(month), force=force)
+    _say([f"finops: {rep.results_note}"], to=err)
     out.print(summary_table(rep))
 
 
@@ -172,11 +182,14 @@ def report(ctx: typer.Context, month: MonthOpt,
     cfg = ctx.obj.config()
     window = month_window(month)
     if fmt == "table" and out_dir is None:
-        for t in report_tables(api.report(cfg, window, team=team), team):
+        rep = api.report(cfg, window, team=team)
+        _say([f"finops: {rep.results_note}"], to=err)
+        for t in report_tables(rep, team):
             out.print(t)
         return
     result = api.export(cfg, window, fmt, team=team, out=out_dir, focus_version=focus_version,
                         split_teams=split_teams)
+    _say([f"finops: {result.note}"] if result.note else [], to=err)
     if result.text is not None:
         sys.stdout.write(result.text)
     _say((f"wrote {p}" for p in result.paths), to=err)
@@ -208,6 +221,7 @@ def gate(ctx: typer.Context, month: MonthOpt,
         raise typer.BadParameter("only with --dry-run", param_hint="--out")
     result = api.gate(ctx.obj.config(), month_window(month), max_drift_pct=max_drift, per_provider=per_provider,
                       notify=notify, dry_run=dry_run, out_dir=out_dir)
+    _say([f"finops: {result.report.results_note}"], to=err)
     sys.stdout.write(gate_output(result, fmt))
     if result.notify is not None:
         lines, problems = notify_lines(result.notify)

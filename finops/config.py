@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from finops.windows import utc_today
 
 DEFAULT_CONFIG = "finops.toml"
 DEFAULT_WAREHOUSE = "finops.duckdb"
+DEFAULT_MEMORY_LIMIT = "1GB"
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
 class Secret:
@@ -302,6 +305,17 @@ class Config:
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
     # [[notify]] tables as written: finops.notify.targets reads them (unknown keys refused there)
     notify: tuple[Mapping[str, Any], ...] = ()
+    # [warehouse] memory_limit / temp_directory: DuckDB's memory cap (it spills to the folder beyond)
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    temp_directory: Path | None = None  # default: DuckDB's, '<warehouse>.tmp' beside the file
+
+    @property
+    def warehouse_settings(self) -> dict[str, str]:
+        """DuckDB settings every connection to the warehouse gets (:func:`finops.warehouse.open_warehouse`)."""
+        out = {"memory_limit": self.memory_limit}
+        if self.temp_directory is not None:
+            out["temp_directory"] = str(self.temp_directory)
+        return out
 
     def run_date(self) -> date:
         """The run date: pinned in config (reproducible runs) or today in UTC."""
@@ -388,7 +402,11 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
         return v
 
     wh = sect("warehouse")
-    _check_keys(wh, {"path"}, "warehouse.", path)
+    _check_keys(wh, {"path", "memory_limit", "temp_directory"}, "warehouse.", path)
+    memory_limit = wh.get("memory_limit", DEFAULT_MEMORY_LIMIT)
+    if not isinstance(memory_limit, str) or not _MEMORY.match(memory_limit.strip()):
+        raise ConfigError(f"{path or 'config'}: warehouse.memory_limit must be a size such as \"1GB\" or "
+                          f"\"500MB\", not {memory_limit!r}")
     wh_path = Path(warehouse) if warehouse else (_resolve(base, wh.get("path")) or Path(DEFAULT_WAREHOUSE))
 
     pricing = sect("pricing")
@@ -498,7 +516,8 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         raise ConfigError(f"{path or 'config'}: currency must be a 3-letter code such as \"USD\", not {currency!r}")
     currency = currency.upper()
-    for key, value in (("warehouse.path", wh.get("path")), ("pricing.dir", pricing.get("dir")),
+    for key, value in (("warehouse.path", wh.get("path")), ("warehouse.temp_directory", wh.get("temp_directory")),
+                       ("pricing.dir", pricing.get("dir")),
                        ("pricing.overrides", pricing.get("overrides"))):
         if value is not None and (not isinstance(value, str) or not value):
             raise ConfigError(f"{path or 'config'}: {key} must be a path, not {value!r}")
@@ -509,6 +528,8 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, *,
     return Config(
         path=path,
         warehouse=wh_path,
+        memory_limit=memory_limit.strip(),
+        temp_directory=_resolve(base, wh.get("temp_directory")),
         currency=currency,
         pricing_dir=_resolve(base, pricing.get("dir")),
         overrides=_resolve(base, pricing.get("overrides")),

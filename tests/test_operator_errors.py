@@ -434,6 +434,8 @@ def _rename_teams(site: Path, renames: dict[str, str], accounts: dict[str, str] 
         for old, new in (accounts or {}).items():
             con.execute("UPDATE usage_daily SET account = ? WHERE account = ?", [new, old])
             con.execute("UPDATE billing_daily SET account = ? WHERE account = ?", [new, old])
+        # an edit made outside finops: the stored results are recomputed (as 'reconcile --force' would)
+        con.execute("DELETE FROM recon_state")
 
 
 def test_any_unicode_team_name_gets_its_email(cli, demo_month: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -21,7 +21,7 @@ def anomalies(config: Config, *, as_of: date | None = None, week: str | None = N
     With ``fail_on_anomaly`` the result's exit code is 1 when anything is flagged.
     """
     current, prior, mode = windows_for(config, as_of=as_of, week=week)
-    with open_warehouse(config.warehouse, "anomalies", create=False) as con, \
+    with open_warehouse(config.warehouse, "anomalies", create=False, settings=config.warehouse_settings) as con, \
             ledger(con, "anomalies", current) as run:
         result = detect_on(con, config, current, prior, mode=mode)
         run.rows = len(result.flags)

@@ -27,7 +27,7 @@ def email(config: Config, window: Window, *, team: str | None = None, dry_run: b
     ``dry_run`` writes ``.eml`` files into ``out_dir`` instead. :attr:`MailOutcome.failed`
     names recipients (or teams whose message could not be built) that did not get it.
     """
-    with open_warehouse(config.warehouse, "email", create=False) as con:
+    with open_warehouse(config.warehouse, "email", create=False, settings=config.warehouse_settings) as con:
         rep = report(config, window)
         state = completeness(con, config, window, config.run_date(), rep.billing_gaps, rep.billed_total)
         if not state.ready:

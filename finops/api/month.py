@@ -1,7 +1,8 @@
 """A month's reconciliation and what is read from it: the report, its exports, and the CI gate.
 
-Every function here reconciles the window with the current prices and rules first (a changed
-price file re-prices history), then reads the results on the same connection.
+Every function here reads the window's stored results while their inputs are unchanged and
+reconciles it first when an input changed (a changed price file re-prices history:
+:mod:`finops.reconcile.stored`), then reads the results on the same connection.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from finops.config import Config
 from finops.errors import ConfigError, DataError, ExitCode
 from finops.money import cents
 from finops.notify import NotifyOutcome, gate_event, parse_targets, post
-from finops.reconcile import reconcile
 from finops.reconcile.anomalies import for_month_report
-from finops.report.focus import check_path, check_version, focus_frame, focus_rows, render_focus_csv, write_focus
+from finops.reconcile.stored import ensure_reconciled
+from finops.report.focus import (
+    check_path,
+    check_version,
+    focus_batches,
+    focus_frame,
+    focus_rows,
+    render_focus_csv,
+    write_focus_batches,
+)
 from finops.report.model import Report, build_report, previous_month
 from finops.report.write import render, write_report, write_report_file, write_split_html
 from finops.warehouse import open_warehouse
@@ -51,8 +60,11 @@ def _loaded(con: duckdb.DuckDBPyConnection, window: Window) -> bool:
 
 
 def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str, *,
-                require_data: bool = True, month_over_month: bool = True) -> Report:
-    """Reconcile ``window`` on ``con`` (recorded in the ledger) and read its :class:`Report`.
+                require_data: bool = True, month_over_month: bool = True, force: bool = False) -> Report:
+    """Reconcile ``window`` on ``con`` unless its stored results are current, and read its :class:`Report`.
+
+    ``force`` reconciles regardless; the ledger records which happened. With
+    ``month_over_month`` the month before is made current too (when it was loaded).
 
     With ``require_data`` a window nothing was loaded for is a :class:`DataError`. With
     ``month_over_month`` the month before is reconciled too when anything was loaded for it, and
@@ -61,15 +73,17 @@ def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, 
     if require_data:
         check_loaded(con, config, window)
     previous = previous_month(window) if month_over_month else None
-    with ledger(con, command, window):
-        reconcile(con, config, window, config.run_date())
+    with ledger(con, command, window) as run:
+        outcome = ensure_reconciled(con, config, window, config.run_date(), force=force, run_id=run.run_id)
+        run.note = outcome.message
         if previous is not None and _loaded(con, previous):
-            reconcile(con, config, previous, config.run_date())
+            ensure_reconciled(con, config, previous, config.run_date(), force=force, run_id=run.run_id)
         else:
             previous = None
     rep = build_report(con, window, currency=config.currency, max_drift_pct=config.max_drift_pct,
                        generated_at=datetime.now(UTC).replace(microsecond=0), previous=previous,
                        today=config.run_date())
+    rep.results_note = outcome.message
     rep.anomalies = for_month_report(con, config, window)
     return rep
 
@@ -81,34 +95,43 @@ def _check_team(rep: Report, team: str | None) -> None:
 
 
 def report(config: Config, window: Window, *, team: str | None = None, command: str = "report",
-           require_data: bool = True, month_over_month: bool = True) -> Report:
-    """Reconcile ``window`` with the current prices and return its :class:`Report`.
+           require_data: bool = True, month_over_month: bool = True, force: bool = False) -> Report:
+    """``window``'s :class:`Report`, from its stored results or reconciled first when an input changed.
+
+    ``force`` reconciles regardless.
 
     ``team`` must have spend in the window (else a usage error listing the teams that do).
     A missing warehouse, or (with ``require_data``) a window nothing was loaded for, is a
     :class:`~finops.errors.DataError`. ``month_over_month=False`` leaves the month before alone
     (the gate needs only this month).
     """
-    with open_warehouse(config.warehouse, command, create=False) as con:
+    with open_warehouse(config.warehouse, command, create=False, settings=config.warehouse_settings) as con:
         rep = _reconciled(con, config, window, command, require_data=require_data,
-                          month_over_month=month_over_month)
+                          month_over_month=month_over_month, force=force)
     _check_team(rep, team)
     return rep
 
 
-def reconcile_window(config: Config, window: Window) -> Report:
-    """Recompute the window's reconciliation and allocation (``finops reconcile``)."""
-    return report(config, window, command="reconcile")
+def reconcile_window(config: Config, window: Window, *, force: bool = False) -> Report:
+    """Reconcile the window unless its stored results are current (``finops reconcile``).
+
+    ``force`` recomputes regardless. :attr:`Report.results_note` says which happened.
+    """
+    return report(config, window, command="reconcile", force=force)
 
 
 @dataclass
 class Export:
-    """An export: its text (for stdout) or the files it wrote; ``frame`` holds a FOCUS export's rows."""
+    """An export: its text (for stdout) or the files it wrote.
+
+    ``frame`` holds the rows of a FOCUS export returned as text.
+    """
 
     text: str | None = None
     paths: list[Path] = field(default_factory=list)
     frame: pl.DataFrame | None = None
     exit_code: ExitCode = ExitCode.OK
+    note: str = ""  # how the results were got (Report.results_note)
 
 
 def export(config: Config, window: Window, fmt: str, *, team: str | None = None, out: Path | None = None,
@@ -128,23 +151,25 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
         check_version(focus_version)
         if out is not None:
             check_path(out)
-    with open_warehouse(config.warehouse, "report", create=False) as con:
+    with open_warehouse(config.warehouse, "report", create=False, settings=config.warehouse_settings) as con:
         rep = _reconciled(con, config, window, "report")
         _check_team(rep, team)
+        if fmt == "focus" and out is not None:  # streamed from DuckDB to the file, batch by batch
+            write_focus_batches(focus_batches(con, window, rep, focus_version, team=team), out)
+            return Export(paths=[out], note=rep.results_note)
         rows = focus_rows(con, window) if fmt == "focus" else None
     if rows is not None:
         frame = focus_frame(rows if team is None else rows.filter(rows["team"] == team), rep, focus_version)
-        if out is None:
-            return Export(text=render_focus_csv(frame), frame=frame)
-        return Export(paths=[write_focus(frame, out)], frame=frame)
+        return Export(text=render_focus_csv(frame), frame=frame, note=rep.results_note)
     if out is not None and out.suffix and not out.is_dir():  # report.html is a file, not a folder
         if split_teams:
             write_report_file(rep, out, fmt=fmt)  # checks the suffix
-            return Export(paths=write_split_html(rep, out))
-        return Export(paths=write_report_file(rep, out, fmt=fmt, team=team))
+            return Export(paths=write_split_html(rep, out), note=rep.results_note)
+        return Export(paths=write_report_file(rep, out, fmt=fmt, team=team), note=rep.results_note)
     if out is not None or fmt in ("html", "table"):
-        return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team, split_teams=split_teams))
-    return Export(text=render(rep, fmt, team))
+        return Export(paths=write_report(rep, out or Path("."), fmt=fmt, team=team, split_teams=split_teams),
+                      note=rep.results_note)
+    return Export(text=render(rep, fmt, team), note=rep.results_note)
 
 
 @dataclass
@@ -252,7 +277,8 @@ def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
         events = [] if result.passed else [gate_event(
             rep, status=result.status, max_drift_pct=threshold, providers=rows, billing_missing=missing,
             data=result.as_dict())]
-        with open_warehouse(config.warehouse, "gate", create=False) as con, ledger(con, "gate", window) as run:
+        with open_warehouse(config.warehouse, "gate", create=False, settings=config.warehouse_settings) as con, \
+                ledger(con, "gate", window) as run:
             result.notify = post(con, targets, events, kinds=("gate",), dry_run=dry_run, out_dir=out_dir,
                                  run_id=run.run_id)
             run.rows = sum(len(t.posted) for t in result.notify.targets)

@@ -96,7 +96,8 @@ def nightly(config: Config, *, day: date | None = None, dry_run: bool = False,
     sources = sorted([s.name for s in config.span_sources] + [b.name for b in config.billing_sources])
     parse_targets(config)  # a [[notify]] typo stops the run before it pulls (exit 2)
     # Under the lock; runs still 'running' then were killed and are marked so (open_warehouse).
-    with open_warehouse(config.warehouse, "nightly") as con, ledger(con, "nightly", window, sources) as run:
+    with open_warehouse(config.warehouse, "nightly", settings=config.warehouse_settings) as con, \
+            ledger(con, "nightly", window, sources) as run:
         result = _night(con, config, day, window, out_dir, dry_run, run.run_id, progress)
         run.rows = sum(s.rows for s in result.pulled.sources)
         run.errors = ([f"{s.name}: {s.error}" for s in result.pulled.failed]

@@ -61,7 +61,7 @@ class PricingCheck(NamedTuple):
 
 def pricing_check(config: Config) -> PricingCheck:
     """Every (provider, model, tier, token type) in usage or billing with tokens and no price."""
-    with open_warehouse(config.warehouse, "pricing check", create=False) as con:
+    with open_warehouse(config.warehouse, "pricing check", create=False, settings=config.warehouse_settings) as con:
         refresh_prices(con, load_prices(config.pricing_dir), load_overrides(config.overrides))
         lo, hi = con.execute(
             "SELECT min(d), max(d) FROM (SELECT min(day) AS d FROM usage_daily UNION ALL "

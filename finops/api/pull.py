@@ -135,7 +135,7 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
     validate_billing(config, only)
     results: list[SourceResult] = []
     settled = provisional_from(config, config.run_date())
-    with open_warehouse(config.warehouse, "pull") as con:
+    with open_warehouse(config.warehouse, "pull", settings=config.warehouse_settings) as con:
         with ledger(con, "pull", window, sorted(only or names)) as run:
             jobs = [("usage", s) for s in config.span_sources] + [("billing", b) for b in config.billing_sources]
             for kind, source in jobs:

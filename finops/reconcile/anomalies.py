@@ -39,7 +39,7 @@ from finops.money import CENT
 from finops.money import fmt_money as _money
 from finops.money import json_money as _m
 from finops.reconcile.budgets import BudgetStatus, budget_status
-from finops.reconcile.run import reconcile
+from finops.reconcile.stored import ensure_reconciled
 from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
 from finops.warehouse.sql import run_query, run_sql
 from finops.windows import Window, month_window
@@ -354,7 +354,7 @@ def detect_on(con: duckdb.DuckDBPyConnection, config: Config, current: Window, p
     """Detect on an open warehouse.
 
     Budgets are as of ``budget_as_of`` (default: the current window's last day); their month
-    is reconciled first unless ``reconciled``.
+    is reconciled first (unless its stored results are current) unless ``reconciled``.
     """
     today = config.run_date()
     refresh_prices(con, load_prices(config.pricing_dir), load_overrides(config.overrides))
@@ -362,7 +362,7 @@ def detect_on(con: duckdb.DuckDBPyConnection, config: Config, current: Window, p
     b_as_of = budget_as_of or current.window_end - timedelta(days=1)
     if any(t.budget_usd for t in config.teams.values()):
         if not reconciled:
-            reconcile(con, config, month_window(b_as_of.strftime("%Y-%m")), today)
+            ensure_reconciled(con, config, month_window(b_as_of.strftime("%Y-%m")), today)
         budgets = budget_status(con, config, b_as_of)
     params = {"window_start": prior.window_start, "window_end": current.window_end,
               "prior_start": prior.window_start, "prior_end": prior.window_end,

@@ -7,6 +7,7 @@ results in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import duckdb
@@ -39,10 +40,13 @@ def check_currency(con: duckdb.DuckDBPyConnection, config: Config, window: Windo
             "(set 'currency' in finops.toml or convert the source)")
 
 
-def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, today: date) -> None:
+def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, today: date, *,
+              then: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
     """Recompute and store ``recon_lines``, ``recon_alloc`` and ``recon_team_provider`` for ``window``.
 
-    ``window`` is normally a calendar month; results are keyed by its first day.
+    ``window`` is normally a calendar month; results are keyed by its first day. The month's
+    stored fingerprint (``recon_state``) is cleared in the same transaction; ``then`` runs last
+    inside it (:func:`finops.reconcile.stored.ensure_reconciled` stores the new fingerprint there).
     """
     check_currency(con, config, window)
     refresh_prices(con, load_prices(config.pricing_dir), load_overrides(config.overrides))
@@ -69,6 +73,9 @@ def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, to
         _charge_owners(con, config, window)
         for name in sql_names("reconcile"):
             run_sql(con, name, params)
+        con.execute("DELETE FROM recon_state WHERE window_start = ?", [window.window_start])
+        if then is not None:
+            then(con)
 
 
 def _charge_owners(con: duckdb.DuckDBPyConnection, config: Config, window: Window) -> None:

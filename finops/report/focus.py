@@ -26,6 +26,7 @@ the provider may still change it), ``x_AllocationBasis``, ``x_PriceStatus``, ``x
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, time
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from finops.errors import ConfigError
 from finops.report.csvout import safe_text_columns
 from finops.report.model import Report
 from finops.warehouse.db import fetch_frame
-from finops.warehouse.sql import run_sql, sql
+from finops.warehouse.sql import bind, run_sql, sql
 from finops.windows import Window
 
 VERSIONS = ("1.2", "1.3")
@@ -124,6 +125,63 @@ def focus_rows(con: duckdb.DuckDBPyConnection, window: Window) -> pl.DataFrame:
     return fetch_frame(con, sql("focus/rows"), params)
 
 
+BATCH_ROWS = 65_536  # rows per streamed batch: the export's memory does not grow with the month
+
+
+def focus_batches(con: duckdb.DuckDBPyConnection, window: Window, report: Report, version: str, *,
+                  team: str | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """The FOCUS ``version`` rows of a reconciled month in file order, streamed from DuckDB.
+
+    Frames of at most ``batch_rows`` rows (Arrow record batches); ``team``: only its rows.
+    Yields at least one frame (empty when the month has no rows), so a file always has its header.
+    """
+    params = {"window_start": window.window_start, "window_end": window.window_end}
+    run_sql(con, "reconcile/10_price_keys", params)  # temp table: list and contracted prices
+    text = sql("focus/rows")
+    reader = con.sql(text, params=bind(text, params)).to_arrow_reader(batch_rows)
+    sent = False
+    for batch in reader:
+        rows: pl.DataFrame = pl.from_arrow(batch)  # type: ignore[assignment]
+        if team is not None:
+            rows = rows.filter(pl.col("team") == team)
+        if rows.height or not sent:
+            sent = True
+            yield focus_frame(rows, report, version)
+    if not sent:
+        yield focus_frame(pl.from_arrow(reader.schema.empty_table()), report, version)  # type: ignore[arg-type]
+
+
+def write_focus_batches(batches: Iterator[pl.DataFrame], path: Path) -> int:
+    """Write streamed FOCUS frames to ``path`` (``.csv`` or ``.parquet``); returns the rows written.
+
+    The same bytes (CSV) and the same values and types (Parquet) as :func:`write_focus` of the
+    whole frame, in memory bounded by a batch.
+    """
+    check_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for frame in batches:
+                table = frame.to_arrow()
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table)
+                n += frame.height
+        finally:
+            if writer is not None:
+                writer.close()
+        return n
+    with path.open("wb") as fh:
+        for i, frame in enumerate(batches):
+            safe_text_columns(frame).write_csv(fh, include_header=i == 0, datetime_format=TIMESTAMP_FORMAT)
+            n += frame.height
+    return n
+
+
 def focus_frame(rows: pl.DataFrame, report: Report, version: str) -> pl.DataFrame:
     """Name and format ``sql/focus/rows.sql``'s result as FOCUS ``version`` columns."""
     w = report.window
@@ -201,9 +259,6 @@ def focus_frame(rows: pl.DataFrame, report: Report, version: str) -> pl.DataFram
             pl.col("provider").replace_strict(SUB_ACCOUNT_TYPES, default="Account")),
         Tags=pl.struct(**{f"{TAG_PREFIX}{k}": pl.col(k) for k in ("team", "project", "feature")})
         .struct.json_encode(),
-        AllocatedMethodId=pl.col("basis").replace_strict(
-            {k: v[0] for k, v in METHODS.items()}, default=None, return_dtype=pl.String),
-        AllocatedMethodDetails=pl.Series(_method_details(rows), dtype=pl.String),
         x_Provisional=pl.col("provisional"),
         x_AllocationBasis=pl.col("basis"),
         x_PriceStatus=pl.when(is_credit).then(pl.lit("credit")).when(~is_token).then(pl.lit("non_token"))
@@ -212,6 +267,11 @@ def focus_frame(rows: pl.DataFrame, report: Report, version: str) -> pl.DataFram
         x_TokenType=pl.col("token_type"),
         x_ServiceTier=pl.col("service_tier"),
     )
+    if version == "1.3":  # 1.3's columns only for 1.3 (AllocatedMethodDetails is built row by row)
+        frame = frame.with_columns(
+            AllocatedMethodId=pl.col("basis").replace_strict(
+                {k: v[0] for k, v in METHODS.items()}, default=None, return_dtype=pl.String),
+            AllocatedMethodDetails=pl.Series(_method_details(rows), dtype=pl.String))
     return frame.select(columns(version))
 
 

@@ -143,6 +143,8 @@ class Report:
     unit_costs: UnitCosts | None = None  # the organisation's
     cache: CacheReturn | None = None  # the organisation's
     cache_check: list[CacheCheck] = field(default_factory=list)
+    # How the results were got (finops.reconcile.stored.Outcome.message): reconciled, and why, or stored.
+    results_note: str = ""
 
     @property
     def billed_total(self) -> Decimal:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -81,12 +81,14 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> int:
     return current
 
 
-def connect(path: str | Path, *, read_only: bool = False, upto: int | None = None, create: bool = True
-            ) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path, *, read_only: bool = False, upto: int | None = None, create: bool = True,
+            settings: Mapping[str, str] | None = None) -> duckdb.DuckDBPyConnection:
     """Open the warehouse at ``path`` and migrate it to the latest schema.
 
     The file is created if needed unless ``read_only`` or ``create=False`` (commands that only
     read loaded data: a missing file is then a data error, never an empty report).
+    ``settings`` (``Config.warehouse_settings``: ``memory_limit``, ``temp_directory``) are set
+    on the database: beyond the memory limit DuckDB spills to the temporary folder.
     """
     path = Path(path)
     if (read_only or not create) and not path.exists():
@@ -98,6 +100,16 @@ def connect(path: str | Path, *, read_only: bool = False, upto: int | None = Non
     except duckdb.IOException as e:
         raise DataError(f"warehouse {path}: cannot open: {' '.join(str(e).split())}") from None
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # the library never prints
+    for key, value in (settings or {}).items():
+        if key not in ("memory_limit", "temp_directory"):
+            raise ValueError(f"warehouse setting {key!r}")
+        quoted = str(value).replace("'", "''")
+        try:
+            con.execute(f"SET {key} = '{quoted}'")  # key is one of ours; DuckDB binds no SET value
+        except duckdb.Error as e:
+            con.close()
+            raise ConfigError(f"warehouse.{key} = {value!r}: {' '.join(str(e).split())}") from None
     if not read_only:
         migrate(con, upto=upto)
     if schema_version(con) >= 1:  # the macros read the price tables of migration 1
@@ -119,11 +131,12 @@ def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = Non
 
 
 @contextmanager
-def open_warehouse(path: str | Path, command: str, *, create: bool = True
-                   ) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_warehouse(path: str | Path, command: str, *, create: bool = True,
+                   settings: Mapping[str, str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse for a command that writes to it, under finops' lock.
 
     Runs of killed processes are marked ``killed`` first; the connection is closed at the end.
+    ``settings``: DuckDB's memory limit and temporary folder (``Config.warehouse_settings``).
 
     A second run is refused with finops' one line naming the holder
     (:class:`~finops.warehouse.lock.LockedError`), never DuckDB's file-lock message.
@@ -132,7 +145,7 @@ def open_warehouse(path: str | Path, command: str, *, create: bool = True
         raise DataError(f"warehouse {path} does not exist: run 'finops pull' first")
     outer = not held(Path(path))
     with warehouse_lock(Path(path), command):
-        con = connect(path, create=create)
+        con = connect(path, create=create, settings=settings)
         try:
             if outer:
                 mark_killed(con)

@@ -28,6 +28,7 @@ class Run:
     run_id: str
     rows: int = 0
     errors: list[str] = field(default_factory=list)
+    note: str | None = None  # e.g. "using stored results for 2026-10 (inputs unchanged since ...)"
 
 
 @contextmanager
@@ -55,9 +56,9 @@ def ledger(con: duckdb.DuckDBPyConnection, command: str, window: Window | None,
         try:
             con.execute(
                 "UPDATE runs SET finished_at = now()::TIMESTAMP, status = ?, rows = ?, errors = ?, "
-                "duration_s = ? WHERE run_id = ?",
+                "duration_s = ?, note = ? WHERE run_id = ?",
                 [status, run.rows, "; ".join(run.errors) or None,
-                 round(time.monotonic() - started, 3), run.run_id],
+                 round(time.monotonic() - started, 3), run.note, run.run_id],
             )
         except duckdb.Error:
             # The warehouse itself failed (a full disk): the run's own error is the one that

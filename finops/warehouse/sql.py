@@ -26,7 +26,7 @@ def sql_names(folder: str) -> list[str]:
     return [f"{folder}/{p.stem}" for p in sorted(root.glob("*.sql"))]
 
 
-def _bind(text: str, params: dict[str, Any]) -> dict[str, Any]:
+def bind(text: str, params: dict[str, Any]) -> dict[str, Any]:
     """Only the ``$params`` the statement uses (DuckDB rejects unused named parameters)."""
     return {p: params[p] for p in set(_PARAM.findall(text))}
 
@@ -34,12 +34,12 @@ def _bind(text: str, params: dict[str, Any]) -> dict[str, Any]:
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> None:
     """Execute ``sql/<name>.sql`` with its ``$params`` bound by name."""
     text = sql(name)
-    con.execute(text, _bind(text, params))
+    con.execute(text, bind(text, params))
 
 
 def run_query(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """Run ``sql/<name>.sql`` and return its rows as dicts (Decimals stay Decimals)."""
     text = sql(name)
-    cur = con.execute(text, _bind(text, params))
+    cur = con.execute(text, bind(text, params))
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
