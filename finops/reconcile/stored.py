@@ -4,8 +4,9 @@ Each reconciliation stores, beside its results, a fingerprint of everything they
 (``recon_state``): the finops version, the reconciliation SQL and its macros and the schema
 version; the price files and the overrides file (their bytes: a changed price file re-prices
 history); the allocation rules (accounts, API keys, tags and resources); the window's loads
-(``load_windows``: every source load of an overlapping window, with its row count and time); the provisional cutoff (clamped to the
-window, so a past month does not change with the date); the currency. ``report``, ``gate``,
+(``load_windows``: every source load of an overlapping window, with its row count and time);
+the provisional cutoff (clamped to the window, so a past month does not change with the
+date); the currency. ``report``, ``gate``,
 ``anomalies`` and ``email`` read the stored results while the fingerprint matches and
 reconcile when an input changed; :class:`Outcome` says which, and why.
 """
