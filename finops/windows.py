@@ -61,3 +61,19 @@ def parse_day(value: str, what: str) -> date:
 def utc_today() -> date:
     """Today's date in UTC."""
     return datetime.now(UTC).date()
+
+
+def days_label(start: date, end_exclusive: date) -> str:
+    """The days of ``[start, end_exclusive)`` as a reader says them.
+
+    ``1–31 October 2026``; ``28 September – 4 October 2026``; ``29 December 2026 – 4 January 2027``;
+    ``5 October 2026`` for one day.
+    """
+    last = end_exclusive - timedelta(days=1)
+    if last <= start:
+        return f"{start.day} {start:%B %Y}"
+    if (start.year, start.month) == (last.year, last.month):
+        return f"{start.day}–{last.day} {start:%B %Y}"
+    if start.year == last.year:
+        return f"{start.day} {start:%B} – {last.day} {last:%B %Y}"
+    return f"{start.day} {start:%B %Y} – {last.day} {last:%B %Y}"

@@ -101,5 +101,5 @@ def test_settled_days_use_billed_money_provisional_days_the_estimate(tmp_path, p
     assert s.projected == D(87)  # 43.50 / 15 × 30
     assert s.thresholds_reached == [] and not s.flagged
     assert "billed (allocated) money through 2026-11-12" in s.message
-    assert "estimate from spans for 2026-11-13..2026-11-15 (provisional)" in s.message
+    assert "estimate from spans for 13–15 November 2026 (provisional)" in s.message
     assert (by["idle"].spent, by["idle"].flagged) == (0, False)

@@ -235,7 +235,7 @@ def test_a_doubled_team_is_notified_once_with_only_its_numbers(cli, demo_month: 
     ratio = max((flag.current_cost / flag.prior_cost), Decimal(current) / prior).quantize(Decimal("0.01"))
     assert flag.ratio == ratio and ratio >= 2
     metric = "cost" if flag.metric == "cost" else "output tokens"
-    for part in ("prior 2026-10-08..2026-10-14 vs current 2026-10-15..2026-10-21",  # the two windows
+    for part in ("prior 8–14 October 2026 vs current 15–21 October 2026",  # the two windows
                  f"output tokens {prior:,} → {current:,}",  # the two numbers
                  f"estimated cost {_money(flag.prior_cost)} → {_money(flag.current_cost)} USD",
                  f"ratio {ratio} ({metric}) ≥ threshold 2.0",  # the ratio and the threshold

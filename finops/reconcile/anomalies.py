@@ -42,7 +42,7 @@ from finops.reconcile.budgets import BudgetStatus, budget_status
 from finops.reconcile.stored import ensure_reconciled
 from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
 from finops.warehouse.sql import run_query, run_sql
-from finops.windows import Window, month_window
+from finops.windows import Window, days_label, month_window
 
 TOP_SHARE = Decimal("0.8")  # contributors listed until they explain this share of the change
 TOP_MAX = 5
@@ -243,7 +243,7 @@ def _at_floor(tokens: int, cost: Decimal, config: Config) -> bool:
 
 
 def _span(w: Window) -> str:
-    return f"{w.window_start}..{w.window_end - timedelta(days=1)}"
+    return days_label(w.window_start, w.window_end)
 
 
 def _contributors(lines: list[Contributor], kind: str, metric: str) -> list[Contributor]:
@@ -371,7 +371,7 @@ def detect_on(con: duckdb.DuckDBPyConnection, config: Config, current: Window, p
     run_sql(con, "reconcile/20_usage_lines", params)
     flags, weeks = find_flags(config, run_query(con, "anomalies/week_lines", params), current, prior)
     label = (f"{current.window_start.isocalendar()[0]}-W{current.window_start.isocalendar()[1]:02d}"
-             if mode == "week" else f"7 days to {current.window_end - timedelta(days=1)}")
+             if mode == "week" else f"7 days to {days_label(current.window_end - timedelta(days=1), current.window_end)}")
     rep = AnomalyReport(current, prior, flags, budgets, mode, label, weeks, config.currency,
                         config.anomalies.min_output_tokens, config.anomalies.min_cost_usd)
     if current.window_end > today:

@@ -32,7 +32,7 @@ import duckdb
 from finops.config import BudgetSettings, Config
 from finops.money import fmt_money as _m
 from finops.warehouse.sql import run_query
-from finops.windows import Window, next_month
+from finops.windows import Window, days_label, next_month
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
@@ -116,7 +116,8 @@ class BudgetStatus:
         if self.settled_through:
             parts.append(f"billed (allocated) money through {self.settled_through}")
         if self.provisional_from:
-            parts.append(f"estimate from spans for {self.provisional_from}..{self.as_of} (provisional)")
+            parts.append(f"estimate from spans for {days_label(self.provisional_from, self.as_of + timedelta(days=1))} "
+                         "(provisional)")
         if self.unbilled_days:
             parts.append(f"estimate from spans for {self.unbilled_days} settled day(s) "
                          "with no billing loaded")
@@ -135,7 +136,8 @@ def evaluate(team: str, budget: Decimal, billed: Decimal, estimated: Decimal, as
     s = BudgetStatus(team, Window(start, next_month(start)), as_of, budget, billed, estimated,
                      as_of.day, days_in_month(as_of), reached, early, settings.early_pct, currency,
                      settled_through, provisional_from, unbilled_days)
-    msg = (f"{team}: {_m(spent)} of {_m(budget)} {currency} ({s.pct_used} %) spent {start}..{as_of} "
+    spent_days = days_label(start, as_of + timedelta(days=1))
+    msg = (f"{team}: {_m(spent)} of {_m(budget)} {currency} ({s.pct_used} %) spent {spent_days} "
            f"(day {s.days_elapsed} of {s.days_in_month}); projected month end {_m(s.projected)} "
            f"({s.projected_pct} %) = spent × {s.days_in_month} / {s.days_elapsed}.")
     if reached:

@@ -7,10 +7,10 @@ range with its exclusive end.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from decimal import Decimal
 
 from finops.money import cents
+from finops.windows import days_label  # noqa: F401  (the report's words; defined beside Window)
 
 __all__ = ["SYMBOLS", "amount", "days_label", "rate", "signed_amount"]
 
@@ -52,17 +52,3 @@ def rate(value: Decimal | None, currency: str, places: int = 4) -> str:
     return f"{'-' if v < 0 else ''}{sym}{text}"
 
 
-def days_label(start: date, end_exclusive: date) -> str:
-    """The days of ``[start, end_exclusive)`` as a reader says them.
-
-    ``1–31 October 2026``; ``28 September – 4 October 2026``; ``29 December 2026 – 4 January 2027``;
-    ``5 October 2026`` for one day.
-    """
-    last = end_exclusive - timedelta(days=1)
-    if last <= start:
-        return f"{start.day} {start:%B %Y}"
-    if (start.year, start.month) == (last.year, last.month):
-        return f"{start.day}–{last.day} {start:%B %Y}"
-    if start.year == last.year:
-        return f"{start.day} {start:%B} – {last.day} {last:%B %Y}"
-    return f"{start.day} {start:%B %Y} – {last.day} {last:%B %Y}"
