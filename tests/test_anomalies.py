@@ -98,7 +98,7 @@ def test_doubled_team_is_flagged_with_the_right_top_contributor(config):
     assert top.driver == "volume"  # 4× requests, same output per request
     assert len(f.contributors) == 1  # chat did not move: it is not a place to look
     # the sentence states the two windows, the two numbers, the ratio and the threshold
-    for part in ("2026-11-02..2026-11-08", "2026-11-09..2026-11-15", "1,750,000 → 3,850,000",
+    for part in ("2–8 November 2026", "9–15 November 2026", "1,750,000 → 3,850,000",
                  "17.50 → 38.50", "ratio 2.20", "threshold 2.0", "agent × gpt-4o × bots"):
         assert part in f.message, part
 

@@ -30,6 +30,7 @@ from werkzeug import Request, Response
 
 from finops.config import load_config, parse_config
 from finops.errors import ConfigError
+from finops.windows import days_label
 
 DAY = date(2026, 10, 22)  # the nightly run: flags as of the 21st
 AS_OF = DAY - timedelta(days=1)
@@ -242,7 +243,8 @@ def test_nightly_posts_each_flag_once_to_each_target_that_takes_it(cli, site: Pa
                                        "= spent × 31 / 21"),
                ("Flagged", "projected over budget"),
                ("Spend is", f"billed (allocated) money through {budget['settled_through']}; estimate from spans "
-                            f"for {budget['provisional_from']}..{AS_OF} (provisional)")]
+                            f"for {days_label(date.fromisoformat(budget['provisional_from']), AS_OF + timedelta(days=1))} "
+                            "(provisional)")]
     b_where = (f"largest billed this month: {largest} USD; finops report --month 2026-10 --team growth: "
                "the team's spend by project, feature and model")
     assert slack_budget == expected_slack(b_title, b_facts, b_where, f"finops anomalies --as-of {AS_OF} shows every budget")
