@@ -267,7 +267,7 @@ def test_a_doubled_team_is_notified_once_with_only_its_numbers(cli, demo_month: 
     assert second.code == 0, second.err
     summary = json.loads((site.parent / "nightly" / nxt.isoformat() / "nightly.json").read_text())
     assert [(f["team"], f["kind"]) for f in summary["flags"]] == [(SURGE_TEAM, "up")]
-    assert "2026-10-16..2026-10-22" in summary["flags"][0]["message"]
+    assert "16–22 October 2026" in summary["flags"][0]["message"]
     assert [m for m in summary["mail"]["sent"] if m["kind"] == "anomaly"] == []
     assert [m for m in h.received if "LLM spend alert" in str(m.message["Subject"])] == [alert]
     assert anomaly_rows(site) == [("2026-10-21", SURGE_TEAM, [lead], str(alert.message["Message-ID"]).strip(),
