@@ -56,6 +56,16 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
+def api_headers(tenant: str | None, bearer: str | None) -> dict[str, str]:
+    """A JSON API's headers: the tenant (``X-Scope-OrgID``, as Tempo and Mimir read it) and a bearer token."""
+    headers = {"Accept": "application/json"}
+    if tenant:
+        headers["X-Scope-OrgID"] = tenant
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    return headers
+
+
 def body_excerpt(response: requests.Response, limit: int = 300) -> str:
     """A short, redacted, single-line excerpt of a response body for error lines.
 

@@ -115,6 +115,15 @@ class OptionReader:
             raise self.fail(key, f"must be a table, e.g. {example}")
         return value
 
+    def credentials(self) -> tuple[tuple[str, str] | None, str | None]:
+        """Basic auth (``user_env``/``password_env``) or a bearer token (``token_env``), not both."""
+        basic = self.basic_auth()
+        if not self.get("token_env"):
+            return basic, None
+        if basic:
+            raise ConfigError(f"{self.where}: set either user_env/password_env or token_env, not both")
+        return None, self.secret("token_env")
+
     def basic_auth(self) -> tuple[str, str] | None:
         """``user_env`` and ``password_env``: both or neither, read from the environment."""
         user_env, password_env = self.options.get("user_env"), self.options.get("password_env")

@@ -32,7 +32,7 @@ from typing import Any
 import requests
 
 from finops.errors import DataError, SourceError, redact
-from finops.http import HttpClient, body_excerpt
+from finops.http import HttpClient, api_headers, body_excerpt
 from finops.sources.prometheus.options import PromOptions
 
 # Limit errors, by server: Prometheus ("would load too many samples", "maximum resolution
@@ -79,14 +79,9 @@ class PromClient:
     warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        headers = {"Accept": "application/json"}
-        if self.opts.tenant:
-            headers["X-Scope-OrgID"] = self.opts.tenant
-        if self.opts.bearer:
-            headers["Authorization"] = f"Bearer {self.opts.bearer}"
         self.http = HttpClient(
-            name=self.prefix, base_url=self.opts.url, headers=headers, auth=self.opts.basic,
-            timeout=self.opts.timeout, attempts=self.opts.attempts, verify=self.opts.verify,
+            name=self.prefix, base_url=self.opts.url, headers=api_headers(self.opts.tenant, self.opts.bearer),
+            auth=self.opts.basic, timeout=self.opts.timeout, attempts=self.opts.attempts, verify=self.opts.verify,
             sleep=self.sleep, should_retry=_worth_retrying)
 
     # --- transport ------------------------------------------------------------------------

@@ -113,12 +113,7 @@ def parse_options(source: SpanSource, attributes: AttributeMap) -> PromOptions:
     where = f"sources.{source.name}"
     o = OptionReader(source.options, where, OPTIONS)
     url = o.url(example="http://prometheus:9090\" (Mimir: \".../prometheus")
-    basic = o.basic_auth()
-    bearer = None
-    if o.get("token_env"):
-        if basic:
-            raise ConfigError(f"{where}: set either user_env/password_env or token_env, not both")
-        bearer = o.secret("token_env")
+    basic, bearer = o.credentials()
     verify = o.verify_tls()
     tenant = o.string("tenant", what="a non-empty string (sent as X-Scope-OrgID)")
     timeout, attempts = o.seconds("timeout", 120), o.positive_int("attempts", 5)

@@ -13,7 +13,7 @@ import requests
 
 from finops.config import AttributeMap, SpanSource
 from finops.errors import ConfigError, SourceError, did_you_mean, redact
-from finops.http import HttpClient, body_excerpt
+from finops.http import HttpClient, api_headers, body_excerpt
 from finops.options import OptionReader
 from finops.sources.tempo.decode import Ctx, json_body
 from finops.sources.tempo.traceql import (
@@ -139,12 +139,7 @@ def parse_options(source: SpanSource, attributes: AttributeMap) -> TempoOptions:
     where = f"sources.{source.name}"
     o = OptionReader(source.options, where, OPTIONS)
     url = o.url(example="https://tempo-prod-01-eu-west-0.grafana.net/tempo")
-    basic = o.basic_auth()
-    bearer = None
-    if o.get("token_env"):
-        if basic:
-            raise ConfigError(f"{where}: set either user_env/password_env or token_env, not both")
-        bearer = o.secret("token_env")
+    basic, bearer = o.credentials()
     verify = o.verify_tls()
     mode, step, search_step, spss, limit = _static_options(o, where)
     candidates, group_by = parse_mapping(source, attributes)
@@ -242,14 +237,9 @@ class TempoClient:
     http: HttpClient = field(init=False)
 
     def __post_init__(self) -> None:
-        headers = {"Accept": "application/json"}
-        if self.opts.tenant:
-            headers["X-Scope-OrgID"] = self.opts.tenant
-        if self.opts.bearer:
-            headers["Authorization"] = f"Bearer {self.opts.bearer}"
         self.http = HttpClient(
-            name=self.prefix, base_url=self.opts.url, headers=headers, auth=self.opts.basic,
-            timeout=self.opts.timeout, attempts=self.opts.attempts, verify=self.opts.verify,
+            name=self.prefix, base_url=self.opts.url, headers=api_headers(self.opts.tenant, self.opts.bearer),
+            auth=self.opts.basic, timeout=self.opts.timeout, attempts=self.opts.attempts, verify=self.opts.verify,
             sleep=self.sleep, should_retry=_worth_retrying)
 
     def get(self, path: str, params: Mapping[str, Any] | None, ctx: Ctx, *,
