@@ -26,7 +26,7 @@ import requests
 from finops.billing.admin_api import AdminApi, Report, error_message
 from finops.billing.keys import KeyListing, KeyTokens
 from finops.billing.reader import Reader
-from finops.billing.rows import Rows, in_window
+from finops.billing.rows import Rows, credit_note, in_window
 from finops.frames import BillingPull
 from finops.schemas import DEFAULT_ACCOUNT, OTHER
 
@@ -233,14 +233,7 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
         for tt, n in u.tokens.items():
             keys.add(u.day, u.account, u.model, u.service_tier, tt, u.api_key, n)
 
-    notes = []
-    credits = [c for c in costs if c.amount < 0]
-    if credits:  # a credit is allocated by its own rule (README "Credits"): say it arrived
-        notes.append(f"{source}: {len(credits)} credit line(s) (negative amounts) totalling "
-                     f"{sum((c.amount for c in credits), Decimal(0)):.2f}: "
-                     + ", ".join(sorted({repr(c.line_item) for c in credits})[:3]))
-    if (note := keys.note(source, len(usage))) is not None:
-        notes.append(note)
+    notes = [n for n in (credit_note(source, costs), keys.note(source, len(usage))) if n is not None]
     priority = sum(n for u in usage if u.service_tier == "priority" for n in u.tokens.values())
     if priority:
         notes.append(f"{source}: Anthropic Priority Tier usage ({priority} tokens) is not in "

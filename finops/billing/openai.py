@@ -25,7 +25,7 @@ from finops.billing.admin_api import AdminApi, Report, error_message
 from finops.billing.keys import KeyListing, KeyTokens
 from finops.billing.lineitems import LineItem, parse_line_item, quantity_tokens
 from finops.billing.reader import Reader
-from finops.billing.rows import Rows, in_window
+from finops.billing.rows import Rows, credit_note, in_window
 from finops.frames import BillingPull
 from finops.schemas import DEFAULT_ACCOUNT, OTHER
 
@@ -227,14 +227,7 @@ def assemble(costs: Iterable[CostRow], usage: Iterable[UsageRow], source: str,
             k = (u.day, u.account, u.model, tt, u.service_tier)
             keys.add(u.day, u.account, billed_as.get(k, u.model), u.service_tier, tt, u.api_key, n)
 
-    notes = []
-    credits = [c for c in costs if c.amount < 0]
-    if credits:  # a credit is allocated by its own rule (README "Credits"): say it arrived
-        notes.append(f"{source}: {len(credits)} credit line(s) (negative amounts) totalling "
-                     f"{sum((c.amount for c in credits), Decimal(0)):.2f}: "
-                     + ", ".join(sorted({repr(c.line_item) for c in credits})[:3]))
-    if (note := keys.note(source, len(usage))) is not None:
-        notes.append(note)
+    notes = [n for n in (credit_note(source, costs), keys.note(source, len(usage))) if n is not None]
     if unmatched:
         shown = ", ".join(f"{k or '(no line_item)'!r} ({v:.2f})" for k, v in
                           sorted(unmatched.items(), key=lambda kv: -kv[1]))

@@ -82,3 +82,13 @@ class Rows:
 def in_window(day: date, window_start: date, window_end: date) -> bool:
     """Whether ``day`` lies in the half-open window ``[window_start, window_end)``."""
     return window_start <= day < window_end
+
+
+def credit_note(source: str, costs: Iterable[Any]) -> str | None:
+    """The pull's note that credits arrived (negative amounts; README "Credits" allocates them)."""
+    credits = [c for c in costs if c.amount < 0]
+    if not credits:
+        return None
+    return (f"{source}: {len(credits)} credit line(s) (negative amounts) totalling "
+            f"{sum((c.amount for c in credits), Decimal(0)):.2f}: "
+            + ", ".join(sorted({repr(c.line_item) for c in credits})[:3]))

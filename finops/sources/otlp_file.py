@@ -909,20 +909,9 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                         outside += 1
                         days_out.add(day)
                         continue
-                    if ops or r_aggregate:
-                        aggregate = r_aggregate
-                        for pos in ops:
-                            op = kvs[pos].value.stringValue
-                            if op is not None:
-                                agg = op_cache.get(op)
-                                if agg is None:
-                                    agg = op_cache[op] = is_aggregate(op)
-                                if agg:
-                                    aggregate = True
-                                    break
-                        if aggregate:
-                            agents += 1  # an agent/workflow span: its calls are counted
-                            continue
+                    if r_aggregate or (ops and _aggregate(kvs, ops, op_cache)):
+                        agents += 1  # an agent/workflow span: its calls are counted
+                        continue
                     vals = rvals.copy()
                     for fi, pos in found:
                         vals[fi] = kvs[pos]
