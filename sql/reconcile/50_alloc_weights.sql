@@ -25,36 +25,44 @@ WITH row_type AS (
 ),
 line_tot AS (
     SELECT day, provider, account, model, service_tier, token_type,
-           sum(tokens) AS tokens, sum(unpriced_tokens) AS unpriced
+           sum(tokens) AS tokens, sum(unpriced_tokens) AS unpriced, sum(cost_pico) AS cost_pico
     FROM row_type GROUP BY ALL
 ),
 row_cell AS (
     SELECT day, provider, account, model, service_tier, team, project, feature,
-           sum(tokens) AS tokens, sum(cost_pico) AS cost_pico
+           sum(tokens) AS tokens, sum(cost_pico) AS cost_pico,
+           sum(tokens) FILTER (WHERE token_type = 'input') AS tokens_input,
+           sum(tokens) FILTER (WHERE token_type = 'cache_read') AS tokens_cache_read,
+           sum(tokens) FILTER (WHERE token_type = 'cache_write') AS tokens_cache_write,
+           sum(tokens) FILTER (WHERE token_type = 'output') AS tokens_output,
+           sum(cost_pico) FILTER (WHERE token_type = 'input') AS cost_input,
+           sum(cost_pico) FILTER (WHERE token_type = 'cache_read') AS cost_cache_read,
+           sum(cost_pico) FILTER (WHERE token_type = 'cache_write') AS cost_cache_write,
+           sum(cost_pico) FILTER (WHERE token_type = 'output') AS cost_output
     FROM row_type GROUP BY ALL
 ),
 cell_tot AS (
     SELECT day, provider, account, model, service_tier,
-           sum(unpriced_tokens) AS unpriced, sum(cost_pico) AS cost_pico
-    FROM row_type GROUP BY ALL
+           sum(unpriced) AS unpriced, sum(cost_pico) AS cost_pico
+    FROM line_tot GROUP BY ALL
 ),
 row_day AS (
     SELECT day, provider, account, team, project, feature,
            sum(tokens) AS tokens, sum(cost_pico) AS cost_pico
-    FROM row_type GROUP BY ALL
+    FROM row_cell GROUP BY ALL
 ),
 day_tot AS (
-    SELECT day, provider, account, sum(unpriced_tokens) AS unpriced, sum(cost_pico) AS cost_pico
-    FROM row_type GROUP BY ALL
+    SELECT day, provider, account, sum(unpriced) AS unpriced, sum(cost_pico) AS cost_pico
+    FROM cell_tot GROUP BY ALL
 ),
 row_month AS (
     SELECT provider, account, team, project, feature,
            sum(tokens) AS tokens, sum(cost_pico) AS cost_pico
-    FROM row_type WHERE account <> '' GROUP BY ALL
+    FROM row_day WHERE account <> '' GROUP BY ALL
 ),
 month_tot AS (
-    SELECT provider, account, sum(unpriced_tokens) AS unpriced, sum(cost_pico) AS cost_pico
-    FROM row_type WHERE account <> '' GROUP BY ALL
+    SELECT provider, account, sum(unpriced) AS unpriced, sum(cost_pico) AS cost_pico
+    FROM day_tot WHERE account <> '' GROUP BY ALL
 ),
 line_keys AS (
     SELECT day, provider, account, model, service_tier,
@@ -82,8 +90,12 @@ tokens_lines AS (
 SELECT b.day, b.provider, b.account, b.model, b.service_tier, b.token_type,
        rc.team, rc.project, rc.feature,
        CASE
-           WHEN coalesce(lt.tokens, 0) > 0 AND lt.unpriced = 0 THEN coalesce(rt.cost_pico, 0)
-           WHEN coalesce(lt.tokens, 0) > 0 THEN coalesce(rt.tokens, 0)
+           WHEN coalesce(lt.tokens, 0) > 0 AND lt.unpriced = 0 THEN coalesce(CASE b.token_type
+                WHEN 'input' THEN rc.cost_input WHEN 'cache_read' THEN rc.cost_cache_read
+                WHEN 'cache_write' THEN rc.cost_cache_write WHEN 'output' THEN rc.cost_output END, 0)
+           WHEN coalesce(lt.tokens, 0) > 0 THEN coalesce(CASE b.token_type
+                WHEN 'input' THEN rc.tokens_input WHEN 'cache_read' THEN rc.tokens_cache_read
+                WHEN 'cache_write' THEN rc.tokens_cache_write WHEN 'output' THEN rc.tokens_output END, 0)
            WHEN ct.unpriced = 0 AND ct.cost_pico > 0 THEN rc.cost_pico
            ELSE rc.tokens
        END AS w,
@@ -97,10 +109,6 @@ FROM tokens_lines b
 JOIN cell_tot ct USING (day, provider, account, model, service_tier)
 JOIN row_cell rc USING (day, provider, account, model, service_tier)
 LEFT JOIN line_tot lt USING (day, provider, account, model, service_tier, token_type)
-LEFT JOIN row_type rt
-  ON rt.day = b.day AND rt.provider = b.provider AND rt.account = b.account
- AND rt.model = b.model AND rt.service_tier = b.service_tier AND rt.token_type = b.token_type
- AND rt.team = rc.team AND rt.project = rc.project AND rt.feature = rc.feature
 UNION ALL
 SELECT b.day, b.provider, b.account, b.model, b.service_tier, b.token_type,
        rd.team, rd.project, rd.feature,

@@ -58,21 +58,26 @@ groups AS (
         USING (day, provider, account, model, service_tier, token_type)
     GROUP BY ALL
 ),
+cap_usage AS (
+    -- only the spans of a capacity line's day and account: nothing to sum when there is none
+    SELECT * FROM usage_lines
+    SEMI JOIN (SELECT DISTINCT day, provider, account FROM groups) USING (day, provider, account)
+),
 model_use AS (
     SELECT day, provider, account, model, team, project, feature, sum(tokens) AS tokens
-    FROM usage_lines GROUP BY ALL
+    FROM cap_usage GROUP BY ALL
 ),
 day_use AS (
     SELECT day, provider, account, team, project, feature, sum(tokens) AS tokens
-    FROM usage_lines GROUP BY ALL
+    FROM cap_usage GROUP BY ALL
 ),
 model_tot AS (
     SELECT day, provider, account, model, sum(tokens) AS tokens
-    FROM usage_lines GROUP BY ALL HAVING sum(tokens) > 0
+    FROM cap_usage GROUP BY ALL HAVING sum(tokens) > 0
 ),
 day_tot AS (
     SELECT day, provider, account, sum(tokens) AS tokens
-    FROM usage_lines GROUP BY ALL HAVING sum(tokens) > 0
+    FROM cap_usage GROUP BY ALL HAVING sum(tokens) > 0
 ),
 scoped AS (
     SELECT g.*, mt.tokens IS NOT NULL AS by_model, coalesce(mt.tokens, dt.tokens) AS total
