@@ -334,20 +334,41 @@ class Measured:
     err: str = ""
 
 
+# A small launcher forks the measured interpreter and reports its rusage on a pipe. Linux keeps
+# the largest RSS of an exec'ing process in ru_maxrss, so a child exec'd straight from this
+# (large) benchmark process would report the benchmark's own memory as its peak; a fork of the
+# small launcher starts from the launcher's few MB.
+LAUNCHER = r"""
+import os, sys, time
+t0 = time.perf_counter()
+fd = int(sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    os.close(fd)
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, ru = os.wait4(pid, 0)
+os.write(fd, f"{time.perf_counter() - t0} {ru.ru_utime + ru.ru_stime} {ru.ru_maxrss} {os.waitstatus_to_exitcode(status)}".encode())
+"""
+
+
 def run(src: Path, args: list[str], cwd: Path, *, code: str | None = None) -> Measured:
     """Run ``finops args`` (or a Python snippet) from checkout ``src`` in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "200"}
     prog = code if code is not None else "from finops.cli import main; main()"
-    cmd = [sys.executable, "-c", prog, *args]
     out_f, err_f = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out_f, stderr=err_f)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    r, w = os.pipe()
+    cmd = [sys.executable, "-c", LAUNCHER, str(w), sys.executable, "-c", prog, *args]
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out_f, stderr=err_f, pass_fds=(w,))
+    os.close(w)
+    with os.fdopen(r) as fh:
+        report = fh.read().split()
+    proc.wait()
+    if len(report) != 4:
+        raise SystemExit(f"bench: the launcher of {' '.join(args)} failed ({proc.returncode})")
+    wall, cpu, maxrss, code_ = float(report[0]), float(report[1]), int(report[2]), int(report[3])
     out_f.seek(0)
     err_f.seek(0)
-    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode,
+    return Measured(wall, cpu, maxrss / 1024, code_,
                     out_f.read().decode("utf-8", "replace"), err_f.read().decode("utf-8", "replace"))
 
 
