@@ -60,11 +60,14 @@ def _loaded(con: duckdb.DuckDBPyConnection, window: Window) -> bool:
 
 
 def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str, *,
-                require_data: bool = True, month_over_month: bool = True, force: bool = False) -> Report:
+                require_data: bool = True, month_over_month: bool = True, force: bool = False,
+                summary: bool = False) -> Report:
     """Reconcile ``window`` on ``con`` unless its stored results are current, and read its :class:`Report`.
 
     ``force`` reconciles regardless; the ledger records which happened. With
     ``month_over_month`` the month before is made current too (when it was loaded).
+
+    ``summary`` reads only the gate's part of the report (no team sections, no anomalies or budgets).
 
     With ``require_data`` a window nothing was loaded for is a :class:`DataError`. With
     ``month_over_month`` the month before is reconciled too when anything was loaded for it, and
@@ -82,9 +85,10 @@ def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, 
             previous = None
     rep = build_report(con, window, currency=config.currency, max_drift_pct=config.max_drift_pct,
                        generated_at=datetime.now(UTC).replace(microsecond=0), previous=previous,
-                       today=config.run_date())
+                       today=config.run_date(), summary=summary)
     rep.results_note = outcome.message
-    rep.anomalies = for_month_report(con, config, window)
+    if not summary:
+        rep.anomalies = for_month_report(con, config, window)
     return rep
 
 
@@ -95,7 +99,8 @@ def _check_team(rep: Report, team: str | None) -> None:
 
 
 def report(config: Config, window: Window, *, team: str | None = None, command: str = "report",
-           require_data: bool = True, month_over_month: bool = True, force: bool = False) -> Report:
+           require_data: bool = True, month_over_month: bool = True, force: bool = False,
+           summary: bool = False) -> Report:
     """``window``'s :class:`Report`, from its stored results or reconciled first when an input changed.
 
     ``force`` reconciles regardless.
@@ -103,11 +108,11 @@ def report(config: Config, window: Window, *, team: str | None = None, command: 
     ``team`` must have spend in the window (else a usage error listing the teams that do).
     A missing warehouse, or (with ``require_data``) a window nothing was loaded for, is a
     :class:`~finops.errors.DataError`. ``month_over_month=False`` leaves the month before alone
-    (the gate needs only this month).
+    (the gate needs only this month); ``summary`` reads only what the gate uses.
     """
     with open_warehouse(config.warehouse, command, create=False, settings=config.warehouse_settings) as con:
         rep = _reconciled(con, config, window, command, require_data=require_data,
-                          month_over_month=month_over_month, force=force)
+                          month_over_month=month_over_month, force=force, summary=summary)
     _check_team(rep, team)
     return rep
 
@@ -258,7 +263,7 @@ def gate(config: Config, window: Window, *, max_drift_pct: float | None = None,
         raise ConfigError(f"--notify: no [[notify]] target in {config.path or 'config'} takes gate events")
     threshold = Decimal(str(config.max_drift_pct if max_drift_pct is None else max_drift_pct))
     rep = report(config, window, require_data=False,  # nothing loaded: fails closed below, in its format
-                 month_over_month=False)
+                 month_over_month=False, summary=True)
     rows = []
     for p in rep.providers:
         d = p.drift_pct

@@ -235,10 +235,20 @@ def sampling_notes(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _gaps(rows: list[dict[str, Any]]) -> dict[str, list[date]]:
+    gaps: dict[str, list[date]] = {}
+    for r in rows:
+        gaps.setdefault(r["provider"], []).append(r["day"])
+    return gaps
+
+
 def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: str,
                  max_drift_pct: float, generated_at: datetime, previous: Window | None = None,
-                 today: date | None = None) -> Report:
+                 today: date | None = None, summary: bool = False) -> Report:
     """Read the month's reconciliation tables into a :class:`Report`.
+
+    ``summary`` reads only what the gate uses (providers, the drift and its parts, billing gaps,
+    provisional days): no team sections, so it costs the same at 20 teams and at 2,000.
 
     ``previous`` is the month before, reconciled on ``con`` (None: no month over month).
     ``today`` (the run date) tells whether the month is still open: then month over month
@@ -269,6 +279,16 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
         for k in EXPLANATION_PARTS:
             explanation[k] += r[k]
 
+    if summary:
+        return Report(
+            window=window, currency=currency, generated_at=generated_at,
+            max_drift_pct=Decimal(str(max_drift_pct)), providers=providers, teams=[],
+            explanation=explanation, coverage={}, unpriced=[], other_line_items=[], daily=[],
+            billing_gaps=_gaps(q("billing_gaps")),
+            provisional_days=[r["day"] for r in q("provisional_days")],
+            drift_parts=drift_parts(explanation, q("drift_sources"), q("request_coverage"), exact_billed),
+            previous=None, through=through)
+
     breakdown: dict[tuple[str, str], list[Line]] = {}
     for r in q("team_breakdown"):
         breakdown.setdefault((r["team"], r["dimension"]), []).append(
@@ -294,9 +314,7 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
             unpriced_tokens=int(r["unpriced_tokens"]),
         ))
 
-    gaps: dict[str, list[date]] = {}
-    for r in q("billing_gaps"):
-        gaps.setdefault(r["provider"], []).append(r["day"])
+    gaps = _gaps(q("billing_gaps"))
 
     names = anchors(t.team for t in teams)
     costs, org_costs = unit_costs(q("unit_costs"), window.window_start, window.window_end,
