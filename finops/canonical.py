@@ -18,7 +18,14 @@ from typing import Any
 
 from finops.cloud_models import canonical_model
 from finops.errors import ConfigError, unknown_key
-from finops.schemas import NO_ACCOUNT, UNATTRIBUTED, UNKNOWN
+
+# Attribution defaults (here, not in finops.schemas, so reading a config or a report does not
+# import polars and pandera; finops.schemas re-exports them).
+UNATTRIBUTED = "unattributed"
+UNKNOWN = "unknown"
+# A span with no account attribute names no account: reconciliation pools it with the billed
+# accounts no span names (sql/reconcile/35_bill_match.sql), never with a made-up one.
+NO_ACCOUNT = ""
 
 INCLUSIVE = "inclusive"
 EXCLUSIVE = "exclusive"

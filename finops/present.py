@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from rich.markup import escape
 from rich.table import Table
 
-from finops.api import AnomalyReport, GateResult, MailOutcome, NightlyResult, NotifyOutcome, PullResult, Report
 from finops.money import fmt_money as _m
 from finops.money import fmt_pct as _p
+
+if TYPE_CHECKING:  # the results' types only: a command imports just the parts of the library it runs
+    import polars as pl
+
+    from finops.api import AnomalyReport, GateResult, MailOutcome, NightlyResult, NotifyOutcome, PullResult, Report
 
 
 def fit_table(title: str, columns: list[tuple[str, bool]], rows: list[list[str]], *, width: int | None = None,

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 
 from finops.config import Config
 from finops.errors import ConfigError, DataError, ExitCode
@@ -22,20 +21,14 @@ from finops.money import cents
 from finops.notify import NotifyOutcome, gate_event, parse_targets, post
 from finops.reconcile.anomalies import for_month_report
 from finops.reconcile.stored import ensure_reconciled
-from finops.report.focus import (
-    check_path,
-    check_version,
-    focus_batches,
-    focus_frame,
-    focus_rows,
-    render_focus_csv,
-    write_focus_batches,
-)
 from finops.report.model import Report, build_report, previous_month
 from finops.report.write import render, write_report, write_report_file, write_split_html
 from finops.warehouse import open_warehouse
 from finops.warehouse.ledger import ledger
 from finops.windows import Window
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["EXPORT_FORMATS", "Export", "GateResult", "export", "gate", "reconcile_window", "report"]
 
@@ -152,7 +145,17 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
         raise ConfigError(f"--format {fmt!r}: not one of {', '.join(EXPORT_FORMATS)}")
     if split_teams and (fmt not in ("html", "table") or team is not None):
         raise ConfigError("--split-teams: only with --format html or table, and without --team")
-    if fmt == "focus":
+    if fmt == "focus":  # polars and the FOCUS columns only for a FOCUS export
+        from finops.report.focus import (
+            check_path,
+            check_version,
+            focus_batches,
+            focus_frame,
+            focus_rows,
+            render_focus_csv,
+            write_focus_batches,
+        )
+
         check_version(focus_version)
         if out is not None:
             check_path(out)

@@ -10,18 +10,19 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from finops.config import Config
 from finops.config import load_config as _load_file
 from finops.errors import ConfigError, ExitCode, FinopsError, redact
-from finops.frames import BillingPull, ProgressFn, SpanPull
 from finops.options import checking_only
 from finops.reconcile.run import provisional_from
-from finops.warehouse import open_warehouse, replace_window
+from finops.warehouse import open_warehouse
 from finops.warehouse.ledger import ledger
-from finops.warehouse.manifest import file_state, save_state, window_frame
 from finops.windows import Window
+
+if TYPE_CHECKING:  # the loader (polars, pandera) is imported by pull() only: a report's load_config does without
+    from finops.frames import BillingPull, ProgressFn, SpanPull
 
 __all__ = ["BILLING_KINDS", "SPAN_KINDS", "PullResult", "SourceResult", "SourcesCheck", "check_sources",
            "load_config", "pull", "validate_sources"]
@@ -133,6 +134,9 @@ def pull(config: Config, window: Window, *, only: list[str] | None = None,
     if not names:
         raise ConfigError(f"{config.path or 'config'}: no [[sources]] or [[billing]] configured")
     validate_billing(config, only)
+    from finops.warehouse.load import replace_window
+    from finops.warehouse.manifest import file_state, save_state, window_frame
+
     results: list[SourceResult] = []
     settled = provisional_from(config, config.run_date())
     with open_warehouse(config.warehouse, "pull", settings=config.warehouse_settings) as con:

@@ -11,16 +11,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
-from finops.schemas import MONEY
 
-EXCLUDED_SCHEMA: dict[str, pl.DataType] = {
-    "day": pl.Date(), "reason": pl.String(), "service": pl.String(), "rows": pl.Int64(),
-    "amount": MONEY, "currency": pl.String(),
-}
+def excluded_schema() -> dict[str, pl.DataType]:
+    """``EXCLUDED_SCHEMA``: built on use, so the report's notes (below) do not import polars."""
+    import polars as pl
+
+    from finops.schemas import MONEY
+
+    return {"day": pl.Date(), "reason": pl.String(), "service": pl.String(), "rows": pl.Int64(),
+            "amount": MONEY, "currency": pl.String()}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EXCLUDED_SCHEMA":
+        return excluded_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 UNMATCHED = "unmatched"  # no rule matched the charge
 RULE = "rule"  # an exclude rule matched it
 _WHY = {UNMATCHED: "not matched by any rule", RULE: "by exclude rules"}
@@ -73,5 +85,7 @@ def frame(acc: Mapping[tuple[Any, str, str, str], tuple[int, Decimal]]) -> pl.Da
     """The ``EXCLUDED_SCHEMA`` frame from ``{(day, reason, service, currency): (rows, amount)}``."""
     records = [{"day": k[0], "reason": k[1], "service": k[2], "currency": k[3], "rows": v[0],
                 "amount": v[1]} for k, v in sorted(acc.items())]
-    return pl.DataFrame(records, schema=EXCLUDED_SCHEMA) if records \
-        else pl.DataFrame(schema=EXCLUDED_SCHEMA)
+    import polars as pl
+
+    schema = excluded_schema()
+    return pl.DataFrame(records, schema=schema) if records else pl.DataFrame(schema=schema)

@@ -23,7 +23,6 @@ from pathlib import Path
 import duckdb
 
 from finops.errors import ExitCode, FinopsError, redact
-from finops.http import HttpClient, body_excerpt
 from finops.notify.events import Event
 from finops.notify.formats import payload
 from finops.notify.targets import Target
@@ -133,6 +132,8 @@ def post(con: duckdb.DuckDBPyConnection, targets: Iterable[Target], events: list
         except FinopsError as err:
             res.failed.append(redact(str(err)))
             continue
+        from finops.http import HttpClient, body_excerpt  # requests: only when something is posted
+
         http = HttpClient(name=f"notify {target.name}", base_url=url, timeout=target.timeout,
                           attempts=target.attempts, backoff_max=30.0, max_retry_after=120.0,
                           headers={"User-Agent": USER_AGENT}, **({"sleep": sleep} if sleep else {}))

@@ -40,7 +40,6 @@ from finops.money import fmt_money as _money
 from finops.money import json_money as _m
 from finops.reconcile.budgets import BudgetStatus, budget_status
 from finops.reconcile.stored import ensure_reconciled
-from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
 from finops.warehouse.sql import run_query, run_sql
 from finops.windows import Window, days_label, month_window
 
@@ -356,6 +355,8 @@ def detect_on(con: duckdb.DuckDBPyConnection, config: Config, current: Window, p
     Budgets are as of ``budget_as_of`` (default: the current window's last day); their month
     is reconciled first (unless its stored results are current) unless ``reconciled``.
     """
+    from finops.warehouse.prices import load_overrides, load_prices, refresh_prices  # polars: only here
+
     today = config.run_date()
     refresh_prices(con, load_prices(config.pricing_dir), load_overrides(config.overrides))
     budgets: list[BudgetStatus] = []

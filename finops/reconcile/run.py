@@ -11,13 +11,10 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import duckdb
-import polars as pl
 
 from finops.config import Config
 from finops.errors import DataError
-from finops.reconcile.owners import owners
 from finops.warehouse.db import transaction
-from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
 from finops.warehouse.sql import run_sql, sql_names
 from finops.windows import Window
 
@@ -48,6 +45,10 @@ def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, to
     stored fingerprint (``recon_state``) is cleared in the same transaction; ``then`` runs last
     inside it (:func:`finops.reconcile.stored.ensure_reconciled` stores the new fingerprint there).
     """
+    import polars as pl  # only when reconciling: a report of stored results does without it
+
+    from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
+
     check_currency(con, config, window)
     refresh_prices(con, load_prices(config.pricing_dir), load_overrides(config.overrides))
     rules = pl.DataFrame(
@@ -80,6 +81,8 @@ def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, to
 
 def _charge_owners(con: duckdb.DuckDBPyConnection, config: Config, window: Window) -> None:
     """Temp table ``charge_owners``: the window's billed resources and tags a team's rule owns."""
+    from finops.reconcile.owners import owners  # polars
+
     keys = con.execute(
         "SELECT DISTINCT resource_id, tags FROM billing_charges WHERE day >= ? AND day < ?",
         [window.window_start, window.window_end]).fetchall() if config.charge_rules else []

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from finops.money import cents, drift_pct
 from finops.report.model import Report
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV Injection"):
 # such cells get a leading apostrophe. Numbers are written as numbers (a negative amount is
@@ -27,6 +28,8 @@ def safe_cell(value: Any) -> Any:
 
 def safe_text_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """:func:`safe_cell` on every text column of ``frame`` (numeric columns stay numeric)."""
+    import polars as pl  # a FOCUS export's frames only
+
     text = [c for c, t in frame.schema.items() if t == pl.String]
     return frame.with_columns(
         pl.when(pl.col(c).str.contains(_FORMULA)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)

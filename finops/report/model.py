@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from finops.billing.exclusions import report_notes as exclusion_notes
+from finops.canonical import UNATTRIBUTED
 from finops.money import cents, drift_pct, fmt_money
 from finops.report.anchors import anchors
 from finops.report.drift import PARTS, DriftPart, drift_parts, drift_sentence, named_share
@@ -30,7 +31,6 @@ from finops.report.trends import (
     total_change,
     unit_costs,
 )
-from finops.schemas import UNATTRIBUTED
 from finops.warehouse.sql import run_query
 from finops.windows import Window
 

@@ -6,11 +6,17 @@ from pathlib import Path
 
 from finops.errors import ConfigError
 from finops.report.csvout import render_csv
-from finops.report.html import render_html
 from finops.report.jsonout import render_json
 from finops.report.model import Report
 
 EXTENSIONS = {"html": "html", "json": "json", "csv": "csv"}
+
+
+def render_html(report: Report, *args: object, **kw: object) -> str:
+    """:func:`finops.report.html.render_html` (jinja2 is imported only when HTML is written)."""
+    from finops.report.html import render_html as html
+
+    return html(report, *args, **kw)  # type: ignore[arg-type]
 
 
 def render(report: Report, fmt: str, team: str | None = None) -> str:

@@ -6,10 +6,9 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 
 from finops.canonical import CACHE_WRITE_AT_INPUT_RATE
 from finops.errors import ConfigError, DataError
@@ -17,6 +16,9 @@ from finops.paths import data_dir
 from finops.warehouse.ledger import mark_killed
 from finops.warehouse.lock import held, warehouse_lock
 from finops.warehouse.sql import sql
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -126,6 +128,8 @@ def define_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> pl.DataFrame:
     """Run ``query`` and return a polars frame (via Arrow; DuckDB 2.0 has no ``.pl()``)."""
+    import polars as pl
+
     table = con.sql(query, params=params).to_arrow_table()
     return pl.from_arrow(table)  # type: ignore[return-value]
 
