@@ -21,14 +21,24 @@ WITH r AS (
                 ELSE model END AS model
     FROM billing_daily
     WHERE day >= $window_start AND day < $window_end
+),
+kinds AS (  -- the few rows with a surcharge: a DISTINCT ... ORDER BY aggregate over them only
+    SELECT day, provider, account, model, service_tier, token_type,
+           string_agg(DISTINCT premium, ',' ORDER BY premium) AS premium_kinds
+    FROM r WHERE premium IS NOT NULL
+    GROUP BY day, provider, account, model, service_tier, token_type
+),
+lines AS (
+    SELECT day, provider, account, model, service_tier, token_type,
+           sum(amount) AS billed,
+           CASE WHEN token_type NOT IN ('other', 'credit') AND bool_and(billed_tokens IS NOT NULL)
+                THEN sum(billed_tokens) END AS billed_tokens,
+           sum(amount) FILTER (WHERE premium IS NOT NULL) AS premium_billed,
+           CASE WHEN bool_and(billed_tokens IS NOT NULL) FILTER (WHERE premium IS NOT NULL)
+                THEN sum(billed_tokens) FILTER (WHERE premium IS NOT NULL) END AS premium_tokens
+    FROM r
+    GROUP BY day, provider, account, model, service_tier, token_type
 )
-SELECT day, provider, account, model, service_tier, token_type,
-       sum(amount) AS billed,
-       CASE WHEN token_type NOT IN ('other', 'credit') AND bool_and(billed_tokens IS NOT NULL)
-            THEN sum(billed_tokens) END AS billed_tokens,
-       sum(amount) FILTER (WHERE premium IS NOT NULL) AS premium_billed,
-       CASE WHEN bool_and(billed_tokens IS NOT NULL) FILTER (WHERE premium IS NOT NULL)
-            THEN sum(billed_tokens) FILTER (WHERE premium IS NOT NULL) END AS premium_tokens,
-       string_agg(DISTINCT premium, ',' ORDER BY premium) AS premium_kinds
-FROM r
-GROUP BY day, provider, account, model, service_tier, token_type
+SELECT l.*, k.premium_kinds
+FROM lines l
+LEFT JOIN kinds k USING (day, provider, account, model, service_tier, token_type)
