@@ -148,3 +148,53 @@ def test_warehouse_memory_limit_and_temp_directory_are_set_and_checked(tmp_path)
     assert parse_config({"warehouse": {"path": "w.duckdb"}}).warehouse_settings == {"memory_limit": "1GB"}
     with pytest.raises(ConfigError, match=r"warehouse.memory_limit must be a size such as \"1GB\""):
         parse_config({"warehouse": {"path": "w.duckdb", "memory_limit": "lots"}})
+
+
+def test_month_report_anomalies_from_stored_results_equal_the_repriced_ones(config):
+    """The month report reads its weeks' cost from the stored results of the months it made
+    current (no re-pricing of the spans); the flags, contributors and costs are the same as
+    re-pricing gives, here for weeks that straddle September and October."""
+    from datetime import timedelta
+
+    from finops.config import Team
+    from finops.reconcile.anomalies import _stored_months, anomalies_dict, budgets_list, detect_on, week_windows
+    from finops.windows import Window
+
+    sep = month_window("2026-09")
+    rows = []
+    day = date(2026, 9, 14)
+    while day < date(2026, 10, 6):
+        week40 = day >= date(2026, 9, 28)
+        rows += [{"day": day, "team": "a", "input_tokens": 2_000_000, "output_tokens": 100_000},
+                 {"day": day, "team": "b", "project": "p1", "input_tokens": 900_000 * (3 if week40 else 1),
+                  "output_tokens": 50_000 * (3 if week40 else 1)},
+                 {"day": day, "team": "b", "project": "p2", "model": "gpt-4o-mini", "input_tokens": 300_000,
+                  "output_tokens": 20_000}]
+        if week40:
+            rows.append({"day": day, "team": "c", "input_tokens": 5_000_000, "output_tokens": 400_000})
+        day += timedelta(days=1)
+    use = usage(rows)
+    with open_warehouse(config.warehouse, "pull") as con:
+        for w in (sep, OCT):
+            part = use.filter((use["day"] >= w.window_start) & (use["day"] < w.window_end))
+            replace_window(con, "usage", "spans", w.window_start, w.window_end, part)
+            replace_window(con, "billing", "bills", w.window_start, w.window_end,
+                           billing([{"day": w.window_start, "token_type": "input", "amount": "40.00"}]))
+    cfg = replace(config, today=date(2026, 10, 6), teams={**config.teams, "b": Team("b", budget_usd=5.0)})
+    rep = report(cfg, OCT)  # reconciles October and September, then reads the weeks from them
+    assert rep.anomalies is not None and rep.anomalies.label == "2026-W40"
+    stored = anomalies_dict(rep.anomalies), budgets_list(rep.anomalies)
+    assert {f["team"]: f["kind"] for f in stored[0]["flags"]} == {"b": "up", "c": "new"}
+    with open_warehouse(cfg.warehouse, "report") as con:
+        current, prior = week_windows("2026-W40")
+        repriced = detect_on(con, cfg, current, prior, mode="week", budget_as_of=date(2026, 10, 5),
+                             reconciled=True)
+        assert (anomalies_dict(repriced), budgets_list(repriced)) == stored
+        # stored only when the months made current hold every loaded day of the two weeks
+        assert _stored_months(con, [OCT, sep], prior.window_start, current.window_end) == (
+            OCT.window_start, sep.window_start)
+        assert _stored_months(con, [OCT], prior.window_start, current.window_end) is None  # September loaded
+        assert _stored_months(con, [OCT], date(2026, 10, 5), date(2026, 10, 12)) == (
+            OCT.window_start, OCT.window_start)
+        assert _stored_months(con, [Window(date(2026, 10, 1), date(2026, 10, 15))], date(2026, 10, 5),
+                              date(2026, 10, 12)) is None  # not a calendar month

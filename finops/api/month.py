@@ -81,7 +81,7 @@ def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, 
                        today=config.run_date(), summary=summary)
     rep.results_note = outcome.message
     if not summary:
-        rep.anomalies = for_month_report(con, config, window)
+        rep.anomalies = for_month_report(con, config, window, [window] + ([previous] if previous else []))
     return rep
 
 

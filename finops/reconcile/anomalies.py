@@ -349,16 +349,19 @@ def find_flags(config: Config, rows: list[dict[str, Any]], cur: Window, prior: W
 
 def detect_on(con: duckdb.DuckDBPyConnection, config: Config, current: Window, prior: Window, *,
               mode: str = "trailing", budget_as_of: date | None = None,
-              reconciled: bool = False) -> AnomalyReport:
+              reconciled: bool = False, stored: tuple[date, date] | None = None) -> AnomalyReport:
     """Detect on an open warehouse.
 
     Budgets are as of ``budget_as_of`` (default: the current window's last day); their month
     is reconciled first (unless its stored results are current) unless ``reconciled``.
+    ``stored`` (the first days of the months whose current stored results hold every loaded
+    day of the two windows) reads the cost from those results instead of re-pricing the spans.
     """
-    from finops.warehouse.prices import load_overrides, load_prices, refresh_prices  # polars: only here
-
     today = config.run_date()
-    refresh_prices(con, load_prices(config.pricing_dir), load_overrides(config.overrides))
+    if stored is None:
+        from finops.warehouse.prices import load_overrides, load_prices, refresh_prices  # polars: only here
+
+        refresh_prices(con, load_prices(config.pricing_dir), load_overrides(config.overrides))
     budgets: list[BudgetStatus] = []
     b_as_of = budget_as_of or current.window_end - timedelta(days=1)
     if any(t.budget_usd for t in config.teams.values()):
@@ -368,9 +371,14 @@ def detect_on(con: duckdb.DuckDBPyConnection, config: Config, current: Window, p
     params = {"window_start": prior.window_start, "window_end": current.window_end,
               "prior_start": prior.window_start, "prior_end": prior.window_end,
               "current_start": current.window_start, "current_end": current.window_end}
-    run_sql(con, "reconcile/10_price_keys", params)
-    run_sql(con, "reconcile/20_usage_lines", params)
-    flags, weeks = find_flags(config, run_query(con, "anomalies/week_lines", params), current, prior)
+    if stored is None:
+        run_sql(con, "reconcile/10_price_keys", params)
+        run_sql(con, "reconcile/20_usage_lines", params)
+        rows = run_query(con, "anomalies/week_lines", params)
+    else:
+        rows = run_query(con, "anomalies/week_lines_stored",
+                         {**params, "month_start": stored[0], "previous_start": stored[1]})
+    flags, weeks = find_flags(config, rows, current, prior)
     label = (f"{current.window_start.isocalendar()[0]}-W{current.window_start.isocalendar()[1]:02d}"
              if mode == "week" else f"7 days to {days_label(current.window_end - timedelta(days=1), current.window_end)}")
     rep = AnomalyReport(current, prior, flags, budgets, mode, label, weeks, config.currency,
@@ -385,17 +393,43 @@ def detect_on(con: duckdb.DuckDBPyConnection, config: Config, current: Window, p
     return rep
 
 
-def for_month_report(con: duckdb.DuckDBPyConnection, config: Config, month: Window) -> AnomalyReport | None:
+def for_month_report(con: duckdb.DuckDBPyConnection, config: Config, month: Window,
+                     current_months: list[Window] | None = None) -> AnomalyReport | None:
     """Anomalies and budgets for a month's report, on its reconciled warehouse.
 
     As of the month's last day, or yesterday for the running month: budgets as of that day,
     anomalies for the last complete ISO week ending on or before it. None for a future month.
+    ``current_months`` are the calendar months whose stored results the caller made current:
+    when they hold every loaded day of the two weeks, the weeks' cost is read from them.
     """
     as_of = min(month.window_end, config.run_date()) - timedelta(days=1)
     if as_of < month.window_start:
         return None
     current, prior = week_windows(last_complete_week(as_of))
-    return detect_on(con, config, current, prior, mode="week", budget_as_of=as_of, reconciled=True)
+    stored = _stored_months(con, current_months or [], prior.window_start, current.window_end)
+    return detect_on(con, config, current, prior, mode="week", budget_as_of=as_of, reconciled=True,
+                     stored=stored)
+
+
+def _stored_months(con: duckdb.DuckDBPyConnection, months: list[Window], start: date,
+                   end: date) -> tuple[date, date] | None:
+    """The first days of ``months`` (at most two calendar months), or None.
+
+    None unless every month that [start, end) touches is one of them or had nothing loaded.
+    """
+    starts = [m.window_start for m in months if m == month_window(m.window_start.strftime("%Y-%m"))]
+    if not starts or len(starts) != len(months) or len(starts) > 2:
+        return None
+    day = start.replace(day=1)
+    while day < end:
+        w = month_window(day.strftime("%Y-%m"))
+        if w.window_start not in starts:
+            row = con.execute("SELECT count(*) FROM load_windows WHERE window_start < ? AND window_end > ?",
+                              [min(w.window_end, end), max(w.window_start, start)]).fetchone()
+            if row and row[0]:
+                return None
+        day = w.window_end
+    return starts[0], starts[-1]
 
 
 # ----------------------------------------------------------------------------- plain data (JSON)
