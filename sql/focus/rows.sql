@@ -8,7 +8,9 @@
 -- list_cost / contracted_cost USD DECIMAL(38,6) = quantity × USD per million tokens / 1e6
 -- (NULL when there is no price: non-token charges, credits and unpriced models); quantity in
 -- tokens. account '' is the pool (billed accounts no span names, matched without account).
--- Needs price_keys (sql/reconcile/10_price_keys) for the window.
+-- Needs price_keys (sql/reconcile/10_price_keys) for the window. Rows per billed line are counted
+-- by a grouped count (not a window over six columns), and cell weights are summed only for the
+-- cells whose rows are weighted by them.
 WITH a AS (
     SELECT * FROM recon_alloc
     WHERE month = $window_start AND (allocated <> 0 OR tokens > 0)
@@ -38,12 +40,19 @@ ranked AS (
     JOIN targets t USING (provider, team)
     WINDOW pt AS (PARTITION BY f.provider, f.team)
 ),
+line_counts AS (
+    SELECT day, provider, account, model, service_tier, token_type, count(*) AS line_rows
+    FROM ranked GROUP BY ALL
+),
 cell_weight AS (
     -- weights of the cell-level bases (the line's token type has no spans): the row's
     -- cost or tokens across all token types of the cell
     SELECT day, provider, account, model, service_tier, team, project, feature,
            sum(estimated) AS cell_estimated, sum(tokens) AS cell_tokens
     FROM recon_alloc WHERE month = $window_start
+      AND (day, provider, account, model, service_tier) IN (
+          SELECT DISTINCT (day, provider, account, model, service_tier) FROM a
+          WHERE basis IN ('cell_cost', 'cell_tokens'))
     GROUP BY ALL
 ),
 accounts AS (
@@ -66,25 +75,25 @@ priced AS (
                WHEN r.tokens > 0 THEN r.tokens
                -- a whole line to a rule; a line split by API key (key_rule, and the rest of it
                -- under rule / unattributed): its tokens in proportion to the money
-               WHEN r.basis IN ('rule', 'unattributed', 'key_rule') AND count(*) OVER line = 1 THEN l.billed_tokens
+               WHEN r.basis IN ('rule', 'unattributed', 'key_rule') AND lc.line_rows = 1 THEN l.billed_tokens
                WHEN r.basis IN ('rule', 'unattributed', 'key_rule') AND l.billed <> 0
                    THEN CAST(round(l.billed_tokens * r.allocated / l.billed) AS BIGINT)
                ELSE 0
            END AS quantity,
            pk.list_usd_per_mtok, pk.usd_per_mtok,
            l.billed AS line_billed,
-           count(*) OVER line AS line_rows,
+           lc.line_rows,
            cw.cell_estimated, cw.cell_tokens,
            coalesce(ac.source, pa.source, r.provider) AS billing_account,
            -- a non-token charge or a credit is named by its line item, in the model's place
            CASE WHEN r.token_type IN ('other', 'credit') THEN r.model END AS line_items
     FROM ranked r
     LEFT JOIN lines l USING (day, provider, account, model, service_tier, token_type)
+    JOIN line_counts lc USING (day, provider, account, model, service_tier, token_type)
     LEFT JOIN price_keys pk USING (day, provider, model, service_tier, token_type)
     LEFT JOIN cell_weight cw USING (day, provider, account, model, service_tier, team, project, feature)
     LEFT JOIN accounts ac USING (provider, account)
     LEFT JOIN provider_accounts pa USING (provider)
-    WINDOW line AS (PARTITION BY r.day, r.provider, r.account, r.model, r.service_tier, r.token_type)
 )
 SELECT day, provider, account, model, service_tier, token_type, team, project, feature,
        provisional, basis, billing_account, line_items,
