@@ -347,7 +347,8 @@ if pid == 0:
     os.close(fd)
     os.execv(sys.argv[2], sys.argv[2:])
 _, status, ru = os.wait4(pid, 0)
-os.write(fd, f"{time.perf_counter() - t0} {ru.ru_utime + ru.ru_stime} {ru.ru_maxrss} {os.waitstatus_to_exitcode(status)}".encode())
+wall, cpu, code = time.perf_counter() - t0, ru.ru_utime + ru.ru_stime, os.waitstatus_to_exitcode(status)
+os.write(fd, f"{wall} {cpu} {ru.ru_maxrss} {code}".encode())
 """
 
 
