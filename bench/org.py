@@ -6,9 +6,8 @@ A generator (below) writes a month of canonical usage and billing rows for N tea
 named on the spans and half pooled, 2 owned by account rules, 2 unattributed; batch tier, web
 search charges, a credit per provider, OpenAI request counts, budgets for 10 teams). The rows go
 into a DuckDB file through finops' own window loader (``replace_window``), then every command
-runs as ``finops`` would (a fresh interpreter, the package byte-compiled as an install has it), and
-the benchmark records wall time, CPU
-seconds (user + system, from ``wait4``) and peak RSS.
+runs as ``finops`` would (a fresh interpreter, the package byte-compiled as an install has it),
+and the benchmark records wall time, CPU seconds (user + system, from ``wait4``) and peak RSS.
 
 Correctness at every size: Σ teams = the billed total to the cent, per provider; each
 provider's billed total and estimate equal a reference computed here from the generated frames
