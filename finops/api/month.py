@@ -54,13 +54,14 @@ def _loaded(con: duckdb.DuckDBPyConnection, window: Window) -> bool:
 
 def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, command: str, *,
                 require_data: bool = True, month_over_month: bool = True, force: bool = False,
-                summary: bool = False) -> Report:
+                summary: bool = False, team_totals: bool = False) -> Report:
     """Reconcile ``window`` on ``con`` unless its stored results are current, and read its :class:`Report`.
 
     ``force`` reconciles regardless; the ledger records which happened. With
     ``month_over_month`` the month before is made current too (when it was loaded).
 
-    ``summary`` reads only the gate's part of the report (no team sections, no anomalies or budgets).
+    ``summary`` reads only the gate's part of the report (no team sections, no anomalies or budgets);
+    ``team_totals`` adds each team's totals to it (``finops reconcile``'s summary).
 
     With ``require_data`` a window nothing was loaded for is a :class:`DataError`. With
     ``month_over_month`` the month before is reconciled too when anything was loaded for it, and
@@ -78,7 +79,7 @@ def _reconciled(con: duckdb.DuckDBPyConnection, config: Config, window: Window, 
             previous = None
     rep = build_report(con, window, currency=config.currency, max_drift_pct=config.max_drift_pct,
                        generated_at=datetime.now(UTC).replace(microsecond=0), previous=previous,
-                       today=config.run_date(), summary=summary)
+                       today=config.run_date(), summary=summary, team_totals=team_totals)
     rep.results_note = outcome.message
     if not summary:
         rep.anomalies = for_month_report(con, config, window, [window] + ([previous] if previous else []))
@@ -93,7 +94,7 @@ def _check_team(rep: Report, team: str | None) -> None:
 
 def report(config: Config, window: Window, *, team: str | None = None, command: str = "report",
            require_data: bool = True, month_over_month: bool = True, force: bool = False,
-           summary: bool = False) -> Report:
+           summary: bool = False, team_totals: bool = False) -> Report:
     """``window``'s :class:`Report`, from its stored results or reconciled first when an input changed.
 
     ``force`` reconciles regardless.
@@ -101,11 +102,13 @@ def report(config: Config, window: Window, *, team: str | None = None, command: 
     ``team`` must have spend in the window (else a usage error listing the teams that do).
     A missing warehouse, or (with ``require_data``) a window nothing was loaded for, is a
     :class:`~finops.errors.DataError`. ``month_over_month=False`` leaves the month before alone
-    (the gate needs only this month); ``summary`` reads only what the gate uses.
+    (the gate needs only this month); ``summary`` reads only what the gate uses, ``team_totals``
+    with each team's totals.
     """
     with open_warehouse(config.warehouse, command, create=False, settings=config.warehouse_settings) as con:
         rep = _reconciled(con, config, window, command, require_data=require_data,
-                          month_over_month=month_over_month, force=force, summary=summary)
+                          month_over_month=month_over_month, force=force, summary=summary,
+                          team_totals=team_totals)
     _check_team(rep, team)
     return rep
 
@@ -113,9 +116,11 @@ def report(config: Config, window: Window, *, team: str | None = None, command: 
 def reconcile_window(config: Config, window: Window, *, force: bool = False) -> Report:
     """Reconcile the window unless its stored results are current (``finops reconcile``).
 
-    ``force`` recomputes regardless. :attr:`Report.results_note` says which happened.
+    ``force`` recomputes regardless. :attr:`Report.results_note` says which happened. The
+    :class:`Report` is the summary: providers, drift, each team's totals and the unattributed
+    money, without the teams' breakdowns, trends, anomalies and budgets (``report`` reads those).
     """
-    return report(config, window, command="reconcile", force=force)
+    return report(config, window, command="reconcile", force=force, summary=True, team_totals=True)
 
 
 @dataclass

@@ -235,6 +235,11 @@ def sampling_notes(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _unattributed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "rule": account_rule_toml(r["provider"], r["account"]) if r["reason"] == "no_spans" else None}
+            for r in rows]
+
+
 def _gaps(rows: list[dict[str, Any]]) -> dict[str, list[date]]:
     gaps: dict[str, list[date]] = {}
     for r in rows:
@@ -244,11 +249,13 @@ def _gaps(rows: list[dict[str, Any]]) -> dict[str, list[date]]:
 
 def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: str,
                  max_drift_pct: float, generated_at: datetime, previous: Window | None = None,
-                 today: date | None = None, summary: bool = False) -> Report:
+                 today: date | None = None, summary: bool = False, team_totals: bool = False) -> Report:
     """Read the month's reconciliation tables into a :class:`Report`.
 
     ``summary`` reads only what the gate uses (providers, the drift and its parts, billing gaps,
-    provisional days): no team sections, so it costs the same at 20 teams and at 2,000.
+    provisional days): no team sections, so it costs the same at 20 teams and at 2,000. With
+    ``team_totals`` it also reads each team's totals (billed, estimated, per provider) and the
+    unattributed money's sources, without the teams' breakdowns, daily series and trends.
 
     ``previous`` is the month before, reconciled on ``con`` (None: no month over month).
     ``today`` (the run date) tells whether the month is still open: then month over month
@@ -280,10 +287,18 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
             explanation[k] += r[k]
 
     if summary:
+        totals = [TeamSection(team=r["team"], billed=r["billed"], estimated=r["estimated"],
+                              by_provider=[Line(p["provider"], p["billed"], p["estimated"]) for p in r["by_provider"]],
+                              by_project=[], by_feature=[], by_model=[], daily=[],
+                              unpriced_tokens=int(r["unpriced_tokens"])) for r in q("teams")] if team_totals else []
+        names = anchors(t.team for t in totals)
+        for t in totals:
+            t.anchor = names[t.team]
         return Report(
             window=window, currency=currency, generated_at=generated_at,
-            max_drift_pct=Decimal(str(max_drift_pct)), providers=providers, teams=[],
+            max_drift_pct=Decimal(str(max_drift_pct)), providers=providers, teams=totals,
             explanation=explanation, coverage={}, unpriced=[], other_line_items=[], daily=[],
+            unattributed_sources=_unattributed(q("unattributed_sources")) if team_totals else [],
             billing_gaps=_gaps(q("billing_gaps")),
             provisional_days=[r["day"] for r in q("provisional_days")],
             drift_parts=drift_parts(explanation, q("drift_sources"), q("request_coverage"), exact_billed),
@@ -346,8 +361,7 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window, *, currency: st
         restatements=q("restatements"),
         notes=exclusion_notes(q("excluded")) + cloud_notes(q("cloud_allocation"), currency)
         + sampling_notes(q("sampling")),
-        unattributed_sources=[{**r, "rule": account_rule_toml(r["provider"], r["account"])
-                               if r["reason"] == "no_spans" else None} for r in q("unattributed_sources")],
+        unattributed_sources=_unattributed(q("unattributed_sources")),
         pooled_accounts=q("pooled_accounts"),
         credits=q("credits"),
         drift_parts=drift_parts(explanation, q("drift_sources"), q("request_coverage"), exact_billed),
