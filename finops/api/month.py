@@ -165,7 +165,8 @@ def export(config: Config, window: Window, fmt: str, *, team: str | None = None,
         if out is not None:
             check_path(out)
     with open_warehouse(config.warehouse, "report", create=False, settings=config.warehouse_settings) as con:
-        rep = _reconciled(con, config, window, "report")
+        # a FOCUS export needs the month, its currency and its teams, not the report's breakdowns
+        rep = _reconciled(con, config, window, "report", summary=fmt == "focus", team_totals=True)
         _check_team(rep, team)
         if fmt == "focus" and out is not None:  # streamed from DuckDB to the file, batch by batch
             write_focus_batches(focus_batches(con, window, rep, focus_version, team=team), out)
