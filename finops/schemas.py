@@ -12,6 +12,7 @@ import pandera.polars as pa
 import polars as pl
 
 from finops.errors import DataError
+from finops.names import NO_ACCOUNT, UNATTRIBUTED, UNKNOWN  # noqa: F401 - re-exported
 
 # Token types a price or a bill is attached to. ``cache_write`` is the default (5-minute)
 # cache write; Anthropic's 1-hour writes are billed and priced separately.
@@ -19,13 +20,8 @@ TOKEN_TYPES = ("input", "cache_read", "cache_write", "cache_write_1h", "output")
 # Billing rows that are not tokens (web search, code execution, unparsed line items).
 OTHER = "other"
 SERVICE_TIERS = ("standard", "batch", "priority", "flex")
-UNATTRIBUTED = "unattributed"
-UNKNOWN = "unknown"
 # A billing row with no project / workspace id is the provider's default one (a real account).
 DEFAULT_ACCOUNT = "default"
-# A span with no account attribute names no account: reconciliation pools it with the billed
-# accounts no span names (sql/reconcile/35_bill_match.sql), never with a made-up one.
-NO_ACCOUNT = ""
 
 USAGE_KEYS = ("day", "provider", "account", "model", "service_tier", "team", "project", "feature", "source")
 USAGE_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
