@@ -18,7 +18,7 @@ from typing import Any
 
 from finops.cloud_models import canonical_model
 from finops.errors import ConfigError, unknown_key
-from finops.schemas import NO_ACCOUNT, UNATTRIBUTED, UNKNOWN
+from finops.names import NO_ACCOUNT, UNATTRIBUTED, UNKNOWN
 
 INCLUSIVE = "inclusive"
 EXCLUSIVE = "exclusive"
@@ -170,6 +170,28 @@ def canonical_dims(provider: str | None, account: str | None, model: str | None,
     prov = provider_for(provider, model)
     return (prov, account or NO_ACCOUNT, canonical_model(prov, model) if model else UNKNOWN,
             canonical_tier(service_tier), team or UNATTRIBUTED, project or UNKNOWN, feature or UNKNOWN)
+
+
+class DimsCanon:
+    """:func:`canonical_dims` for many rows.
+
+    The provider, model and tier rules run once per distinct ``(provider, model, tier)``
+    (a rollup's rows repeat them), the defaults per row.
+    """
+
+    def __init__(self) -> None:
+        self._pmt: dict[tuple[str | None, str | None, str | None], tuple[str, str, str]] = {}
+
+    def __call__(self, provider: str | None, account: str | None, model: str | None,
+                 service_tier: str | None, team: str | None, project: str | None,
+                 feature: str | None) -> tuple[str, str, str, str, str, str, str]:
+        """The row's dimensions, as :func:`canonical_dims` gives them."""
+        pmt = self._pmt.get((provider, model, service_tier))
+        if pmt is None:
+            p, _, m, t, *_ = canonical_dims(provider, None, model, service_tier, None, None, None)
+            pmt = self._pmt[(provider, model, service_tier)] = (p, m, t)
+        return (pmt[0], account or NO_ACCOUNT, pmt[1], pmt[2], team or UNATTRIBUTED,
+                project or UNKNOWN, feature or UNKNOWN)
 
 
 # --- Sampling: how many calls one span stands for ------------------------------------------

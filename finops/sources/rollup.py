@@ -13,7 +13,7 @@ counts can produce (then it is read as exclusive, counted and noted).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 import polars as pl
@@ -46,23 +46,35 @@ def canonical_group(raw: RawGroup) -> Dims:
     return canonical_dims(*(text(x) for x in raw))
 
 
-def usage_frame(rows: Mapping[tuple[date, Dims], Counts], source: str, where: str) -> pl.DataFrame:
+def usage_frame(rows: Mapping[tuple[date, Dims], Counts], source: str, where: str,
+                weighted: bool = True) -> pl.DataFrame:
     """Rolled-up rows ``(day, dims) -> counts`` as a validated ``USAGE_SCHEMA`` frame, sorted by key.
 
     A sum past 2^63 - 1 (what a usage row holds) is a :class:`DataError` naming the day and
-    the row, never an overflow.
+    the row, never an overflow. ``weighted=False`` says every count is an integer (no span
+    was weighted by sampling), so no cell needs rounding.
     """
     cols = ("requests", *USAGE_TOKENS, "seen_requests")
-    for (day, key), c in rows.items():
-        for name, n in zip(cols, c, strict=False):
-            if n > MAX_TOKENS:
-                raise DataError(f"{where}: {day} {'/'.join(key)}: {name} add up to {n:.0f}, above "
-                                "2^63 - 1 (the largest a usage row holds): a corrupt count?")
-    ints = round_cells(rows)
-    data = [(day, *key, source, *c[:_COUNTS], c[_COUNTS] if len(c) > _COUNTS else c[0])
-            for (day, key), c in sorted(ints.items())]
+    # counts are never negative: below the limit in total, no row can be above it
+    if sum(map(sum, rows.values())) > MAX_TOKENS:
+        for (day, key), c in rows.items():
+            for name, n in zip(cols, c, strict=False):
+                if n > MAX_TOKENS:
+                    raise DataError(f"{where}: {day} {'/'.join(key)}: {name} add up to {n:.0f}, "
+                                    "above 2^63 - 1 (the largest a usage row holds): a corrupt count?")
+    ints = round_cells(rows) if weighted else rows
     names = [*USAGE_KEYS, "requests", *USAGE_TOKENS, "seen_requests"]
-    frame = pl.DataFrame(data, schema={c: USAGE_SCHEMA[c] for c in names}, orient="row")
+    columns: list[Sequence[object]] = [[], [], [], [], [], [], [], []]
+    if ints:
+        columns = [list(c) for c in zip(*((day, *key) for day, key in ints), strict=True)]
+    values: Iterable[Sequence[object]] = ints.values()
+    if len({len(c) for c in ints.values()}) > 1:  # some rows without spans seen: = requests
+        values = [c if len(c) > _COUNTS else [*c, c[0]] for c in ints.values()]
+    counts: list[Sequence[object]] = [list(c) for c in zip(*values, strict=True)]
+    if len(counts) == _COUNTS:  # no spans-seen column: every row's equals its requests
+        counts.append(counts[0])
+    data = dict(zip(names, [*columns, [source] * len(ints), *(counts or [[]] * 7)], strict=True))
+    frame = pl.DataFrame(data, schema={c: USAGE_SCHEMA[c] for c in names}).sort(USAGE_KEYS)
     return validate(frame.select(list(USAGE_SCHEMA)), UsageDaily, where)
 
 
