@@ -155,6 +155,11 @@ def text(value: Any) -> str | None:
 DIMS = ("provider", "account", "model", "service_tier", "team", "project", "feature")
 
 
+# The value a missing (or empty) attribute takes in a usage row, for the fields that have a
+# plain default (provider, model and tier have rules: canonical_dims).
+MISSING = {"account": NO_ACCOUNT, "team": UNATTRIBUTED, "project": UNKNOWN, "feature": UNKNOWN}
+
+
 def canonical_dims(provider: str | None, account: str | None, model: str | None,
                    service_tier: str | None, team: str | None, project: str | None,
                    feature: str | None) -> tuple[str, str, str, str, str, str, str]:
@@ -168,8 +173,9 @@ def canonical_dims(provider: str | None, account: str | None, model: str | None,
     (:func:`finops.cloud_models.canonical_model`).
     """
     prov = provider_for(provider, model)
-    return (prov, account or NO_ACCOUNT, canonical_model(prov, model) if model else UNKNOWN,
-            canonical_tier(service_tier), team or UNATTRIBUTED, project or UNKNOWN, feature or UNKNOWN)
+    return (prov, account or MISSING["account"], canonical_model(prov, model) if model else UNKNOWN,
+            canonical_tier(service_tier), team or MISSING["team"], project or MISSING["project"],
+            feature or MISSING["feature"])
 
 
 class DimsCanon:

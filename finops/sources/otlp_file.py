@@ -74,6 +74,7 @@ from finops.canonical import (
     DEFAULT_SAMPLING,
     EXCLUSIVE,
     MAX_TOKENS,
+    MISSING,
     RATIO,
     SERVICE_KEY,
     TRACESTATE,
@@ -90,6 +91,8 @@ from finops.errors import ConfigError, DataError
 from finops.sources.object_store import S3Object, S3Options, get_bytes, list_objects, s3_options
 
 if TYPE_CHECKING:  # polars and pandera are imported lazily: worker processes never need them
+    import polars as pl
+
     from finops.config import AttributeMap, SpanSource
     from finops.frames import FileEntry, FileState, ProgressFn, SpanPull
 
@@ -196,6 +199,37 @@ _STAT_NAMES = ("files", "lines", "spans", "llm_spans", "outside_window", "exclus
 
 
 @dataclass
+class _Columns:
+    """A rollup in columns: what a worker sends back (compact to pickle, no Python rows).
+
+    ``dims`` in rollup key order (provider, account, model, tier, team, project, feature; raw
+    values, None where missing); ``counts`` the seven sums, each an ``array('q')``, or a list
+    where a value is a float (sampling weights) or does not fit 64 bits.
+    """
+
+    days: array
+    dims: list[list[str | None]]
+    counts: list[Any]
+
+
+def _columns(rollup: Rollup) -> _Columns:
+    """``rollup`` in columns."""
+    keys = list(rollup)
+    days = array("q", [k[0] for k in keys])
+    dims = [[k[i] for k in keys] for i in range(1, 8)]
+    del keys
+    vals = list(rollup.values())
+    counts: list[Any] = []
+    for i in range(7):
+        col = [v[i] for v in vals]
+        try:
+            counts.append(array("q", col))
+        except (OverflowError, TypeError):  # a weighted count, or a sum past 2^63 - 1
+            counts.append(col)
+    return _Columns(days, dims, counts)
+
+
+@dataclass
 class _Part:
     """What scanning one file (or all of them) gives: rollup, stats, span ids, examples.
 
@@ -216,6 +250,7 @@ class _Part:
     read_error: str | None = None
     days: set[int] = field(default_factory=set)  # all its LLM span days, set by _merge
     days_in: set[int] = field(default_factory=set)  # the window days of the spans it counted
+    chunks: list[_Columns] = field(default_factory=list)  # rollups sent back, in columns
     counted: int = 0  # spans it added to the rollup
     fingerprint: str | None = None  # file_digest, when the plan asks for it
 
@@ -282,6 +317,9 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     for f in read:  # file order: the notes do not depend on which worker finished first
         for kind, places in parts[f].examples.items():
             total.examples.setdefault(kind, []).extend(places)
+    if total.rollup:  # what was scanned in this process
+        total.chunks.append(_columns(total.rollup))
+        total.rollup = {}
     dups = _remove_duplicates(read, parts, total, plan)
     if failed:
         total.stats["worker_failures"] = 1
@@ -292,10 +330,9 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     if state is None:
         return _to_pull(source.name, total, dups, workers, source.sampling, notes)
     affected = sel.affected & window
-    total.rollup = {k: v for k, v in total.rollup.items() if k[0] in affected}
     total.stats.update(files_listed=len(files), files_unchanged=len(sel.known) - len(second),
                        files_old=sum(e.status == "old" for e in sel.entries.values()))
-    out = _to_pull(source.name, total, dups, workers, source.sampling, notes)
+    out = _to_pull(source.name, total, dups, workers, source.sampling, notes, only_days=affected)
     out.days = [date.fromordinal(d + _EPOCH_ORDINAL) for d in sorted(affected)]
     out.plan = plan_fingerprint(source, plan)
     for f in read:
@@ -526,14 +563,14 @@ def _scan_into(files: list[str], plan: _Plan, workers: int, total: _Part, parts:
     worker_failed = False
     if workers > 1:
         # a second batch: the first batch's sums are kept from a pool that breaks half-way
-        snapshot = ({k: list(v) for k, v in total.rollup.items()}, dict(total.stats))
+        snapshot = (list(total.chunks), dict(total.stats))
         try:
             parts.update(_scan_parallel(files, plan, workers, total, label, progress))
             return False
         except BrokenProcessPool:
             # A worker died (killed, or a script without a ``__main__`` guard re-ran itself
             # under spawn): the files are still readable here, so finish in this process.
-            total.rollup, total.stats = snapshot
+            total.chunks, total.stats = snapshot
             for f in files:
                 parts.pop(f, None)
             worker_failed = True
@@ -563,12 +600,15 @@ def _scan_in_worker(path: str, plan: _Plan) -> _Part:
     return part
 
 
-def _flush() -> tuple[Rollup, int]:
-    """The worker's rollup and the spans it holds; one per worker (the barrier sees to it)."""
+def _flush() -> tuple[_Columns, int]:
+    """The worker's rollup (in columns) and the spans it holds.
+
+    One flush per worker: the barrier holds each until all have taken theirs.
+    """
     _WORKER["barrier"].wait(FLUSH_TIMEOUT_S)  # a worker that took one flush takes no other
-    out = (_WORKER["rollup"], _WORKER["counted"])
+    rollup, counted = _WORKER["rollup"], _WORKER["counted"]
     _WORKER.update(rollup={}, counted=0)
-    return out
+    return _columns(rollup), counted
 
 
 def _watch_parent(parent: int) -> None:
@@ -606,9 +646,9 @@ def _scan_parallel(files: list[str], plan: _Plan, workers: int, total: _Part, la
             flushes = [pool.submit(_flush) for _ in range(workers)]
             counted = 0
             for fut in flushes:
-                rollup, n = fut.result()
+                columns, n = fut.result()
                 counted += n
-                _add(total.rollup, rollup)
+                total.chunks.append(columns)
         except BaseException:
             for fut in pending:
                 fut.cancel()
@@ -674,20 +714,20 @@ def _remove_duplicates(files: list[str], parts: dict[str, _Part], total: _Part,
     del per_file
     seen: set[tuple[str, str]] = set()
     places: list[str] = []
-    rollup = total.rollup
+    minus: Rollup = {}  # the copies' counts, negated: summed with the rest, they cancel
     for path in holding:
         for trace_id, span_id, lineno, key, counts in _copies(path, plan, repeated):
             if (trace_id, span_id) not in seen:
                 seen.add((trace_id, span_id))
                 continue
-            acc = rollup[key]
+            acc = minus.setdefault(key, [0] * 7)
             for i, n in enumerate(counts):  # weighted counts and the one span seen
                 acc[i] -= n
-            if not acc[6]:
-                del rollup[key]
             total.stats["duplicates"] += 1
             if len(places) < MAX_EXAMPLES:
                 places.append(f"{path}:{lineno}")
+    if minus:
+        total.chunks.append(_columns(minus))
     return places
 
 
@@ -1306,27 +1346,105 @@ def _start_ns(value: int | str, path: str, lineno: int, span_id: str) -> int:
                         f"integer, got {msgspec.json.encode(value).decode()}") from None
 
 
-def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int,
-             sampling: Sampling = DEFAULT_SAMPLING, file_notes: list[str] | None = None) -> SpanPull:
-    from finops.frames import SpanPull
-    from finops.sources.rollup import sampling_notes, usage_frame
+_KEY_DIMS = ("provider", "account", "model", "service_tier", "team", "project", "feature")
+_SUMS = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
+         "reasoning_tokens", "seen_requests")
+# Above this a 64-bit sum may have overflowed: the rows are summed again as Python integers,
+# which name the row that does not fit (finops.sources.rollup.usage_frame).
+_NEAR_MAX = 2.0**62
 
-    stats = part.stats
+
+def _usage(name: str, chunks: list[_Columns], weighted: bool,
+           only_days: set[int] | None) -> pl.DataFrame:
+    """The rollup chunks summed into the ``USAGE_SCHEMA`` frame (rows at ``only_days``).
+
+    The sums run in polars: the rollups of the workers (and the negated duplicate copies)
+    are concatenated, their raw provider, model and tier made canonical once per distinct
+    triple (:class:`finops.canonical.DimsCanon`), missing values given their defaults
+    (:data:`finops.canonical.MISSING`), and grouped. Weighted counts (sampling) are rounded
+    per cell by :func:`finops.sources.rollup.usage_frame`, as other sources' are.
+    """
+    import polars as pl
+
+    from finops.schemas import USAGE_KEYS, USAGE_SCHEMA, UsageDaily, validate
+    from finops.sources.rollup import usage_frame
+
+    where = f"{name} otlp_files"
+    count_type = pl.Float64 if weighted else pl.Int64
+    frames = []
+    for c in chunks:
+        cols: dict[str, Any] = {"day": pl.Series(c.days, dtype=pl.Int64)}
+        for dim, values in zip(_KEY_DIMS, c.dims, strict=True):
+            cols[dim] = pl.Series(values, dtype=pl.String)
+        for col, values in zip(_SUMS, c.counts, strict=True):
+            if not isinstance(values, array) and not weighted:  # past 64 bits: named below
+                return _usage_exact(name, chunks, only_days)
+            cols[col] = pl.Series(values, dtype=count_type)
+        frames.append(pl.DataFrame(cols))
+    if not frames:
+        return usage_frame({}, name, where, weighted=False)
+    raw = pl.concat(frames, how="vertical_relaxed")
+    del frames
+    if only_days is not None:
+        raw = raw.filter(pl.col("day").is_in(sorted(only_days)))
+    canon = DimsCanon()
+    triples = raw.select("provider", "model", "service_tier").unique()
+    mapped = [canon(p, None, m, t, None, None, None) for p, m, t in triples.iter_rows()]
+    triples = triples.with_columns(
+        pl.Series("_provider", [d[0] for d in mapped], dtype=pl.String),
+        pl.Series("_model", [d[2] for d in mapped], dtype=pl.String),
+        pl.Series("_tier", [d[3] for d in mapped], dtype=pl.String))
+    raw = raw.join(triples, on=["provider", "model", "service_tier"], how="left", nulls_equal=True)
+    missing = [(pl.when(pl.col(c).is_null() | (pl.col(c) == "")).then(pl.lit(MISSING[c]))
+                .otherwise(pl.col(c)).alias(c)) for c in MISSING]
+    grouped = (raw.drop("provider", "model", "service_tier")
+               .rename({"_provider": "provider", "_model": "model", "_tier": "service_tier"})
+               .with_columns(missing)
+               .group_by(["day", *_KEY_DIMS])
+               .agg([pl.col(c).sum() for c in _SUMS]
+                    + [pl.col(c).cast(pl.Float64).abs().sum().alias(f"_{c}") for c in _SUMS])
+               .filter(pl.col("seen_requests") != 0))  # every copy taken out again
+    del raw
+    largest = grouped.select(pl.max_horizontal([f"_{c}" for c in _SUMS]).max()).item() or 0
+    if largest > _NEAR_MAX and not weighted:
+        return _usage_exact(name, chunks, only_days)
+    if weighted:
+        rows = {(date.fromordinal(_EPOCH_ORDINAL + r[0]), r[1:8]): list(r[8:15])
+                for r in grouped.iter_rows()}
+        return usage_frame(rows, name, where, weighted=True, consume=True)
+    frame = (grouped.drop([f"_{c}" for c in _SUMS])
+             .with_columns(pl.col("day").cast(pl.Int32).cast(pl.Date), pl.lit(name).alias("source"))
+             .select(list(USAGE_SCHEMA)).sort(USAGE_KEYS))
+    return validate(frame, UsageDaily, where)
+
+
+def _usage_exact(name: str, chunks: list[_Columns], only_days: set[int] | None) -> pl.DataFrame:
+    """:func:`_usage` in Python integers: for sums that may not fit 64 bits (an error names them)."""
+    from finops.sources.rollup import usage_frame
+
     rows: dict[tuple[date, Any], list[Any]] = {}
     canon = DimsCanon()
-    days: dict[int, date] = {}
-    for (day, *raw), acc in part.rollup.items():
-        d = days.get(day)
-        if d is None:
-            d = days[day] = date.fromordinal(_EPOCH_ORDINAL + day)
-        key = (d, canon(*raw))
-        cur = rows.get(key)
-        if cur is None:
-            rows[key] = acc
-        else:
-            for i in range(7):
-                cur[i] += acc[i]
-    frame = usage_frame(rows, name, f"{name} otlp_files", weighted=stats["sampled_spans"] > 0)
+    for c in chunks:
+        for i, day in enumerate(c.days):
+            if only_days is not None and day not in only_days:
+                continue
+            key = (date.fromordinal(_EPOCH_ORDINAL + day), canon(*(col[i] for col in c.dims)))
+            acc = rows.setdefault(key, [0] * 7)
+            for j, col in enumerate(c.counts):
+                acc[j] += col[i]
+    rows = {k: v for k, v in rows.items() if v[6]}
+    return usage_frame(rows, name, f"{name} otlp_files", weighted=False, consume=True)
+
+
+def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int,
+             sampling: Sampling = DEFAULT_SAMPLING, file_notes: list[str] | None = None,
+             only_days: set[int] | None = None) -> SpanPull:
+    from finops.frames import SpanPull
+    from finops.sources.rollup import sampling_notes
+
+    stats = part.stats
+    frame = _usage(name, part.chunks, stats["sampled_spans"] > 0, only_days)
+    part.chunks = []
     notes = list(file_notes or []) + sampling_notes(name, sampling, stats, frame)
 
     def places(found: list[str], total: int) -> str:

@@ -13,7 +13,7 @@ counts can produce (then it is read as exclusive, counted and noted).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import polars as pl
@@ -47,12 +47,14 @@ def canonical_group(raw: RawGroup) -> Dims:
 
 
 def usage_frame(rows: Mapping[tuple[date, Dims], Counts], source: str, where: str,
-                weighted: bool = True) -> pl.DataFrame:
+                weighted: bool = True, consume: bool = False) -> pl.DataFrame:
     """Rolled-up rows ``(day, dims) -> counts`` as a validated ``USAGE_SCHEMA`` frame, sorted by key.
 
     A sum past 2^63 - 1 (what a usage row holds) is a :class:`DataError` naming the day and
     the row, never an overflow. ``weighted=False`` says every count is an integer (no span
-    was weighted by sampling), so no cell needs rounding.
+    was weighted by sampling), so no cell needs rounding. ``consume=True`` empties ``rows``
+    (a dict) once its columns are built, so its Python objects are freed before the frame is
+    sorted and validated (a large rollup's peak memory).
     """
     cols = ("requests", *USAGE_TOKENS, "seen_requests")
     # counts are never negative: below the limit in total, no row can be above it
@@ -64,17 +66,25 @@ def usage_frame(rows: Mapping[tuple[date, Dims], Counts], source: str, where: st
                                     "above 2^63 - 1 (the largest a usage row holds): a corrupt count?")
     ints = round_cells(rows) if weighted else rows
     names = [*USAGE_KEYS, "requests", *USAGE_TOKENS, "seen_requests"]
-    columns: list[Sequence[object]] = [[], [], [], [], [], [], [], []]
-    if ints:
-        columns = [list(c) for c in zip(*((day, *key) for day, key in ints), strict=True)]
-    values: Iterable[Sequence[object]] = ints.values()
-    if len({len(c) for c in ints.values()}) > 1:  # some rows without spans seen: = requests
-        values = [c if len(c) > _COUNTS else [*c, c[0]] for c in ints.values()]
-    counts: list[Sequence[object]] = [list(c) for c in zip(*values, strict=True)]
-    if len(counts) == _COUNTS:  # no spans-seen column: every row's equals its requests
-        counts.append(counts[0])
-    data = dict(zip(names, [*columns, [source] * len(ints), *(counts or [[]] * 7)], strict=True))
-    frame = pl.DataFrame(data, schema={c: USAGE_SCHEMA[c] for c in names}).sort(USAGE_KEYS)
+    # column by column: one list of Python values at a time beside the rows
+    keys = list(ints)
+    counts = list(ints.values())
+    series = [pl.Series("day", [k[0] for k in keys], dtype=USAGE_SCHEMA["day"])]
+    for i, name in enumerate(names[1:8]):
+        series.append(pl.Series(name, [k[1][i] for k in keys], dtype=USAGE_SCHEMA[name]))
+    series.append(pl.Series("source", [source] * len(keys), dtype=USAGE_SCHEMA["source"]))
+    for i, name in enumerate(cols):
+        if i == _COUNTS:  # spans seen; rows without it: equal to their requests
+            values = [c[i] if len(c) > _COUNTS else c[0] for c in counts]
+        else:
+            values = [c[i] for c in counts]
+        series.append(pl.Series(name, values, dtype=USAGE_SCHEMA[name]))
+    del keys, counts, values
+    if consume:
+        rows.clear()  # type: ignore[attr-defined]
+        ints.clear()  # type: ignore[attr-defined]
+    frame = pl.DataFrame(series).sort(USAGE_KEYS)
+    del series
     return validate(frame.select(list(USAGE_SCHEMA)), UsageDaily, where)
 
 
