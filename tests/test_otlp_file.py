@@ -510,3 +510,24 @@ def test_a_pull_fingerprints_each_file_it_reads_in_the_same_pass(tmp_path: Path)
     prints = {Path(e.path).name: e.fingerprint for e in got.files}
     assert prints == {"a.jsonl": otlp_file.file_digest(str(plain)),
                       "b.jsonl.gz": otlp_file.file_digest(str(packed))}
+
+
+@pytest.mark.parametrize("level", ["span", "resource"])
+def test_an_int_value_that_is_not_a_number_names_file_line_span_and_key(
+        tmp_path: Path, level: str) -> None:
+    # OTLP/JSON writes int64 as a string: "intValue": "abc" is decoded leniently, then refused
+    line = json.loads(write_spans_file(tmp_path / "src.jsonl",
+                                       [llm_span("2026-10-01T10:00:00Z")]).read_text())
+    rs = line["resourceSpans"][0]
+    bad = {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "abc"}}
+    if level == "span":
+        attrs = rs["scopeSpans"][0]["spans"][0]["attributes"]
+        attrs[:] = [kv for kv in attrs if kv["key"] != "gen_ai.usage.output_tokens"] + [bad]
+    else:
+        span_attrs = rs["scopeSpans"][0]["spans"][0]["attributes"]
+        span_attrs[:] = [kv for kv in span_attrs if kv["key"] != "gen_ai.usage.output_tokens"]
+        rs["resource"]["attributes"].append(bad)
+    p = write_lines(tmp_path / "a.jsonl", [json.dumps(line)])
+    with pytest.raises(DataError, match=r'a\.jsonl:1: span [0-9a-f]+: gen_ai\.usage\.output_tokens: '
+                                        r'expected a non-negative integer, got "abc"'):
+        pull([p])

@@ -907,7 +907,10 @@ class _Shape:
         intValue): the caller converts or refuses it.
         """
         vals = tuple(map(_int_value, self.tget(kvs)))
-        if None in vals or min(vals) < 0 or max(vals) > MAX_TOKENS:
+        try:  # a leniently decoded line may hold a string here
+            if None in vals or min(vals) < 0 or max(vals) > MAX_TOKENS:
+                return None
+        except TypeError:
             return None
         return vals
 
@@ -1171,7 +1174,11 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                         dims = rdims
                     if shape.tokens:
                         got = tuple(map(_int_value, shape.tget(kvs)))
-                        if None in got or min(got) < 0 or max(got) > max_tokens:
+                        try:  # a leniently decoded line may hold a string here
+                            plain = None not in got and min(got) >= 0 and max(got) <= max_tokens
+                        except TypeError:
+                            plain = False
+                        if not plain:
                             got = tuple(_count(kvs[pos].value, kvs[pos].key, path, lineno, sp.spanId)
                                         for _, pos in shape.tokens)
                         counts = shape.counts_full(rcounts + got)
