@@ -1063,7 +1063,9 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
     ids_append = ids.append
     max_tokens = MAX_TOKENS
     last_keys: tuple[str, ...] | None = None
+    last_rkeys: tuple[str, ...] | None = None
     shape: _Shape
+    rshape: _Shape
     not_trace: list[str] = []
     unset = msgspec.UNSET
     weigher = _Weigher(plan.sampling, path)
@@ -1104,7 +1106,7 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
         if len(shapes) > _MAX_SHAPES:  # keys in ever-changing order: keep memory bounded
             shapes.clear()
             rshapes.clear()
-            last_keys = None
+            last_keys = last_rkeys = None
         if req.resourceSpans is unset:
             bad_lines += 1
             if len(not_trace) < MAX_EXAMPLES:
@@ -1120,9 +1122,11 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
             rkvs = rs.resource.attributes if rs.resource is not None else None
             if rkvs:
                 rkeys = tuple(map(_key, rkvs))
-                rshape = rshapes.get(rkeys)
-                if rshape is None:
-                    rshape = rshapes[rkeys] = _Shape(rkeys, field_keys, op_keys)
+                if rkeys != last_rkeys:  # as for spans below: the same service, line after line
+                    rshape = rshapes.get(rkeys)
+                    if rshape is None:
+                        rshape = rshapes[rkeys] = _Shape(rkeys, field_keys, op_keys)
+                    last_rkeys = rkeys
                 r_llm = rshape.llm
                 if rshape.dims:
                     rdims = tuple(rshape.dims_full(rkvs))
