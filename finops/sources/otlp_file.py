@@ -5,9 +5,11 @@ Each line is one ``ExportTraceServiceRequest`` in OTLP/JSON. Files may be gzip-c
 into the ``usage_daily`` grain, so memory is bounded by the number of distinct rows, not by
 the file size. Lines are decoded with msgspec into small typed structs (unknown fields
 are skipped without being built); with more than one file, files are shared between worker
-processes (two by default) and their partial rollups summed. Workers exit on their own
-within a second when the process that started them dies (killed, say), instead of waiting
-forever for work.
+processes (two by default), each keeping one rollup that it sends back once, in columns, at
+the end; the parent sums them in polars (:func:`_usage`). A file is read once: the chunks
+that are split into lines also feed the manifest's digest. Workers load neither polars nor
+pandera, and exit on their own within a second when the process that started them dies
+(killed, say), instead of waiting forever for work.
 
 Which spans count: LLM spans (a model or a token count) that start in the window and are not
 aggregates: agent and workflow spans (``gen_ai.operation.name`` ``invoke_agent``,
