@@ -648,7 +648,10 @@ def _scan_parallel(files: list[str], plan: _Plan, workers: int, total: _Part, la
             flushes = [pool.submit(_flush) for _ in range(workers)]
             counted = 0
             for fut in flushes:
-                columns, n = fut.result()
+                try:
+                    columns, n = fut.result()
+                except threading.BrokenBarrierError:  # a worker never took its flush
+                    raise BrokenProcessPool("a worker did not send its rollup back") from None
                 counted += n
                 total.chunks.append(columns)
         except BaseException:
