@@ -6,13 +6,14 @@ spans (several files, mixed providers, models, OpenInference and OTel GenAI conv
 some exclusive Anthropic counts) as the collector's file exporter writes them, then
 measures, each in its own subprocess so each gets its own peak RSS and CPU time:
 
-  ingest    finops ``otlp_file.pull()`` + ``replace_window`` into a DuckDB file (two workers)
+  ingest    finops ``otlp_file.pull()`` + ``replace_window`` into a new DuckDB file (two workers)
   orjson    baseline: orjson parse of every line (gunzipped), nothing else (one process)
   jsonloop  baseline: stdlib ``json`` loop doing the same rollup (one process; first shape)
 
 Targets (exit 1 if any is missed on any shape): ingest wall <= 1.0x orjson parse-only,
-ingest >= 2.5x faster than the json loop, peak memory of the process tree (the sum of each
-process's peak: an upper bound) <= 300 MB. The load average is printed with the results:
+ingest >= 2.5x faster than the json loop, peak memory of the process tree (the parent and its
+workers' resident memory summed, sampled every 50 ms) <= 300 MB; the sum of each process's own
+peak (an upper bound: the peaks need not coincide) is printed beside it. The load average is printed with the results:
 the machine is shared, so wall-clock ratios move with it; CPU seconds are printed too.
 Generated files are reused when ``--out`` already holds them.
 """
@@ -27,6 +28,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
@@ -199,6 +201,8 @@ def run_ingest(files: list[str], out: Path) -> dict:
     from finops.warehouse import connect, replace_window
 
     db = out / "bench.duckdb"
+    for stale in (db, db.with_name(db.name + ".wal")):  # a fresh warehouse: this run's rows only
+        stale.unlink(missing_ok=True)
     source = SpanSource("bench", "otlp_files", {"paths": [str(Path(files[0]).parent / "*.jsonl*")]})
     t0 = time.perf_counter()
     pulled = otlp_file.pull(source, AttributeMap.default(), WINDOW_START, WINDOW_END)
@@ -312,14 +316,61 @@ def _peak_mb() -> float:
     return (own + kids) / 1024
 
 
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants now (Linux /proc), in MB."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            parent[int(entry)] = int(stat.rsplit(b")", 1)[1].split()[1])
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, ppid in parent.items():
+            if ppid == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    pages = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                pages += int(f.read().split()[1])
+        except OSError:
+            continue
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def measure(name: str, files: list[str], out: Path) -> dict:
-    """Run one measurement in a fresh interpreter; returns its result with peak RSS."""
+    """Run one measurement in a fresh interpreter; returns its result with peak RSS.
+
+    ``tree_mb`` is the peak of the process tree's summed resident memory, sampled every
+    50 ms while it runs (workers included); ``peak_mb`` the sum of each process's own peak,
+    an upper bound (the peaks need not coincide).
+    """
     cmd = [sys.executable, __file__, "--measure", name, "--out", str(out), "--files", *files]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tree = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            tree[0] = max(tree[0], _tree_rss_mb(proc.pid))
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    stdout, stderr = proc.communicate()
+    done.set()
+    watcher.join()
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
+        sys.stderr.write(stderr)
         raise SystemExit(f"bench: {name} run failed (exit {proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["tree_mb"] = tree[0]
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     loads = [os.getloadavg()[0]]
     table = Table(title=f"ingest benchmark: {args.spans:,} spans per shape, {args.n_files} files "
                         f"(load average at start {loads[0]:.1f} on {os.cpu_count()} cores)")
-    for col in ("shape", "MB", "run", "wall s", "cpu s", "peak MB", "spans/s", "ingest/orjson"):
+    for col in ("shape", "MB", "run", "wall s", "cpu s", "tree peak MB", "sum of peaks MB", "spans/s",
+                "ingest/orjson"):
         table.add_column(col, justify="left" if col in ("shape", "run") else "right")
     checks: list[tuple[str, bool]] = []
     for i, shape in enumerate(shapes):
@@ -375,13 +427,14 @@ def main(argv: list[str] | None = None) -> int:
                 label = {"ingest": f"finops ingest ({ing['stats']['workers']} workers)",
                          "orjson": "orjson parse only", "jsonloop": "json stdlib loop + rollup"}[name]
                 table.add_row(shape, f"{size_mb:,.0f}", label, f"{r['wall']:.2f}", f"{r['cpu']:.1f}",
-                              f"{r['peak_mb']:.0f}", f"{args.spans / r['wall']:,.0f}",
+                              f"{r['tree_mb']:.0f}", f"{r['peak_mb']:.0f}", f"{args.spans / r['wall']:,.0f}",
                               f"{ratio:.2f}" if name == "ingest" else "")
         checks.append((f"{shape}: ingest / orjson parse = {ratio:.2f} (target <= "
                        f"{MAX_INGEST_VS_ORJSON}); CPU {ing['cpu']:.1f} s vs {orj['cpu']:.1f} s",
                        ratio <= MAX_INGEST_VS_ORJSON))
-        checks.append((f"{shape}: ingest peak (process tree) = {ing['peak_mb']:.0f} MB for "
-                       f"{ing['rows']:,} rows (target <= {MAX_PEAK_MB})", ing["peak_mb"] <= MAX_PEAK_MB))
+        checks.append((f"{shape}: ingest peak (process tree, sampled) = {ing['tree_mb']:.0f} MB for "
+                       f"{ing['rows']:,} rows (target <= {MAX_PEAK_MB}; sum of the processes' own "
+                       f"peaks {ing['peak_mb']:.0f} MB)", ing["tree_mb"] <= MAX_PEAK_MB))
         jl = results.get("jsonloop")
         if jl:
             speedup = jl["wall"] / ing["wall"]

@@ -18,14 +18,7 @@ from typing import Any
 
 from finops.cloud_models import canonical_model
 from finops.errors import ConfigError, unknown_key
-
-# Attribution defaults (here, not in finops.schemas, so reading a config or a report does not
-# import polars and pandera; finops.schemas re-exports them).
-UNATTRIBUTED = "unattributed"
-UNKNOWN = "unknown"
-# A span with no account attribute names no account: reconciliation pools it with the billed
-# accounts no span names (sql/reconcile/35_bill_match.sql), never with a made-up one.
-NO_ACCOUNT = ""
+from finops.names import NO_ACCOUNT, UNATTRIBUTED, UNKNOWN  # the attribution defaults
 
 INCLUSIVE = "inclusive"
 EXCLUSIVE = "exclusive"
@@ -162,6 +155,11 @@ def text(value: Any) -> str | None:
 DIMS = ("provider", "account", "model", "service_tier", "team", "project", "feature")
 
 
+# The value a missing (or empty) attribute takes in a usage row, for the fields that have a
+# plain default (provider, model and tier have rules: canonical_dims).
+MISSING = {"account": NO_ACCOUNT, "team": UNATTRIBUTED, "project": UNKNOWN, "feature": UNKNOWN}
+
+
 def canonical_dims(provider: str | None, account: str | None, model: str | None,
                    service_tier: str | None, team: str | None, project: str | None,
                    feature: str | None) -> tuple[str, str, str, str, str, str, str]:
@@ -175,8 +173,31 @@ def canonical_dims(provider: str | None, account: str | None, model: str | None,
     (:func:`finops.cloud_models.canonical_model`).
     """
     prov = provider_for(provider, model)
-    return (prov, account or NO_ACCOUNT, canonical_model(prov, model) if model else UNKNOWN,
-            canonical_tier(service_tier), team or UNATTRIBUTED, project or UNKNOWN, feature or UNKNOWN)
+    return (prov, account or MISSING["account"], canonical_model(prov, model) if model else UNKNOWN,
+            canonical_tier(service_tier), team or MISSING["team"], project or MISSING["project"],
+            feature or MISSING["feature"])
+
+
+class DimsCanon:
+    """:func:`canonical_dims` for many rows.
+
+    The provider, model and tier rules run once per distinct ``(provider, model, tier)``
+    (a rollup's rows repeat them), the defaults per row.
+    """
+
+    def __init__(self) -> None:
+        self._pmt: dict[tuple[str | None, str | None, str | None], tuple[str, str, str]] = {}
+
+    def __call__(self, provider: str | None, account: str | None, model: str | None,
+                 service_tier: str | None, team: str | None, project: str | None,
+                 feature: str | None) -> tuple[str, str, str, str, str, str, str]:
+        """The row's dimensions, as :func:`canonical_dims` gives them."""
+        pmt = self._pmt.get((provider, model, service_tier))
+        if pmt is None:
+            p, _, m, t, *_ = canonical_dims(provider, None, model, service_tier, None, None, None)
+            pmt = self._pmt[(provider, model, service_tier)] = (p, m, t)
+        return (pmt[0], account or NO_ACCOUNT, pmt[1], pmt[2], team or UNATTRIBUTED,
+                project or UNKNOWN, feature or UNKNOWN)
 
 
 # --- Sampling: how many calls one span stands for ------------------------------------------

@@ -11,8 +11,8 @@ from datetime import date
 import pandera.polars as pa
 import polars as pl
 
-from finops.canonical import NO_ACCOUNT, UNATTRIBUTED, UNKNOWN  # noqa: F401 (re-exported)
 from finops.errors import DataError
+from finops.names import NO_ACCOUNT, UNATTRIBUTED, UNKNOWN  # noqa: F401 - re-exported
 
 # Token types a price or a bill is attached to. ``cache_write`` is the default (5-minute)
 # cache write; Anthropic's 1-hour writes are billed and priced separately.

@@ -474,3 +474,60 @@ def test_killing_a_parallel_pull_leaves_no_worker_behind(tmp_path: Path) -> None
         for k in kids:
             if _alive(k):
                 os.kill(k, signal.SIGKILL)
+
+
+# --- the scan's line reader: chunks split here, the digest taken on the way ----------------
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=40)
+                     .map(str.encode), max_size=12),
+       last_newline=st.booleans(), chunk=st.sampled_from([1, 2, 5, 17, 64, 4096]),
+       gz=st.booleans())
+def test_chunked_reader_gives_the_lines_and_digest_of_a_plain_reader(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[bytes], last_newline: bool,
+        chunk: int, gz: bool) -> None:
+    import hashlib
+
+    body = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    path = tmp_path / ("a.jsonl.gz" if gz else "a.jsonl")
+    path.write_bytes(gzip.compress(body) if gz else body)
+    monkeypatch.setattr(otlp_file, "_CHUNK", chunk)
+    digest = hashlib.blake2b(digest_size=16)
+    got = list(otlp_file._read_lines(str(path), [], digest))
+    want = [(n, raw.rstrip(b"\n"), raw.endswith(b"\n")) for n, raw in otlp_file._lines(str(path))]
+    assert got == want
+    assert digest.hexdigest() == otlp_file.file_digest(str(path))
+
+
+def test_a_pull_fingerprints_each_file_it_reads_in_the_same_pass(tmp_path: Path) -> None:
+    from finops.frames import FileState
+
+    plain = write_spans_file(tmp_path / "a.jsonl", [llm_span("2026-10-01T10:00:00Z")])
+    packed = tmp_path / "b.jsonl.gz"
+    packed.write_bytes(gzip.compress(write_spans_file(
+        tmp_path / "b.src", [llm_span("2026-10-02T10:00:00Z")]).read_bytes()))
+    got = pull([plain, packed], state=FileState([], {}))
+    prints = {Path(e.path).name: e.fingerprint for e in got.files}
+    assert prints == {"a.jsonl": otlp_file.file_digest(str(plain)),
+                      "b.jsonl.gz": otlp_file.file_digest(str(packed))}
+
+
+@pytest.mark.parametrize("level", ["span", "resource"])
+def test_an_int_value_that_is_not_a_number_names_file_line_span_and_key(
+        tmp_path: Path, level: str) -> None:
+    # OTLP/JSON writes int64 as a string: "intValue": "abc" is decoded leniently, then refused
+    line = json.loads(write_spans_file(tmp_path / "src.jsonl",
+                                       [llm_span("2026-10-01T10:00:00Z")]).read_text())
+    rs = line["resourceSpans"][0]
+    bad = {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "abc"}}
+    if level == "span":
+        attrs = rs["scopeSpans"][0]["spans"][0]["attributes"]
+        attrs[:] = [kv for kv in attrs if kv["key"] != "gen_ai.usage.output_tokens"] + [bad]
+    else:
+        span_attrs = rs["scopeSpans"][0]["spans"][0]["attributes"]
+        span_attrs[:] = [kv for kv in span_attrs if kv["key"] != "gen_ai.usage.output_tokens"]
+        rs["resource"]["attributes"].append(bad)
+    p = write_lines(tmp_path / "a.jsonl", [json.dumps(line)])
+    with pytest.raises(DataError, match=r'a\.jsonl:1: span [0-9a-f]+: gen_ai\.usage\.output_tokens: '
+                                        r'expected a non-negative integer, got "abc"'):
+        pull([p])

@@ -5,9 +5,11 @@ Each line is one ``ExportTraceServiceRequest`` in OTLP/JSON. Files may be gzip-c
 into the ``usage_daily`` grain, so memory is bounded by the number of distinct rows, not by
 the file size. Lines are decoded with msgspec into small typed structs (unknown fields
 are skipped without being built); with more than one file, files are shared between worker
-processes (two by default) and their partial rollups summed. Workers exit on their own
-within a second when the process that started them dies (killed, say), instead of waiting
-forever for work.
+processes (two by default), each keeping one rollup that it sends back once, in columns, at
+the end; the parent sums them in polars (:func:`_usage`). A file is read once: the chunks
+that are split into lines also feed the manifest's digest. Workers load neither polars nor
+pandera, and exit on their own within a second when the process that started them dies
+(killed, say), instead of waiting forever for work.
 
 Which spans count: LLM spans (a model or a token count) that start in the window and are not
 aggregates: agent and workflow spans (``gen_ai.operation.name`` ``invoke_agent``,
@@ -63,7 +65,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
@@ -72,17 +74,17 @@ from finops.canonical import (
     ATTRIBUTE,
     AUTO,
     DEFAULT_SAMPLING,
+    EXCLUSIVE,
     MAX_TOKENS,
+    MISSING,
     RATIO,
     SERVICE_KEY,
     TRACESTATE,
+    DimsCanon,
     Sampling,
     SamplingRule,
-    canonical_dims,
-    canonical_tier,
     convention_for,
     is_aggregate,
-    normalise,
     provider_for,
     rate_weight,
     tracestate_weight,
@@ -91,6 +93,8 @@ from finops.errors import ConfigError, DataError
 from finops.sources.object_store import S3Object, S3Options, get_bytes, list_objects, s3_options
 
 if TYPE_CHECKING:  # polars and pandera are imported lazily: worker processes never need them
+    import polars as pl
+
     from finops.config import AttributeMap, SpanSource
     from finops.frames import FileEntry, FileState, ProgressFn, SpanPull
 
@@ -197,6 +201,37 @@ _STAT_NAMES = ("files", "lines", "spans", "llm_spans", "outside_window", "exclus
 
 
 @dataclass
+class _Columns:
+    """A rollup in columns: what a worker sends back (compact to pickle, no Python rows).
+
+    ``dims`` in rollup key order (provider, account, model, tier, team, project, feature; raw
+    values, None where missing); ``counts`` the seven sums, each an ``array('q')``, or a list
+    where a value is a float (sampling weights) or does not fit 64 bits.
+    """
+
+    days: array
+    dims: list[list[str | None]]
+    counts: list[Any]
+
+
+def _columns(rollup: Rollup) -> _Columns:
+    """``rollup`` in columns."""
+    keys = list(rollup)
+    days = array("q", [k[0] for k in keys])
+    dims = [[k[i] for k in keys] for i in range(1, 8)]
+    del keys
+    vals = list(rollup.values())
+    counts: list[Any] = []
+    for i in range(7):
+        col = [v[i] for v in vals]
+        try:
+            counts.append(array("q", col))
+        except (OverflowError, TypeError):  # a weighted count, or a sum past 2^63 - 1
+            counts.append(col)
+    return _Columns(days, dims, counts)
+
+
+@dataclass
 class _Part:
     """What scanning one file (or all of them) gives: rollup, stats, span ids, examples.
 
@@ -216,6 +251,9 @@ class _Part:
     incomplete: int = 0
     read_error: str | None = None
     days: set[int] = field(default_factory=set)  # all its LLM span days, set by _merge
+    days_in: set[int] = field(default_factory=set)  # the window days of the spans it counted
+    chunks: list[_Columns] = field(default_factory=list)  # rollups sent back, in columns
+    counted: int = 0  # spans it added to the rollup
     fingerprint: str | None = None  # file_digest, when the plan asks for it
 
 
@@ -281,6 +319,9 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     for f in read:  # file order: the notes do not depend on which worker finished first
         for kind, places in parts[f].examples.items():
             total.examples.setdefault(kind, []).extend(places)
+    if total.rollup:  # what was scanned in this process
+        total.chunks.append(_columns(total.rollup))
+        total.rollup = {}
     dups = _remove_duplicates(read, parts, total, plan)
     if failed:
         total.stats["worker_failures"] = 1
@@ -291,10 +332,9 @@ def pull(source: SpanSource, attributes: AttributeMap, window_start: date, windo
     if state is None:
         return _to_pull(source.name, total, dups, workers, source.sampling, notes)
     affected = sel.affected & window
-    total.rollup = {k: v for k, v in total.rollup.items() if k[0] in affected}
     total.stats.update(files_listed=len(files), files_unchanged=len(sel.known) - len(second),
                        files_old=sum(e.status == "old" for e in sel.entries.values()))
-    out = _to_pull(source.name, total, dups, workers, source.sampling, notes)
+    out = _to_pull(source.name, total, dups, workers, source.sampling, notes, only_days=affected)
     out.days = [date.fromordinal(d + _EPOCH_ORDINAL) for d in sorted(affected)]
     out.plan = plan_fingerprint(source, plan)
     for f in read:
@@ -525,26 +565,56 @@ def _scan_into(files: list[str], plan: _Plan, workers: int, total: _Part, parts:
     worker_failed = False
     if workers > 1:
         # a second batch: the first batch's sums are kept from a pool that breaks half-way
-        snapshot = ({k: list(v) for k, v in total.rollup.items()}, dict(total.stats))
+        snapshot = (list(total.chunks), dict(total.stats))
         try:
             parts.update(_scan_parallel(files, plan, workers, total, label, progress))
             return False
         except BrokenProcessPool:
             # A worker died (killed, or a script without a ``__main__`` guard re-ran itself
             # under spawn): the files are still readable here, so finish in this process.
-            total.rollup, total.stats = snapshot
+            total.chunks, total.stats = snapshot
             for f in files:
                 parts.pop(f, None)
             worker_failed = True
     for done, f in enumerate(files, 1):
-        parts[f] = _merge(total, _scan_file(f, plan))
+        parts[f] = _merge(total, _scan_file(f, plan, total.rollup))
         if progress and not worker_failed:
             progress(label, done, len(files))
     return worker_failed
 
 
+# A pool worker's rollup: every file it scans adds to it, and it is sent back once, when the
+# parent asks (_flush), instead of once per file: the parent then merges one rollup per worker.
+_WORKER: dict[str, Any] = {}
+# How long a worker's flush waits for the other workers' (they are idle by then).
+FLUSH_TIMEOUT_S = 60.0
+
+
+def _init_worker(parent: int, barrier: Any) -> None:
+    """Pool initializer: a fresh rollup, the flush barrier, and the parent watch."""
+    _WORKER.update(rollup={}, counted=0, barrier=barrier)
+    _watch_parent(parent)
+
+
+def _scan_in_worker(path: str, plan: _Plan) -> _Part:
+    part = _scan_file(path, plan, _WORKER["rollup"])
+    _WORKER["counted"] += part.counted
+    return part
+
+
+def _flush() -> tuple[_Columns, int]:
+    """The worker's rollup (in columns) and the spans it holds.
+
+    One flush per worker: the barrier holds each until all have taken theirs.
+    """
+    _WORKER["barrier"].wait(FLUSH_TIMEOUT_S)  # a worker that took one flush takes no other
+    rollup, counted = _WORKER["rollup"], _WORKER["counted"]
+    _WORKER.update(rollup={}, counted=0)
+    return _columns(rollup), counted
+
+
 def _watch_parent(parent: int) -> None:
-    """Worker initializer: exit when the parent process is gone (killed mid-pull).
+    """Exit when the parent process is gone (killed mid-pull); run by the pool initializer.
 
     A pool worker otherwise waits forever on its task queue, and the resource tracker with
     it. Polling ``getppid`` works everywhere (the orphan is re-parented) and costs nothing.
@@ -563,22 +633,34 @@ def _scan_parallel(files: list[str], plan: _Plan, workers: int, total: _Part, la
     # spawn, not fork: the parent may hold polars/duckdb thread pools that fork would copy.
     # Largest files first, so the last file to finish is a small one.
     order = sorted(files, key=_size, reverse=True)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=_watch_parent, initargs=(os.getpid(),)) as pool:
-        pending = {pool.submit(_scan_file, f, plan): f for f in order}
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(os.getpid(), ctx.Barrier(workers))) as pool:
+        pending = {pool.submit(_scan_in_worker, f, plan): f for f in order}
         try:
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
                 for fut in finished:
-                    # re-raises a worker's DataError; merged at once, so memory holds one
-                    # file's rollup beside the total, not all of them
+                    # re-raises a worker's DataError; the rollups stay in the workers
                     parts[pending.pop(fut)] = _merge(total, fut.result())
                     if progress:
                         progress(label, len(parts), len(files))
+            flushes = [pool.submit(_flush) for _ in range(workers)]
+            counted = 0
+            for fut in flushes:
+                try:
+                    columns, n = fut.result()
+                except threading.BrokenBarrierError:  # a worker never took its flush
+                    raise BrokenProcessPool("a worker did not send its rollup back") from None
+                counted += n
+                total.chunks.append(columns)
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
+    if counted != sum(p.counted for p in parts.values()):  # a worker's rollup is missing
+        raise BrokenProcessPool(f"the workers sent back {counted} span(s) of "
+                                f"{sum(p.counted for p in parts.values())}")
     return parts
 
 
@@ -586,17 +668,24 @@ def _merge(total: _Part, part: _Part) -> _Part:
     """Add ``part``'s rollup and stats to ``total``; return ``part`` without its rollup."""
     for k, v in part.stats.items():
         total.stats[k] = total.stats.get(k, 0) + v
-    rollup = total.rollup
-    part.days = part.days_out | {key[0] for key in part.rollup}
-    for key, acc in part.rollup.items():
+    part.days = part.days_out | part.days_in
+    _add(total.rollup, part.rollup)
+    part.rollup = {}
+    return part
+
+
+def _add(rollup: Rollup, more: Rollup) -> None:
+    """Add the rows of ``more`` to ``rollup`` (``more``'s lists may be taken over)."""
+    if not rollup:
+        rollup.update(more)
+        return
+    for key, acc in more.items():
         cur = rollup.get(key)
         if cur is None:
             rollup[key] = acc
         else:
             for i in range(7):
                 cur[i] += acc[i]
-    part.rollup = {}
-    return part
 
 
 def _repeated_ids(parts: dict[str, _Part]) -> tuple[set[int], dict[str, Any]]:
@@ -630,20 +719,20 @@ def _remove_duplicates(files: list[str], parts: dict[str, _Part], total: _Part,
     del per_file
     seen: set[tuple[str, str]] = set()
     places: list[str] = []
-    rollup = total.rollup
+    minus: Rollup = {}  # the copies' counts, negated: summed with the rest, they cancel
     for path in holding:
         for trace_id, span_id, lineno, key, counts in _copies(path, plan, repeated):
             if (trace_id, span_id) not in seen:
                 seen.add((trace_id, span_id))
                 continue
-            acc = rollup[key]
+            acc = minus.setdefault(key, [0] * 7)
             for i, n in enumerate(counts):  # weighted counts and the one span seen
                 acc[i] -= n
-            if not acc[6]:
-                del rollup[key]
             total.stats["duplicates"] += 1
             if len(places) < MAX_EXAMPLES:
                 places.append(f"{path}:{lineno}")
+    if minus:
+        total.chunks.append(_columns(minus))
     return places
 
 
@@ -676,48 +765,175 @@ def _lines(path: str, errors: list[str] | None = None) -> Iterator[tuple[int, by
         errors.append(f"{path}: cannot read: {e}")
 
 
+# Lines are read in chunks of this size and split here: one pass over the bytes both feeds
+# the manifest's digest and yields the lines (a file is never read twice).
+_CHUNK = 4 * 1024 * 1024
+
+
+class _Hashing(io.RawIOBase):
+    """A file read through ``digest``: what gzip reads from, so the stored bytes are hashed."""
+
+    def __init__(self, f: IO[bytes], digest: Any) -> None:
+        self.f, self.digest = f, digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = self.f.readinto(b)  # type: ignore[attr-defined]
+        if n:
+            self.digest.update(memoryview(b)[:n])
+        return n or 0
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
+
+
+def _stream(path: str, digest: Any) -> IO[bytes]:
+    """``path``'s content (gunzipped), its stored bytes fed to ``digest`` as they are read."""
+    if _remote(path):
+        return _open(path)
+    f: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by the caller (through the wrapper)
+    if digest is not None:
+        f = io.BufferedReader(_Hashing(f, digest), max(_CHUNK, 65536))
+    if f.peek(2)[:2] == b"\x1f\x8b":  # type: ignore[attr-defined]
+        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+    return f
+
+
+def _read_lines(path: str, errors: list[str], digest: Any = None
+                ) -> Iterator[tuple[int, bytes, bool]]:
+    """``(line number, line without its newline, whether it ended with one)`` of ``path``.
+
+    The scan's reader (:func:`_lines` is the simple one): chunks split on newlines, the
+    stored bytes fed to ``digest`` on the way. A read that fails part-way (a truncated or
+    corrupt gzip stream, an I/O error) ends the lines and appends the error to ``errors``;
+    the digest is then taken again from the file.
+    """
+    lineno = 0
+    pending: list[bytes] = []  # a line longer than a chunk, in pieces
+    try:
+        with _stream(path, digest) as f:
+            read = f.read
+            while True:
+                chunk = read(_CHUNK)
+                if not chunk:
+                    break
+                lines = chunk.split(b"\n")
+                if pending and len(lines) > 1:
+                    pending.append(lines[0])
+                    lines[0] = b"".join(pending)
+                    pending = []
+                last = lines.pop()
+                for raw in lines:
+                    lineno += 1
+                    yield lineno, raw, True
+                if last:
+                    pending.append(last)
+        if pending:
+            yield lineno + 1, b"".join(pending), False
+    except (OSError, EOFError) as e:  # unreadable file, truncated or corrupt gzip
+        errors.append(f"{path}: cannot read: {e}")
+
+
 _key = attrgetter("key")
+_str_value = attrgetter("value.stringValue")
+_int_value = attrgetter("value.intValue")
 _MAX_SHAPES = 4096
 _MODEL = _DIMS.index("model")
 _FIRST_TOKEN = len(_DIMS)
 _NO_OPS: tuple[int, ...] = ()
+# rollup key order of the dimensions (after the day), as _DIMS indices
+_KEY_ORDER = tuple(_DIMS.index(f) for f in ("provider", "account", "model", "service_tier", "team",
+                                            "project", "feature"))
 
-Shape = tuple[tuple[tuple[int, int], ...], bool, tuple[int, ...]]
+
+def _items(positions: list[int]) -> Any:
+    """A C-level getter of ``positions`` that always returns a tuple."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda seq: (seq[only],)
+    return itemgetter(*positions)
 
 
-def _shape(keys: tuple[str, ...], field_keys: tuple[tuple[str, ...], ...],
-           op_keys: tuple[str, ...]) -> Shape:
-    """For an attribute key list: where each field is, LLM-ness, operation positions.
+class _Shape:
+    """What an attribute key list holds: where each field is, LLM-ness, operation positions.
 
-    ``found`` holds (field index, position) of each field present. Instrumentations emit
-    the same keys in the same order span after span, so this is computed once per distinct
-    key list instead of a dozen dict lookups per span. On a
-    resource only the dimensions are read (:data:`finops.canonical.SPAN_ONLY_FIELDS`).
+    For each field present, the position of its first key the list holds (the mapping's
+    order decides between two keys of one field). Instrumentations emit the same keys in
+    the same order span after span, so this is computed once per distinct key list and its
+    getters then fetch a span's values in a few C calls. Resources and spans are read alike.
     """
-    first: dict[str, int] = {}
-    for pos, k in enumerate(keys):
-        first.setdefault(k, pos)
-    found = []
-    for fi, candidates in enumerate(field_keys):
-        for k in candidates:
-            if k in first:
-                found.append((fi, first[k]))
-                break
-    llm = any(fi == _MODEL or fi >= _FIRST_TOKEN for fi, _ in found)
-    ops = tuple(sorted(first[k] for k in set(op_keys) if k in first)) or _NO_OPS
-    return tuple(found), llm, ops
+
+    __slots__ = ("counts_full", "dims", "key_dims", "llm", "ops", "tokens", "dget", "tget")
+
+    def __init__(self, keys: tuple[str, ...], field_keys: tuple[tuple[str, ...], ...],
+                 op_keys: tuple[str, ...]) -> None:
+        first: dict[str, int] = {}
+        for pos, k in enumerate(keys):
+            first.setdefault(k, pos)
+        found = []
+        for fi, candidates in enumerate(field_keys):
+            for k in candidates:
+                if k in first:
+                    found.append((fi, first[k]))
+                    break
+        self.llm = any(fi == _MODEL or fi >= _FIRST_TOKEN for fi, _ in found)
+        self.ops = tuple(sorted(first[k] for k in set(op_keys) if k in first)) or _NO_OPS
+        self.dims = tuple((fi, pos) for fi, pos in found if fi < _FIRST_TOKEN)
+        self.tokens = tuple((fi - _FIRST_TOKEN, pos) for fi, pos in found if fi >= _FIRST_TOKEN)
+        self.dget = _items([pos for _, pos in self.dims]) if self.dims else None
+        self.tget = _items([pos for _, pos in self.tokens]) if self.tokens else None
+        # (a resource's 7 values in key order) + (this list's values) -> 7 in key order
+        mine = {fi: len(_KEY_ORDER) + j for j, (fi, _) in enumerate(self.dims)}
+        self.key_dims = itemgetter(*(mine.get(fi, k) for k, fi in enumerate(_KEY_ORDER)))
+        # (5 counts from the resource) + (this list's counts) -> 5 counts
+        mine = {ti: 5 + j for j, (ti, _) in enumerate(self.tokens)}
+        self.counts_full = itemgetter(*(mine.get(ti, ti) for ti in range(5)))
+
+    def dims_text(self, kvs: list[Any]) -> tuple[str | None, ...]:
+        """The list's dimension values as text, in ``dims`` order."""
+        got = self.dget(kvs)
+        vals = tuple(map(_str_value, got))
+        if None in vals:  # a number or a bool where a name belongs (team.id = 42)
+            vals = tuple(kv.value.stringValue if kv.value.stringValue is not None
+                         else _text(kv.value) for kv in got)
+        return vals
+
+    def dims_full(self, kvs: list[Any]) -> tuple[str | None, ...]:
+        """The list's dimension values in rollup key order, None where missing."""
+        return self.key_dims((None,) * len(_KEY_ORDER) + self.dims_text(kvs))
+
+    def counts(self, kvs: list[Any]) -> tuple[int, ...] | None:
+        """The list's token counts in ``tokens`` order.
+
+        None when one is not a plain count (not an integer in [0, 2^63), or not an
+        intValue): the caller converts or refuses it.
+        """
+        vals = tuple(map(_int_value, self.tget(kvs)))
+        try:  # a leniently decoded line may hold a string here
+            if None in vals or min(vals) < 0 or max(vals) > MAX_TOKENS:
+                return None
+        except TypeError:
+            return None
+        return vals
 
 
-def _scan_file(path: str, plan: _Plan) -> _Part:
-    """Roll up one file. Runs in a worker process when files are scanned in parallel."""
+
+def _scan_file(path: str, plan: _Plan, rollup: Rollup | None = None) -> _Part:
+    """Roll up one file (into ``rollup`` when given). Runs in a worker process too."""
     # Nothing decoded here forms a cycle; the collector would only walk millions of objects.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         _S3[0] = plan.s3
-        part = _scan(path, plan)
-        if plan.fingerprint and not _remote(path):
-            part.fingerprint = file_digest(path)
+        import hashlib
+        digest = hashlib.blake2b(digest_size=16) if plan.fingerprint and not _remote(path) else None
+        part = _scan(path, plan, digest=digest, rollup=rollup)
+        if digest is not None:
+            # a read that stopped part-way hashed only what it read: hash the file again
+            part.fingerprint = digest.hexdigest() if part.read_error is None else file_digest(path)
         return part
     finally:
         if gc_was_enabled:
@@ -819,86 +1035,129 @@ def _plain(v: Any) -> Any:
 
 
 def _scan(path: str, plan: _Plan, only: set[int] | None = None,
-          copies: list[tuple[str, str, int, tuple[Any, ...], list[Any]]] | None = None) -> _Part:
+          copies: list[tuple[str, str, int, tuple[Any, ...], list[Any]]] | None = None,
+          digest: Any = None, rollup: Rollup | None = None) -> _Part:
     """The scan loop over one file.
 
     With ``only``, nothing is rolled up: the counted spans whose span id is in ``only`` are
     appended to ``copies`` (trace id, span id, line, key, weighted counts and the span).
+    With ``digest`` (a hashlib object), the file's bytes as stored are fed to it as read.
+    With ``rollup``, the spans are added to it (the part's own rollup stays empty).
+
+    This loop is where a pull spends its time, so per span it runs as few Python steps as it
+    can: the attribute key list's :class:`_Shape` (computed once per distinct list) fetches
+    the span's dimension strings and token counts with C-level getters; values that are not
+    plain (a number where a name belongs, a count that is not an integer in range) take the
+    careful path, which converts them or names the file, line, span and attribute. Rollup
+    keys hold raw provider and tier values (canonical ids are applied per row in
+    :func:`_to_pull`), so a span needs no provider lookup unless input conventions are set.
     """
     field_keys = plan.dim_keys + plan.token_keys
     op_keys = plan.op_keys
-    n_fields = len(field_keys)
     day_lo, day_hi = plan.day_lo, plan.day_hi
     conventions = dict(plan.conventions)
-    shapes: dict[tuple[str, ...], Shape] = {}
-    rshapes: dict[tuple[str, ...], Shape] = {}
-    prov_cache: dict[tuple[str | None, str], str] = {}
-    tier_cache: dict[str | None, str] = {}
-    conv_cache: dict[str, str] = {}
+    shapes: dict[tuple[str, ...], _Shape] = {}
+    rshapes: dict[tuple[str, ...], _Shape] = {}
+    conv_cache: dict[tuple[str | None, str | None], tuple[str, str]] = {}
     op_cache: dict[str, bool] = {}
-    text = _text
-    max_tokens = MAX_TOKENS
-    trace_ids = only is not None
+    strings: dict[str, str] = {}  # interned key strings
+    intern = strings.setdefault
+    fast_decode = _DECODERS[only is not None][0].decode
+    decode_errors = (msgspec.ValidationError, msgspec.DecodeError)
     ids = array("Q")
     ids_append = ids.append
+    max_tokens = MAX_TOKENS
+    last_keys: tuple[str, ...] | None = None
+    last_rkeys: tuple[str, ...] | None = None
+    shape: _Shape
+    rshape: _Shape
     not_trace: list[str] = []
     unset = msgspec.UNSET
     weigher = _Weigher(plan.sampling, path)
+    per_resource_rule = weigher.by_resource
+    default_rule = plan.sampling.default
+    no_dims: tuple[str | None, ...] = (None,) * len(_DIMS)
+    no_counts = (0, 0, 0, 0, 0)
 
-    rollup: Rollup = {}
+    part_rollup: Rollup = {}
+    if rollup is None:
+        rollup = part_rollup
+    rollup_get = rollup.get
+    days_in: set[int] = set()
+    add_day = days_in.add
+    counted = 0
     lines = spans = llm = outside = exclusive = agents = bad_lines = 0
     days_out: set[int] = set()
     bad: list[str] = []
     n_bad = incomplete = 0
     read_errors: list[str] = []
-    for lineno, raw in _lines(path, read_errors):
+    for lineno, raw, complete in _read_lines(path, read_errors, digest):
         if raw.isspace() or not raw:  # isspace stops at the first non-space byte
             continue
         lines += 1
         try:
-            req = _decode(raw, path, lineno, trace_ids)
-        except DataError as e:  # judged per file by the caller (_file_problems)
-            if raw.endswith(b"\n"):
-                n_bad += 1
-                if len(bad) < MAX_EXAMPLES:
-                    bad.append(str(e))
-            else:  # no newline: the last line, perhaps still being written
-                incomplete = lineno
-            continue
+            req = fast_decode(raw)
+        except decode_errors:
+            try:
+                req = _decode(raw, path, lineno, only is not None)
+            except DataError as e:  # judged per file by the caller (_file_problems)
+                if complete:
+                    n_bad += 1
+                    if len(bad) < MAX_EXAMPLES:
+                        bad.append(str(e))
+                else:  # no newline: the last line, perhaps still being written
+                    incomplete = lineno
+                continue
         if len(shapes) > _MAX_SHAPES:  # keys in ever-changing order: keep memory bounded
             shapes.clear()
             rshapes.clear()
+            last_keys = last_rkeys = None
         if req.resourceSpans is unset:
             bad_lines += 1
             if len(not_trace) < MAX_EXAMPLES:
                 not_trace.append(f"{path}:{lineno}")
             continue
         for rs in req.resourceSpans:
-            # The resource's attribute for each dimension, used when the span has none of its keys.
-            rvals: list[Any] = [None] * n_fields
+            # the resource's dimension values (text) and token counts, used where the span
+            # has none of the field's keys
+            rdims = no_dims
+            rcounts = no_counts
+            rtoks: tuple[Any, ...] = ()  # the resource's token attributes, when not plain
             r_llm = r_aggregate = False
-            if rs.resource is not None and rs.resource.attributes:
-                rkvs = rs.resource.attributes
+            rkvs = rs.resource.attributes if rs.resource is not None else None
+            if rkvs:
                 rkeys = tuple(map(_key, rkvs))
-                rshape = rshapes.get(rkeys)
-                if rshape is None:
-                    rshape = rshapes[rkeys] = _shape(rkeys, field_keys, op_keys)
-                found, r_llm, rops = rshape
-                for fi, pos in found:
-                    rvals[fi] = rkvs[pos]
-                r_aggregate = _aggregate(rkvs, rops, op_cache)
-            rule, rvalue = weigher.resource(None if rs.resource is None else rs.resource.attributes)
+                if rkeys != last_rkeys:  # as for spans below: the same service, line after line
+                    rshape = rshapes.get(rkeys)
+                    if rshape is None:
+                        rshape = rshapes[rkeys] = _Shape(rkeys, field_keys, op_keys)
+                    last_rkeys = rkeys
+                r_llm = rshape.llm
+                if rshape.dims:
+                    rdims = tuple(rshape.dims_full(rkvs))
+                if rshape.tokens:
+                    got = rshape.counts(rkvs)
+                    if got is None:
+                        rtoks = tuple((ti, rkvs[pos]) for ti, pos in rshape.tokens)
+                    else:
+                        rcounts = rshape.counts_full(no_counts + got)
+                if rshape.ops:
+                    r_aggregate = _aggregate(rkvs, rshape.ops, op_cache)
+            rule, rvalue = weigher.resource(rkvs) if per_resource_rule else (default_rule, None)
             per_span = rule.kind in (ATTRIBUTE, RATIO)  # else only a tracestate can weigh
             for ss in rs.scopeSpans:
                 for sp in ss.spans:
                     spans += 1
                     kvs = sp.attributes
                     skeys = tuple(map(_key, kvs))
-                    shape = shapes.get(skeys)
-                    if shape is None:
-                        shape = shapes[skeys] = _shape(skeys, field_keys, op_keys)
-                    found, s_llm, ops = shape
-                    if not (s_llm or r_llm):
+                    # neighbouring spans mostly share a key list: comparing the strings is
+                    # cheaper than hashing them (each span's strings are new objects)
+                    if skeys != last_keys:
+                        shape = shapes.get(skeys)
+                        if shape is None:
+                            shape = shapes[skeys] = _Shape(skeys, field_keys, op_keys)
+                        last_keys = skeys
+                    if not (shape.llm or r_llm):
                         continue  # neither a model nor a token count: not an LLM span
                     llm += 1
                     start = sp.startTimeUnixNano
@@ -909,76 +1168,92 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                         outside += 1
                         days_out.add(day)
                         continue
-                    if r_aggregate or (ops and _aggregate(kvs, ops, op_cache)):
+                    if r_aggregate or (shape.ops and _aggregate(kvs, shape.ops, op_cache)):
                         agents += 1  # an agent/workflow span: its calls are counted
                         continue
-                    vals = rvals.copy()
-                    for fi, pos in found:
-                        vals[fi] = kvs[pos]
-
-                    counts = [0, 0, 0, 0, 0]
-                    i = 0
-                    for kv in vals[_FIRST_TOKEN:]:
-                        if kv is not None:
-                            n = kv.value.intValue
-                            if type(n) is not int or n < 0 or n > max_tokens:
-                                n = _count(kv.value, kv.key, path, lineno, sp.spanId)
-                            counts[i] = n
-                        i += 1
-                    raw_prov, model, account, raw_tier, team, project, feature = [
-                        None if kv is None else
-                        (kv.value.stringValue if kv.value.stringValue is not None
-                         else text(kv.value))
-                        for kv in vals[:_FIRST_TOKEN]]
-                    pkey = (raw_prov, model)
-                    provider = prov_cache.get(pkey)
-                    if provider is None:
-                        provider = prov_cache[pkey] = provider_for(raw_prov, model)
-                    tier = tier_cache.get(raw_tier)
-                    if tier is None:
-                        tier = tier_cache[raw_tier] = canonical_tier(raw_tier)
-                    conv = conv_cache.get(provider)
-                    if conv is None:
-                        conv = conv_cache[provider] = convention_for(conventions, provider, AUTO)
-                    try:
-                        c = normalise(counts[0], counts[1], counts[2], counts[3], counts[4], conv)
-                    except ValueError as e:
-                        raise DataError(
-                            f"{path}:{lineno}: span {sp.spanId}: {e} "
-                            f"(input_convention for {provider} is {conv})") from None
-                    if c.detected_exclusive:
-                        exclusive += 1
+                    # dimensions, in rollup key order: provider, account, model, tier, team,
+                    # project, feature (raw values; None where missing)
+                    if shape.dims:
+                        got = shape.dget(kvs)
+                        vals = tuple(map(_str_value, got))
+                        if None in vals:
+                            vals = shape.dims_text(kvs)
+                        dims = shape.key_dims(rdims + vals)
+                    else:
+                        dims = rdims
+                    if shape.tokens:
+                        got = tuple(map(_int_value, shape.tget(kvs)))
+                        try:  # a leniently decoded line may hold a string here
+                            plain = None not in got and min(got) >= 0 and max(got) <= max_tokens
+                        except TypeError:
+                            plain = False
+                        if not plain:
+                            got = tuple(_count(kvs[pos].value, kvs[pos].key, path, lineno, sp.spanId)
+                                        for _, pos in shape.tokens)
+                        counts = shape.counts_full(rcounts + got)
+                    else:
+                        counts = rcounts
+                    if rtoks:  # the resource's counts are not plain: converted, or an error
+                        counts = _resource_counts(rtoks, counts, shape, path, lineno, sp.spanId)
+                    inp, cr, cw, out, rsn = counts
+                    # finops.canonical.normalise, inlined: the disjoint input count
+                    conv = AUTO
+                    if conventions:
+                        pkey = (dims[0], dims[2])
+                        pc = conv_cache.get(pkey)
+                        if pc is None:
+                            provider = provider_for(dims[0], dims[2])
+                            pc = conv_cache[pkey] = (
+                                provider, convention_for(conventions, provider, AUTO))
+                        conv = pc[1]
+                    if conv != EXCLUSIVE:
+                        cache = cr + cw
+                        if cache <= inp:
+                            inp -= cache
+                        elif conv == AUTO:
+                            exclusive += 1
+                        else:
+                            raise DataError(
+                                f"{path}:{lineno}: span {sp.spanId}: cache tokens ({cache}) "
+                                f"exceed the inclusive input count ({inp}) "
+                                f"(input_convention for {conv_cache[pkey][0]} is {conv})")
                     # sampling: the calls this span stands for (1 unless the rules know better)
                     w = weigher.weigh(rule, sp.traceState, kvs, skeys, rvalue, lineno, sp.spanId
                                       ) if per_span or sp.traceState else 1
-                    # raw values: the defaults for missing ones are applied per row in _to_pull
-                    key = (day, provider, account, model, tier, team, project, feature)
+                    key = (day, *dims)
                     sid = sp.spanId
-                    if only is None:
-                        if sid:
-                            try:
-                                ids_append(int(sid, 16))
-                            except (ValueError, OverflowError):  # not a 64-bit hex id
-                                ids_append(_span_hash(sid))
-                    else:
+                    if only is not None:
                         if sid and copies is not None and _span_hash(sid) in only:
                             copies.append((sp.traceId, sid, lineno, key,
-                                           [w, c.input_tokens * w, c.cache_read_tokens * w,
-                                            c.cache_write_tokens * w, c.output_tokens * w,
-                                            c.reasoning_tokens * w, 1]))
+                                           [w, inp * w, cr * w, cw * w, out * w, rsn * w, 1]))
                         continue
-                    acc = rollup.get(key)
-                    if acc is None:
-                        rollup[key] = [w, c.input_tokens * w, c.cache_read_tokens * w,
-                                       c.cache_write_tokens * w, c.output_tokens * w,
-                                       c.reasoning_tokens * w, 1]
+                    if sid:
+                        try:
+                            ids_append(int(sid, 16))
+                        except (ValueError, OverflowError):  # not a 64-bit hex id
+                            ids_append(_span_hash(sid))
+                    counted += 1
+                    add_day(day)
+                    acc = rollup_get(key)
+                    if acc is None:  # a new row: its strings interned, shared with other rows
+                        key = (day, *[x if x is None else intern(x, x) for x in dims])
+                        rollup[key] = ([1, inp, cr, cw, out, rsn, 1] if w == 1 else
+                                       [w, inp * w, cr * w, cw * w, out * w, rsn * w, 1])
+                    elif w == 1:
+                        acc[0] += 1
+                        acc[1] += inp
+                        acc[2] += cr
+                        acc[3] += cw
+                        acc[4] += out
+                        acc[5] += rsn
+                        acc[6] += 1
                     else:
                         acc[0] += w
-                        acc[1] += c.input_tokens * w
-                        acc[2] += c.cache_read_tokens * w
-                        acc[3] += c.cache_write_tokens * w
-                        acc[4] += c.output_tokens * w
-                        acc[5] += c.reasoning_tokens * w
+                        acc[1] += inp * w
+                        acc[2] += cr * w
+                        acc[3] += cw * w
+                        acc[4] += out * w
+                        acc[5] += rsn * w
                         acc[6] += 1
     stats = {"files": 1, "lines": lines, "spans": spans, "llm_spans": llm,
              "outside_window": outside, "exclusive_detected": exclusive, "agent_spans": agents,
@@ -988,8 +1263,23 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
         examples["not_trace"] = not_trace
     if not lines:
         examples["empty"] = [path]
-    return _Part(rollup, stats, ids, examples, days_out, bad, n_bad, incomplete,
-                 read_errors[0] if read_errors else None)
+    return _Part(part_rollup, stats, ids, examples, days_out, bad, n_bad, incomplete,
+                 read_errors[0] if read_errors else None, days_in=days_in, counted=counted)
+
+
+def _resource_counts(rtoks: tuple[Any, ...], counts: tuple[int, ...], shape: _Shape, path: str,
+                     lineno: int, span_id: str) -> tuple[int, ...]:
+    """``counts`` with the resource's token attributes that are not plain counts converted.
+
+    Only where the span has no value of its own; one that cannot be read is an error naming
+    the span (as the span's own attributes are).
+    """
+    out = list(counts)
+    own = {ti for ti, _ in shape.tokens}
+    for ti, kv in rtoks:
+        if ti not in own:
+            out[ti] = _count(kv.value, kv.key, path, lineno, span_id)
+    return tuple(out)
 
 
 def _aggregate(kvs: list[Any], ops: tuple[int, ...], cache: dict[str, bool]) -> bool:
@@ -1072,22 +1362,105 @@ def _start_ns(value: int | str, path: str, lineno: int, span_id: str) -> int:
                         f"integer, got {msgspec.json.encode(value).decode()}") from None
 
 
+_KEY_DIMS = ("provider", "account", "model", "service_tier", "team", "project", "feature")
+_SUMS = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
+         "reasoning_tokens", "seen_requests")
+# Above this a 64-bit sum may have overflowed: the rows are summed again as Python integers,
+# which name the row that does not fit (finops.sources.rollup.usage_frame).
+_NEAR_MAX = 2.0**62
+
+
+def _usage(name: str, chunks: list[_Columns], weighted: bool,
+           only_days: set[int] | None) -> pl.DataFrame:
+    """The rollup chunks summed into the ``USAGE_SCHEMA`` frame (rows at ``only_days``).
+
+    The sums run in polars: the rollups of the workers (and the negated duplicate copies)
+    are concatenated, their raw provider, model and tier made canonical once per distinct
+    triple (:class:`finops.canonical.DimsCanon`), missing values given their defaults
+    (:data:`finops.canonical.MISSING`), and grouped. Weighted counts (sampling) are rounded
+    per cell by :func:`finops.sources.rollup.usage_frame`, as other sources' are.
+    """
+    import polars as pl
+
+    from finops.schemas import USAGE_KEYS, USAGE_SCHEMA, UsageDaily, validate
+    from finops.sources.rollup import usage_frame
+
+    where = f"{name} otlp_files"
+    count_type = pl.Float64 if weighted else pl.Int64
+    frames = []
+    for c in chunks:
+        cols: dict[str, Any] = {"day": pl.Series(c.days, dtype=pl.Int64)}
+        for dim, values in zip(_KEY_DIMS, c.dims, strict=True):
+            cols[dim] = pl.Series(values, dtype=pl.String)
+        for col, values in zip(_SUMS, c.counts, strict=True):
+            if not isinstance(values, array) and not weighted:  # past 64 bits: named below
+                return _usage_exact(name, chunks, only_days)
+            cols[col] = pl.Series(values, dtype=count_type)
+        frames.append(pl.DataFrame(cols))
+    if not frames:
+        return usage_frame({}, name, where, weighted=False)
+    raw = pl.concat(frames, how="vertical_relaxed")
+    del frames
+    if only_days is not None:
+        raw = raw.filter(pl.col("day").is_in(sorted(only_days)))
+    canon = DimsCanon()
+    triples = raw.select("provider", "model", "service_tier").unique()
+    mapped = [canon(p, None, m, t, None, None, None) for p, m, t in triples.iter_rows()]
+    triples = triples.with_columns(
+        pl.Series("_provider", [d[0] for d in mapped], dtype=pl.String),
+        pl.Series("_model", [d[2] for d in mapped], dtype=pl.String),
+        pl.Series("_tier", [d[3] for d in mapped], dtype=pl.String))
+    raw = raw.join(triples, on=["provider", "model", "service_tier"], how="left", nulls_equal=True)
+    missing = [(pl.when(pl.col(c).is_null() | (pl.col(c) == "")).then(pl.lit(MISSING[c]))
+                .otherwise(pl.col(c)).alias(c)) for c in MISSING]
+    grouped = (raw.drop("provider", "model", "service_tier")
+               .rename({"_provider": "provider", "_model": "model", "_tier": "service_tier"})
+               .with_columns(missing)
+               .group_by(["day", *_KEY_DIMS])
+               .agg([pl.col(c).sum() for c in _SUMS]
+                    + [pl.col(c).cast(pl.Float64).abs().sum().alias(f"_{c}") for c in _SUMS])
+               .filter(pl.col("seen_requests") != 0))  # every copy taken out again
+    del raw
+    largest = grouped.select(pl.max_horizontal([f"_{c}" for c in _SUMS]).max()).item() or 0
+    if largest > _NEAR_MAX and not weighted:
+        return _usage_exact(name, chunks, only_days)
+    if weighted:
+        rows = {(date.fromordinal(_EPOCH_ORDINAL + r[0]), r[1:8]): list(r[8:15])
+                for r in grouped.iter_rows()}
+        return usage_frame(rows, name, where, weighted=True, consume=True)
+    frame = (grouped.drop([f"_{c}" for c in _SUMS])
+             .with_columns(pl.col("day").cast(pl.Int32).cast(pl.Date), pl.lit(name).alias("source"))
+             .select(list(USAGE_SCHEMA)).sort(USAGE_KEYS))
+    return validate(frame, UsageDaily, where)
+
+
+def _usage_exact(name: str, chunks: list[_Columns], only_days: set[int] | None) -> pl.DataFrame:
+    """:func:`_usage` in Python integers: for sums that may not fit 64 bits (an error names them)."""
+    from finops.sources.rollup import usage_frame
+
+    rows: dict[tuple[date, Any], list[Any]] = {}
+    canon = DimsCanon()
+    for c in chunks:
+        for i, day in enumerate(c.days):
+            if only_days is not None and day not in only_days:
+                continue
+            key = (date.fromordinal(_EPOCH_ORDINAL + day), canon(*(col[i] for col in c.dims)))
+            acc = rows.setdefault(key, [0] * 7)
+            for j, col in enumerate(c.counts):
+                acc[j] += col[i]
+    rows = {k: v for k, v in rows.items() if v[6]}
+    return usage_frame(rows, name, f"{name} otlp_files", weighted=False, consume=True)
+
+
 def _to_pull(name: str, part: _Part, dup_places: list[str], workers: int,
-             sampling: Sampling = DEFAULT_SAMPLING, file_notes: list[str] | None = None) -> SpanPull:
+             sampling: Sampling = DEFAULT_SAMPLING, file_notes: list[str] | None = None,
+             only_days: set[int] | None = None) -> SpanPull:
     from finops.frames import SpanPull
-    from finops.sources.rollup import sampling_notes, usage_frame
+    from finops.sources.rollup import sampling_notes
 
     stats = part.stats
-    rows: dict[tuple[date, Any], list[Any]] = {}
-    for (day, *raw), acc in part.rollup.items():
-        key = (date.fromordinal(_EPOCH_ORDINAL + day), canonical_dims(*raw))
-        cur = rows.get(key)
-        if cur is None:
-            rows[key] = acc
-        else:
-            for i in range(7):
-                cur[i] += acc[i]
-    frame = usage_frame(rows, name, f"{name} otlp_files")
+    frame = _usage(name, part.chunks, stats["sampled_spans"] > 0, only_days)
+    part.chunks = []
     notes = list(file_notes or []) + sampling_notes(name, sampling, stats, frame)
 
     def places(found: list[str], total: int) -> str:

@@ -46,23 +46,45 @@ def canonical_group(raw: RawGroup) -> Dims:
     return canonical_dims(*(text(x) for x in raw))
 
 
-def usage_frame(rows: Mapping[tuple[date, Dims], Counts], source: str, where: str) -> pl.DataFrame:
+def usage_frame(rows: Mapping[tuple[date, Dims], Counts], source: str, where: str,
+                weighted: bool = True, consume: bool = False) -> pl.DataFrame:
     """Rolled-up rows ``(day, dims) -> counts`` as a validated ``USAGE_SCHEMA`` frame, sorted by key.
 
     A sum past 2^63 - 1 (what a usage row holds) is a :class:`DataError` naming the day and
-    the row, never an overflow.
+    the row, never an overflow. ``weighted=False`` says every count is an integer (no span
+    was weighted by sampling), so no cell needs rounding. ``consume=True`` empties ``rows``
+    (a dict) once its columns are built, so its Python objects are freed before the frame is
+    sorted and validated (a large rollup's peak memory).
     """
     cols = ("requests", *USAGE_TOKENS, "seen_requests")
-    for (day, key), c in rows.items():
-        for name, n in zip(cols, c, strict=False):
-            if n > MAX_TOKENS:
-                raise DataError(f"{where}: {day} {'/'.join(key)}: {name} add up to {n:.0f}, above "
-                                "2^63 - 1 (the largest a usage row holds): a corrupt count?")
-    ints = round_cells(rows)
-    data = [(day, *key, source, *c[:_COUNTS], c[_COUNTS] if len(c) > _COUNTS else c[0])
-            for (day, key), c in sorted(ints.items())]
+    # counts are never negative: below the limit in total, no row can be above it
+    if sum(map(sum, rows.values())) > MAX_TOKENS:
+        for (day, key), c in rows.items():
+            for name, n in zip(cols, c, strict=False):
+                if n > MAX_TOKENS:
+                    raise DataError(f"{where}: {day} {'/'.join(key)}: {name} add up to {n:.0f}, "
+                                    "above 2^63 - 1 (the largest a usage row holds): a corrupt count?")
+    ints = round_cells(rows) if weighted else rows
     names = [*USAGE_KEYS, "requests", *USAGE_TOKENS, "seen_requests"]
-    frame = pl.DataFrame(data, schema={c: USAGE_SCHEMA[c] for c in names}, orient="row")
+    # column by column: one list of Python values at a time beside the rows
+    keys = list(ints)
+    counts = list(ints.values())
+    series = [pl.Series("day", [k[0] for k in keys], dtype=USAGE_SCHEMA["day"])]
+    for i, name in enumerate(names[1:8]):
+        series.append(pl.Series(name, [k[1][i] for k in keys], dtype=USAGE_SCHEMA[name]))
+    series.append(pl.Series("source", [source] * len(keys), dtype=USAGE_SCHEMA["source"]))
+    for i, name in enumerate(cols):
+        if i == _COUNTS:  # spans seen; rows without it: equal to their requests
+            values = [c[i] if len(c) > _COUNTS else c[0] for c in counts]
+        else:
+            values = [c[i] for c in counts]
+        series.append(pl.Series(name, values, dtype=USAGE_SCHEMA[name]))
+    del keys, counts, values
+    if consume:
+        rows.clear()  # type: ignore[attr-defined]
+        ints.clear()  # type: ignore[attr-defined]
+    frame = pl.DataFrame(series).sort(USAGE_KEYS)
+    del series
     return validate(frame.select(list(USAGE_SCHEMA)), UsageDaily, where)
 
 
