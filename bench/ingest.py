@@ -397,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    # bytecode, as an installed package has it (with PYTHONDONTWRITEBYTECODE each worker would
+    # compile the modules it imports again)
+    subprocess.run([sys.executable, "-m", "compileall", "-q",
+                    str(Path(__file__).resolve().parents[1] / "finops")], check=True,
+                   stdout=subprocess.DEVNULL)
+
     console = Console(stderr=False, width=160)
     shapes = [x for x in args.shapes.split(",") if x]
     for x in shapes:
