@@ -803,34 +803,44 @@ def _stream(path: str, digest: Any) -> IO[bytes]:
 
 
 def _read_lines(path: str, errors: list[str], digest: Any = None
-                ) -> Iterator[tuple[int, bytes, bool]]:
+                ) -> Iterator[tuple[int, bytes | memoryview, bool]]:
     """``(line number, line without its newline, whether it ended with one)`` of ``path``.
 
-    The scan's reader (:func:`_lines` is the simple one): chunks split on newlines, the
-    stored bytes fed to ``digest`` on the way. A read that fails part-way (a truncated or
-    corrupt gzip stream, an I/O error) ends the lines and appends the error to ``errors``;
-    the digest is then taken again from the file.
+    The scan's reader (:func:`_lines` is the simple one): chunks are read into one reused
+    buffer, the stored bytes fed to ``digest`` on the way, and each line is a view into the
+    buffer, valid until the next line is asked for (no copy, no allocation a line: a wide
+    line is hundreds of kilobytes). A read that fails part-way (a truncated or corrupt gzip
+    stream, an I/O error) ends the lines and appends the error to ``errors``; the digest is
+    then taken again from the file.
     """
     lineno = 0
-    pending: list[bytes] = []  # a line longer than a chunk, in pieces
+    pending: list[bytes] = []  # the start of a line the next chunk ends
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    find = buf.find
     try:
         with _stream(path, digest) as f:
-            read = f.read
+            readinto = f.readinto  # type: ignore[attr-defined]
             while True:
-                chunk = read(_CHUNK)
-                if not chunk:
+                n = readinto(buf)
+                if not n:
                     break
-                lines = chunk.split(b"\n")
-                if pending and len(lines) > 1:
-                    pending.append(lines[0])
-                    lines[0] = b"".join(pending)
-                    pending = []
-                last = lines.pop()
-                for raw in lines:
+                pos = 0
+                end = find(b"\n", 0, n)
+                if pending and end >= 0:
+                    pending.append(bytes(view[:end]))
                     lineno += 1
-                    yield lineno, raw, True
-                if last:
-                    pending.append(last)
+                    yield lineno, b"".join(pending), True
+                    pending = []
+                    pos = end + 1
+                    end = find(b"\n", pos, n)
+                while end >= 0:
+                    lineno += 1
+                    yield lineno, view[pos:end], True
+                    pos = end + 1
+                    end = find(b"\n", pos, n)
+                if pos < n:
+                    pending.append(bytes(view[pos:n]))
         if pending:
             yield lineno + 1, b"".join(pending), False
     except (OSError, EOFError) as e:  # unreadable file, truncated or corrupt gzip
@@ -1092,12 +1102,15 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
     n_bad = incomplete = 0
     read_errors: list[str] = []
     for lineno, raw, complete in _read_lines(path, read_errors, digest):
-        if raw.isspace() or not raw:  # isspace stops at the first non-space byte
+        if not raw:
             continue
         lines += 1
         try:
             req = fast_decode(raw)
         except decode_errors:
+            if not bytes(raw).strip():  # a blank line (spaces, a carriage return)
+                lines -= 1
+                continue
             try:
                 req = _decode(raw, path, lineno, only is not None)
             except DataError as e:  # judged per file by the caller (_file_problems)
