@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
 from operator import attrgetter, itemgetter
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -123,8 +123,13 @@ def _otlp_types(lenient: bool, trace_ids: bool = False) -> Any:
     on an attribute we do not read). ``trace_ids`` adds each span's ``traceId`` (only the
     second, de-duplicating read needs it). A line without ``resourceSpans`` decodes with
     ``resourceSpans`` UNSET: it is not a trace request.
+
+    The fast types also hold every ``intValue`` to what a token count may be, ``[0, 2^63)``,
+    so the scan need not check the counts of a line the fast decoder took; a line with a
+    negative integer anywhere is read by the lenient types, whose counts the scan checks.
     """
-    scalar_int: Any = (int | str | None) if lenient else (int | None)
+    count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
+    scalar_int: Any = (int | str | None) if lenient else (count | None)
     scalar_float: Any = (float | str | None) if lenient else (float | None)
     any_value = msgspec.defstruct("AnyValue", [
         ("stringValue", str | None, None), ("intValue", scalar_int, None),
@@ -1076,7 +1081,6 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
     decode_errors = (msgspec.ValidationError, msgspec.DecodeError)
     ids = array("Q")
     ids_append = ids.append
-    max_tokens = MAX_TOKENS
     last_keys: tuple[str, ...] | None = None
     last_rkeys: tuple[str, ...] | None = None
     shape: _Shape
@@ -1107,10 +1111,12 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
         lines += 1
         try:
             req = fast_decode(raw)
+            checked = True  # its counts are plain (the fast types hold them: _otlp_types)
         except decode_errors:
             if not bytes(raw).strip():  # a blank line (spaces, a carriage return)
                 lines -= 1
                 continue
+            checked = False
             try:
                 req = _decode(raw, path, lineno, only is not None)
             except DataError as e:  # judged per file by the caller (_file_problems)
@@ -1196,11 +1202,7 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                         dims = rdims
                     if shape.tokens:
                         got = tuple(map(_int_value, shape.tget(kvs)))
-                        try:  # a leniently decoded line may hold a string here
-                            plain = None not in got and min(got) >= 0 and max(got) <= max_tokens
-                        except TypeError:
-                            plain = False
-                        if not plain:
+                        if None in got or not (checked or _plain_counts(got)):
                             got = tuple(_count(kvs[pos].value, kvs[pos].key, path, lineno, sp.spanId)
                                         for _, pos in shape.tokens)
                         counts = shape.counts_full(rcounts + got)
@@ -1280,6 +1282,11 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                  read_errors[0] if read_errors else None, days_in=days_in, counted=counted)
 
 
+def _plain_counts(got: tuple[Any, ...]) -> bool:
+    """Whether leniently decoded counts are all integers in ``[0, 2^63)``."""
+    return all(type(n) is int and 0 <= n <= MAX_TOKENS for n in got)
+
+
 def _resource_counts(rtoks: tuple[Any, ...], counts: tuple[int, ...], shape: _Shape, path: str,
                      lineno: int, span_id: str) -> tuple[int, ...]:
     """``counts`` with the resource's token attributes that are not plain counts converted.
@@ -1344,7 +1351,8 @@ def _count(v: Any, key: str, path: str, lineno: int, span_id: str) -> int:
                 n = int(n)
             except ValueError:
                 n = None
-        got = msgspec.json.encode(v.intValue).decode()
+        # OTLP/JSON writes an int64 as a string: one that parses is shown as the number
+        got = str(n) if isinstance(n, int) else msgspec.json.encode(v.intValue).decode()
     elif v.doubleValue is not None:
         d = v.doubleValue
         if isinstance(d, float) and d.is_integer():
