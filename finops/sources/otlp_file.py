@@ -670,27 +670,15 @@ def _scan_parallel(files: list[str], plan: _Plan, workers: int, total: _Part, la
 
 
 def _merge(total: _Part, part: _Part) -> _Part:
-    """Add ``part``'s rollup and stats to ``total``; return ``part`` without its rollup."""
+    """Add ``part``'s stats to ``total`` and set its days; its spans are already in a rollup.
+
+    Files are scanned into a shared rollup (the parent's, or a worker's sent back by
+    :func:`_flush`), so a part carries none of its own.
+    """
     for k, v in part.stats.items():
         total.stats[k] = total.stats.get(k, 0) + v
     part.days = part.days_out | part.days_in
-    _add(total.rollup, part.rollup)
-    part.rollup = {}
     return part
-
-
-def _add(rollup: Rollup, more: Rollup) -> None:
-    """Add the rows of ``more`` to ``rollup`` (``more``'s lists may be taken over)."""
-    if not rollup:
-        rollup.update(more)
-        return
-    for key, acc in more.items():
-        cur = rollup.get(key)
-        if cur is None:
-            rollup[key] = acc
-        else:
-            for i in range(7):
-                cur[i] += acc[i]
 
 
 def _repeated_ids(parts: dict[str, _Part]) -> tuple[set[int], dict[str, Any]]:
@@ -1153,7 +1141,7 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
                     last_rkeys = rkeys
                 r_llm = rshape.llm
                 if rshape.dims:
-                    rdims = tuple(rshape.dims_full(rkvs))
+                    rdims = rshape.dims_full(rkvs)
                 if rshape.tokens:
                     got = rshape.counts(rkvs)
                     if got is None:
