@@ -368,7 +368,7 @@ def _size(path: str) -> int:
 
 
 def _digest(path: str, st: Any) -> str:
-    """A listed file's digest: blake2b of a local file, the ETag of an object."""
+    """A listed file's digest: xxh3-128 of a local file, the ETag of an object."""
     if isinstance(st, S3Object):
         return f"etag:{st.etag}"
     return file_digest(path)
@@ -408,11 +408,29 @@ def plan_fingerprint(source: SpanSource, plan: _Plan) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+def content_hash() -> Any:
+    """A new content hash for the manifest: xxh3-128.
+
+    A fingerprint tells a changed or renamed file from a known one; no one forges collector
+    files, so it need not be cryptographic, and every byte read is hashed: xxh3 runs at
+    ~11 GB/s here against blake2b's 0.56 (blake2b cost 2.2 CPU-s per GB-sized pull, more
+    than a tenth of the scan).
+    """
+    import xxhash
+    return xxhash.xxh3_128()
+
+
+def fingerprint_of(h: Any) -> str:
+    """The manifest's text for a finished :func:`content_hash` (its algorithm named, so a
+    digest stored by another algorithm never matches)."""
+    return "xxh3:" + h.hexdigest()
+
+
 def file_digest(path: str) -> str:
-    """The manifest's content fingerprint: blake2b-128 of the bytes as stored, hex."""
+    """The manifest's content fingerprint of the bytes as stored (:func:`content_hash`)."""
     import hashlib
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+        return fingerprint_of(hashlib.file_digest(f, content_hash))
 
 
 def _select(files: list[str], stat: dict[str, Any], plan: _Plan, state: FileState,
@@ -931,12 +949,12 @@ def _scan_file(path: str, plan: _Plan, rollup: Rollup | None = None) -> _Part:
     gc.disable()
     try:
         _S3[0] = plan.s3
-        import hashlib
-        digest = hashlib.blake2b(digest_size=16) if plan.fingerprint and not _remote(path) else None
+        digest = content_hash() if plan.fingerprint and not _remote(path) else None
         part = _scan(path, plan, digest=digest, rollup=rollup)
         if digest is not None:
             # a read that stopped part-way hashed only what it read: hash the file again
-            part.fingerprint = digest.hexdigest() if part.read_error is None else file_digest(path)
+            part.fingerprint = (fingerprint_of(digest) if part.read_error is None
+                                else file_digest(path))
         return part
     finally:
         if gc_was_enabled:
@@ -1044,7 +1062,7 @@ def _scan(path: str, plan: _Plan, only: set[int] | None = None,
 
     With ``only``, nothing is rolled up: the counted spans whose span id is in ``only`` are
     appended to ``copies`` (trace id, span id, line, key, weighted counts and the span).
-    With ``digest`` (a hashlib object), the file's bytes as stored are fed to it as read.
+    With ``digest`` (a :func:`content_hash`), the file's bytes as stored are fed to it as read.
     With ``rollup``, the spans are added to it (the part's own rollup stays empty).
 
     This loop is where a pull spends its time, so per span it runs as few Python steps as it

@@ -2,7 +2,8 @@
 -- storage), so that a pull reads only what is new or changed.
 -- Grain: source · path. One row per file the source's globs (or prefixes) listed at its last
 -- pull. size in bytes, mtime in ns since the epoch (object storage: LastModified), fingerprint
--- a content digest (blake2b-128 of the bytes as stored, hex; NULL when the file was not read),
+-- a content digest of the bytes as stored ("xxh3:" + xxh3-128 hex; blake2b-128 hex before;
+-- NULL when the file was not read),
 -- day_lo / day_hi the first and last UTC day of its LLM spans (NULL: not read, or no LLM span),
 -- days the distinct days (JSON list of ISO dates), lines / spans / llm_spans counted when read.
 -- status: 'read' (read whole), 'partial' (the newest file's incomplete last line left for the
