@@ -35,3 +35,32 @@ def test_the_library_loads_neither_typer_nor_rich():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'rich', 'click'}))")
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert got.stdout.strip() == "[]"
+
+
+def test_loading_a_window_does_not_import_pyarrow(tmp_path: Path) -> None:
+    # pyarrow is 57 MB of resident memory; frames reach DuckDB through the Arrow C stream
+    # interface instead, and a pull's load must stay within its memory budget
+    code = f"""
+import sys, datetime as dt, decimal
+import polars as pl
+from finops.schemas import BILLING_SCHEMA, USAGE_SCHEMA
+from finops.warehouse import connect, replace_window
+d0, d1 = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
+usage = pl.DataFrame([{{"day": d0, "provider": "openai", "account": "a", "model": "m",
+    "service_tier": "standard", "team": "Équipe ☃", "project": "p", "feature": "f", "source": "s",
+    "requests": 3, "input_tokens": 2**62, "cache_read_tokens": 0, "cache_write_tokens": 0,
+    "output_tokens": 5, "reasoning_tokens": 0, "seen_requests": 3}}], schema=USAGE_SCHEMA)
+billing = pl.DataFrame([{{"day": d0, "provider": "openai", "account": "a", "model": "m",
+    "service_tier": "standard", "token_type": "input", "source": "b", "line_item": "",
+    "amount": decimal.Decimal("12.345678"), "currency": "USD", "billed_tokens": 7,
+    "billed_requests": None, "premium": ""}}], schema=BILLING_SCHEMA)
+con = connect({str(tmp_path / "w.duckdb")!r})
+replace_window(con, "usage", "s", d0, d1, usage)
+replace_window(con, "billing", "b", d0, d1, billing)
+print("pyarrow" in sys.modules)
+print(con.sql("SELECT team, input_tokens FROM usage_daily").fetchall())
+print(con.sql("SELECT amount::VARCHAR FROM billing_daily").fetchall())
+"""
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert got.stdout.splitlines() == [
+        "False", f"[('Équipe ☃', {2**62})]", "[('12.345678',)]"], got.stderr

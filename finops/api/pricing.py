@@ -11,7 +11,7 @@ import polars as pl
 from finops.config import Config
 from finops.errors import DataError, ExitCode
 from finops.warehouse import open_warehouse
-from finops.warehouse.db import define_macros, migrate
+from finops.warehouse.db import define_macros, migrate, register_frame
 from finops.warehouse.prices import load_overrides, load_prices, refresh_prices
 from finops.warehouse.sql import run_query, run_sql
 
@@ -39,7 +39,7 @@ def pricing_table(config: Config, on: date) -> pl.DataFrame:
         migrate(con)
         define_macros(con)
         refresh_prices(con, prices, overrides)
-        con.register("price_entries", wide.select("provider", "model_match", "match_kind").unique().to_arrow())
+        register_frame(con, "price_entries", wide.select("provider", "model_match", "match_kind").unique())
         discounts = pl.DataFrame(run_query(con, "pricing/entry_discounts", {"day": on}),
                                  schema={"provider": pl.String, "model_match": pl.String, "match_kind": pl.String,
                                          "discount_pct": pl.Decimal(9, 4)})

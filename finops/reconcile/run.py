@@ -14,7 +14,7 @@ import duckdb
 
 from finops.config import Config
 from finops.errors import DataError
-from finops.warehouse.db import transaction
+from finops.warehouse.db import register_frame, transaction
 from finops.warehouse.sql import run_sql, sql_names
 from finops.windows import Window
 
@@ -65,10 +65,10 @@ def reconcile(con: duckdb.DuckDBPyConnection, config: Config, window: Window, to
         "provisional_from": provisional_from(config, today),
     }
     with transaction(con):
-        con.register("_rules", rules.to_arrow())
+        register_frame(con, "_rules", rules)
         con.execute("CREATE OR REPLACE TEMP TABLE account_rules AS SELECT * FROM _rules")
         con.unregister("_rules")
-        con.register("_key_rules", key_rules.to_arrow())
+        register_frame(con, "_key_rules", key_rules)
         con.execute("CREATE OR REPLACE TEMP TABLE key_rules AS SELECT * FROM _key_rules")
         con.unregister("_key_rules")
         _charge_owners(con, config, window)
@@ -86,7 +86,7 @@ def _charge_owners(con: duckdb.DuckDBPyConnection, config: Config, window: Windo
     keys = con.execute(
         "SELECT DISTINCT resource_id, tags FROM billing_charges WHERE day >= ? AND day < ?",
         [window.window_start, window.window_end]).fetchall() if config.charge_rules else []
-    con.register("_owners", owners(config.charge_rules, keys).to_arrow())
+    register_frame(con, "_owners", owners(config.charge_rules, keys))
     con.execute("CREATE OR REPLACE TEMP TABLE charge_owners AS SELECT * FROM _owners")
     con.unregister("_owners")
 

@@ -421,8 +421,10 @@ def content_hash() -> Any:
 
 
 def fingerprint_of(h: Any) -> str:
-    """The manifest's text for a finished :func:`content_hash` (its algorithm named, so a
-    digest stored by another algorithm never matches)."""
+    """The manifest's text for a finished :func:`content_hash`.
+
+    The algorithm is named, so a digest stored by another algorithm never matches.
+    """
     return "xxh3:" + h.hexdigest()
 
 

@@ -134,6 +134,31 @@ def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = Non
     return pl.from_arrow(table)  # type: ignore[return-value]
 
 
+class _ArrowStream:
+    """A polars frame as DuckDB scans it: through the Arrow C stream interface.
+
+    One stream per scan: a view may be scanned several times in one transaction.
+    """
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self.frame.__arrow_c_stream__(requested_schema)
+
+
+def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """Make ``frame`` the view ``name`` on ``con``, without pyarrow.
+
+    ``con.register(name, frame)`` and ``frame.to_arrow()`` both import pyarrow, 57 MB of
+    resident memory in a process that needs none of it (a pull's load, a reconcile): DuckDB
+    reads any object with ``__arrow_c_stream__``, and polars frames have one.
+    """
+    con.register(name, _ArrowStream(frame))
+
+
 @contextmanager
 def open_warehouse(path: str | Path, command: str, *, create: bool = True,
                    settings: Mapping[str, str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:

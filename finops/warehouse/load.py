@@ -23,7 +23,7 @@ from finops.schemas import (
     UsageDaily,
     validate,
 )
-from finops.warehouse.db import transaction
+from finops.warehouse.db import register_frame, transaction
 from finops.warehouse.sql import run_query, run_sql
 
 _TABLES = {
@@ -84,7 +84,7 @@ def replace_window(
     covered = covered or ["*"]
     try:
         with transaction(con):  # registered inside: BEGIN first settles any pending result
-            con.register("_incoming", frame.to_arrow())
+            register_frame(con, "_incoming", frame)
             if not allow_empty:
                 _refuse_emptied_days(con, source, window_start, window_end, where)
             if kind == "billing" and settled_before is not None:
@@ -130,8 +130,8 @@ def _replace_excluded(con: duckdb.DuckDBPyConnection, source: str, window_start:
     if lo < window_start or hi >= window_end:  # type: ignore[operator]
         raise DataError(f"{source} {window_start}..{window_end}: excluded rows dated {lo}..{hi} "
                         "fall outside the window")
-    con.register("_excluded", excluded.select("day", "reason", "service", "rows", "amount",
-                                              "currency").to_arrow())
+    register_frame(con, "_excluded", excluded.select("day", "reason", "service", "rows", "amount",
+                                                      "currency"))
     try:
         con.execute("INSERT INTO billing_excluded (source, day, reason, service, rows, amount, "
                     "currency, run_id) SELECT ?, day, reason, service, rows, amount, currency, ? "
@@ -155,7 +155,7 @@ def _replace_key_tokens(con: duckdb.DuckDBPyConnection, source: str, window_star
     if frame["source"].unique().to_list() != [source]:
         raise DataError(f"{where}: frame carries rows of another source")
     cols = ", ".join(KEY_TOKENS_SCHEMA)
-    con.register("_key_tokens", frame.to_arrow())
+    register_frame(con, "_key_tokens", frame)
     try:
         con.execute(f"INSERT INTO billing_key_tokens ({cols}, run_id) SELECT {cols}, ? FROM _key_tokens",
                     [run_id])
@@ -167,7 +167,7 @@ def _upsert_api_keys(con: duckdb.DuckDBPyConnection, api_keys: pl.DataFrame) -> 
     """Inside the caller's transaction: the listed keys' names, by provider · key id."""
     frame = api_keys.select(list(API_KEYS_SCHEMA)).cast(API_KEYS_SCHEMA)
     cols = ", ".join(API_KEYS_SCHEMA)
-    con.register("_api_keys", frame.to_arrow())
+    register_frame(con, "_api_keys", frame)
     try:
         con.execute(f"INSERT OR REPLACE INTO api_keys ({cols}, listed_at) "
                     f"SELECT {cols}, now()::TIMESTAMP FROM _api_keys")
@@ -182,7 +182,7 @@ def _replace_charges(con: duckdb.DuckDBPyConnection, source: str, where: str, wi
                 [source, window_start, window_end])
     if not charges.height:
         return
-    con.register("_charges", charges.select(list(CHARGES_SCHEMA)).cast(CHARGES_SCHEMA).to_arrow())
+    register_frame(con, "_charges", charges.select(list(CHARGES_SCHEMA)).cast(CHARGES_SCHEMA))
     try:
         con.execute(f"INSERT INTO billing_charges ({', '.join(CHARGES_SCHEMA)}, source, run_id) "
                     f"SELECT {', '.join(CHARGES_SCHEMA)}, ?, ? FROM _charges", [source, run_id])

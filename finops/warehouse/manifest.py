@@ -18,7 +18,7 @@ import polars as pl
 
 from finops.frames import FileEntry, FileState
 from finops.schemas import USAGE_SCHEMA
-from finops.warehouse.db import fetch_frame, transaction
+from finops.warehouse.db import fetch_frame, register_frame, transaction
 
 _EPOCH = date(1970, 1, 1).toordinal()
 
@@ -73,8 +73,8 @@ def save_state(con: duckdb.DuckDBPyConnection, source: str, files: list[FileEntr
                                   "run_id": pl.String})
     try:
         with transaction(con):
-            con.register("_manifest", manifest.to_arrow())
-            con.register("_loaded", loaded.to_arrow())
+            register_frame(con, "_manifest", manifest)
+            register_frame(con, "_loaded", loaded)
             con.execute("DELETE FROM span_files WHERE source = ?", [source])
             con.execute(
                 "INSERT INTO span_files (source, path, size, mtime_ns, fingerprint, day_lo, day_hi, "

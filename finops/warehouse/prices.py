@@ -33,7 +33,7 @@ import polars as pl
 from finops.errors import ConfigError
 from finops.paths import data_dir
 from finops.schemas import SERVICE_TIERS, TOKEN_TYPES
-from finops.warehouse.db import transaction
+from finops.warehouse.db import register_frame, transaction
 
 PRICE_SCHEMA = {
     "provider": pl.String(), "model_match": pl.String(), "match_kind": pl.String(),
@@ -158,8 +158,8 @@ def refresh_prices(con: duckdb.DuckDBPyConnection, prices: pl.DataFrame,
     with transaction(con):
         con.execute("DELETE FROM prices")
         con.execute("DELETE FROM price_overrides")
-        con.register("_prices", prices.drop("model_id").to_arrow())
-        con.register("_overrides", overrides.to_arrow())
+        register_frame(con, "_prices", prices.drop("model_id"))
+        register_frame(con, "_overrides", overrides)
         con.execute("INSERT INTO prices SELECT * FROM _prices")
         con.execute("INSERT INTO price_overrides SELECT * FROM _overrides")
         con.unregister("_prices")
