@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.console import Console
 
+import finops
 from finops import api
 from finops.errors import ExitCode, FinopsError, environment_error, redact
 from finops.windows import Window, month_window, parse_day
@@ -187,6 +188,8 @@ def report(ctx: typer.Context, month: MonthOpt,
         for t in report_tables(rep, team):
             out.print(t)
         return
+    if fmt == "focus":
+        finops.keep_freed_pages()  # before polars loads: the export streams batches
     result = api.export(cfg, window, fmt, team=team, out=out_dir, focus_version=focus_version,
                         split_teams=split_teams)
     _say([f"finops: {result.note}"] if result.note else [], to=err)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -54,3 +57,20 @@ def test_cli_out_streams_and_a_team_without_rows_still_gets_a_header(demo_result
         empty = tmp_path / "none.csv"
         assert write_focus_batches(focus_batches(con, window, rep, "1.2", team="no such team"), empty) == 0
     assert empty.read_text(encoding="utf-8").splitlines() == [",".join(columns("1.2"))]
+
+
+@pytest.mark.parametrize(("operator", "polars_first", "want"), [
+    (None, False, "dirty_decay_ms:1000,muzzy_decay_ms:1000"),  # the export keeps freed pages a second
+    (None, True, "unchanged"),  # too late: polars has read the variable
+    ("narenas:1", False, "narenas:1"),  # the operator's own setting wins
+])
+def test_the_export_allocator_policy(operator: str | None, polars_first: bool, want: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if operator is not None:
+        env["_RJEM_MALLOC_CONF"] = operator
+    code = ("import os, finops; " + ("import polars; " if polars_first else "")
+            + "before = os.environ['_RJEM_MALLOC_CONF']; finops.keep_freed_pages(); "
+            + "after = os.environ['_RJEM_MALLOC_CONF']; "
+            + f"print('unchanged' if {polars_first} and after == before else after)")
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == want
