@@ -41,6 +41,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# polars (imported below) writes its allocator settings into this process's environment; the
+# measured commands get the operator's, as a cron job would, not this benchmark's
+ALLOCATOR = "_RJEM_MALLOC_CONF"
+OPERATOR_ALLOCATOR = os.environ.get(ALLOCATOR)
 
 MONTH = "2026-10"
 TODAY = date(2026, 11, 23)
@@ -355,6 +359,9 @@ os.write(fd, f"{wall} {cpu} {ru.ru_maxrss} {code}".encode())
 def run(src: Path, args: list[str], cwd: Path, *, code: str | None = None) -> Measured:
     """Run ``finops args`` (or a Python snippet) from checkout ``src`` in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "200"}
+    env.pop(ALLOCATOR, None)
+    if OPERATOR_ALLOCATOR is not None:
+        env[ALLOCATOR] = OPERATOR_ALLOCATOR
     prog = code if code is not None else "from finops.cli import main; main()"
     out_f, err_f = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     r, w = os.pipe()
