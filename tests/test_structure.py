@@ -37,7 +37,7 @@ def test_the_library_loads_neither_typer_nor_rich():
     assert got.stdout.strip() == "[]"
 
 
-def test_loading_a_window_does_not_import_pyarrow(tmp_path: Path) -> None:
+def test_loading_and_reading_a_window_does_not_import_pyarrow(tmp_path: Path) -> None:
     # pyarrow is 57 MB of resident memory; frames reach DuckDB through the Arrow C stream
     # interface instead, and a pull's load must stay within its memory budget
     code = f"""
@@ -57,8 +57,10 @@ billing = pl.DataFrame([{{"day": d0, "provider": "openai", "account": "a", "mode
 con = connect({str(tmp_path / "w.duckdb")!r})
 replace_window(con, "usage", "s", d0, d1, usage)
 replace_window(con, "billing", "b", d0, d1, billing)
+from finops.warehouse.db import fetch_frame
+back = fetch_frame(con, "SELECT team, input_tokens FROM usage_daily WHERE day >= $d", {{"d": d0}})
 print("pyarrow" in sys.modules)
-print(con.sql("SELECT team, input_tokens FROM usage_daily").fetchall())
+print(back.rows())
 print(con.sql("SELECT amount::VARCHAR FROM billing_daily").fetchall())
 """
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

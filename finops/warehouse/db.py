@@ -127,11 +127,15 @@ def define_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> pl.DataFrame:
-    """Run ``query`` and return a polars frame (via Arrow; DuckDB 2.0 has no ``.pl()``)."""
+    """Run ``query`` and return a polars frame.
+
+    Through the Arrow C stream interface, as :func:`register_frame` goes the other way: the
+    same frame as ``pl.from_arrow(relation.to_arrow_table())`` without importing pyarrow
+    (DuckDB 2.0 has no ``.pl()``).
+    """
     import polars as pl
 
-    table = con.sql(query, params=params).to_arrow_table()
-    return pl.from_arrow(table)  # type: ignore[return-value]
+    return pl.DataFrame(con.sql(query, params=params))
 
 
 class _ArrowStream:
