@@ -179,11 +179,16 @@ def _line(x: Any) -> dict[str, Any]:
 
 
 def render_json(report: Report, team: str | None = None) -> str:
-    """The JSON text (indented, stable key order, ASCII).
+    """The JSON text (indented, stable key order, ASCII)."""
+    return indented_json(report_dict(report, team)) + "\n"
+
+
+def indented_json(doc: Any) -> str:
+    """``json.dumps(doc, indent=2)``, in half the time.
 
     ``json.dumps`` with ``indent`` runs the pure-Python encoder (a 2,000-team report is 13 MB);
-    the C encoder's compact text re-indented by msgspec is the same text in half the time.
+    the C encoder's compact text re-indented by msgspec is the same text.
     """
     import msgspec
 
-    return msgspec.json.format(json.dumps(report_dict(report, team)), indent=2) + "\n"
+    return msgspec.json.format(json.dumps(doc, allow_nan=False), indent=2)
